@@ -1,0 +1,582 @@
+package ddbjson
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Item is one DynamoDB item: attribute name to value.
+type Item = map[string]types.AttributeValue
+
+// maxDepth bounds recursion. DynamoDB allows 32 levels of nesting; a little
+// headroom keeps us from rejecting anything DynamoDB accepts while still
+// refusing pathological input before it exhausts the stack.
+const maxDepth = 64
+
+// Errors returned by the decoders, wrapped in a [*SyntaxError] that says where.
+var (
+	// ErrUnknownType is an AttributeValue whose type tag DynamoDB does not define.
+	ErrUnknownType = errors.New("unknown AttributeValue type")
+	// ErrNulInName is an attribute name containing U+0000, which PostgreSQL cannot store.
+	ErrNulInName = errors.New("attribute name contains U+0000, which PostgreSQL cannot store")
+)
+
+// SyntaxError describes malformed DynamoDB JSON: the byte offset and the
+// attribute path where decoding stopped.
+type SyntaxError struct {
+	Offset int
+	Path   string
+	Err    error
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("at byte %d: %v", e.Offset, e.Err)
+	}
+	return fmt.Sprintf("at byte %d (attribute %s): %v", e.Offset, e.Path, e.Err)
+}
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// DecodeItem decodes a JSON object of attribute name to AttributeValue, as in
+// {"id":{"S":"x"},"n":{"N":"1"}}. It also accepts the reversible U+0000
+// escapes that [AppendItem] writes.
+func DecodeItem(data []byte) (Item, error) {
+	d := decoder{data: data}
+	d.skipSpace()
+	item, err := d.item(0)
+	if err != nil {
+		return nil, err
+	}
+	d.skipSpace()
+	if d.pos != len(d.data) {
+		return nil, d.errorf("unexpected data after the item")
+	}
+	return item, nil
+}
+
+// DecodeExportLine decodes one line of a DYNAMODB_JSON full export data file:
+// {"Item":{...}}. Unknown top-level members are an error, since a full export
+// writes nothing else and anything else means the file is not what the
+// manifest says it is.
+func DecodeExportLine(line []byte) (Item, error) {
+	d := decoder{data: line}
+	d.skipSpace()
+	if err := d.expect('{'); err != nil {
+		return nil, err
+	}
+	var item Item
+	first := true
+	for {
+		d.skipSpace()
+		if d.peek() == '}' && first {
+			d.pos++
+			break
+		}
+		name, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		if err := d.colon(); err != nil {
+			return nil, err
+		}
+		if name != "Item" {
+			return nil, d.errorf("unexpected member %q in an export line (want {\"Item\":{...}})", name)
+		}
+		if item != nil {
+			return nil, d.errorf("duplicate member \"Item\"")
+		}
+		if item, err = d.item(0); err != nil {
+			return nil, err
+		}
+		first = false
+		d.skipSpace()
+		if d.peek() == ',' {
+			d.pos++
+			continue
+		}
+		if err := d.expect('}'); err != nil {
+			return nil, err
+		}
+		break
+	}
+	d.skipSpace()
+	if d.pos != len(d.data) {
+		return nil, d.errorf("unexpected data after the export line")
+	}
+	if item == nil {
+		return nil, d.errorf("export line has no \"Item\"")
+	}
+	return item, nil
+}
+
+type decoder struct {
+	data []byte
+	pos  int
+	path []string
+}
+
+func (d *decoder) errorf(format string, args ...any) error {
+	return d.wrap(fmt.Errorf(format, args...))
+}
+
+func (d *decoder) wrap(err error) error {
+	p := ""
+	for i, s := range d.path {
+		if i > 0 && s[0] != '[' {
+			p += "."
+		}
+		p += s
+	}
+	return &SyntaxError{Offset: d.pos, Path: p, Err: err}
+}
+
+func (d *decoder) skipSpace() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) peek() byte {
+	if d.pos < len(d.data) {
+		return d.data[d.pos]
+	}
+	return 0
+}
+
+func (d *decoder) expect(c byte) error {
+	d.skipSpace()
+	if d.pos >= len(d.data) {
+		return d.errorf("unexpected end of input, want %q", c)
+	}
+	if d.data[d.pos] != c {
+		return d.errorf("unexpected %q, want %q", d.data[d.pos], c)
+	}
+	d.pos++
+	return nil
+}
+
+func (d *decoder) colon() error { return d.expect(':') }
+
+// item decodes {"name": AttributeValue, ...}.
+func (d *decoder) item(depth int) (Item, error) {
+	if depth > maxDepth {
+		return nil, d.errorf("nesting deeper than %d levels", maxDepth)
+	}
+	if err := d.expect('{'); err != nil {
+		return nil, err
+	}
+	item := make(Item)
+	d.skipSpace()
+	if d.peek() == '}' {
+		d.pos++
+		return item, nil
+	}
+	for {
+		d.skipSpace()
+		name, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		if containsNul(name) {
+			return nil, d.wrap(fmt.Errorf("%w: %q", ErrNulInName, name))
+		}
+		if _, dup := item[name]; dup {
+			return nil, d.errorf("duplicate attribute %q", name)
+		}
+		if err := d.colon(); err != nil {
+			return nil, err
+		}
+		d.path = append(d.path, name)
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		d.path = d.path[:len(d.path)-1]
+		item[name] = v
+		d.skipSpace()
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return item, nil
+		default:
+			return nil, d.errorf("want ',' or '}' after attribute %q", name)
+		}
+	}
+}
+
+// value decodes one AttributeValue: an object with exactly one type tag.
+func (d *decoder) value(depth int) (types.AttributeValue, error) {
+	if depth > maxDepth {
+		return nil, d.errorf("nesting deeper than %d levels", maxDepth)
+	}
+	if err := d.expect('{'); err != nil {
+		return nil, err
+	}
+	d.skipSpace()
+	tagPos := d.pos
+	tag, err := d.str()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.colon(); err != nil {
+		return nil, err
+	}
+	d.skipSpace()
+	var v types.AttributeValue
+	switch tag {
+	case "S":
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		v = &types.AttributeValueMemberS{Value: s}
+	case "S0":
+		s, err := d.base64Str()
+		if err != nil {
+			return nil, err
+		}
+		v = &types.AttributeValueMemberS{Value: string(s)}
+	case "N":
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckNumber(s); err != nil {
+			return nil, d.wrap(err)
+		}
+		v = &types.AttributeValueMemberN{Value: s}
+	case "B":
+		b, err := d.base64Str()
+		if err != nil {
+			return nil, err
+		}
+		v = &types.AttributeValueMemberB{Value: b}
+	case "BOOL":
+		b, err := d.boolean()
+		if err != nil {
+			return nil, err
+		}
+		v = &types.AttributeValueMemberBOOL{Value: b}
+	case "NULL":
+		b, err := d.boolean()
+		if err != nil {
+			return nil, err
+		}
+		if !b {
+			return nil, d.errorf("NULL must be true")
+		}
+		v = &types.AttributeValueMemberNULL{Value: true}
+	case "SS", "SS0", "NS":
+		ss, err := d.stringArray(tag == "SS0")
+		if err != nil {
+			return nil, err
+		}
+		if tag == "NS" {
+			for _, s := range ss {
+				if err := CheckNumber(s); err != nil {
+					return nil, d.wrap(err)
+				}
+			}
+			v = &types.AttributeValueMemberNS{Value: ss}
+		} else {
+			v = &types.AttributeValueMemberSS{Value: ss}
+		}
+	case "BS":
+		bs, err := d.binaryArray()
+		if err != nil {
+			return nil, err
+		}
+		v = &types.AttributeValueMemberBS{Value: bs}
+	case "M":
+		m, err := d.item(depth)
+		if err != nil {
+			return nil, err
+		}
+		v = &types.AttributeValueMemberM{Value: m}
+	case "L":
+		l, err := d.list(depth)
+		if err != nil {
+			return nil, err
+		}
+		v = &types.AttributeValueMemberL{Value: l}
+	default:
+		d.pos = tagPos
+		return nil, d.wrap(fmt.Errorf("%w %q", ErrUnknownType, tag))
+	}
+	d.skipSpace()
+	if d.peek() != '}' {
+		return nil, d.errorf("an AttributeValue must have exactly one type tag (found more after %q)", tag)
+	}
+	d.pos++
+	return v, nil
+}
+
+func (d *decoder) list(depth int) ([]types.AttributeValue, error) {
+	if err := d.expect('['); err != nil {
+		return nil, err
+	}
+	l := []types.AttributeValue{}
+	d.skipSpace()
+	if d.peek() == ']' {
+		d.pos++
+		return l, nil
+	}
+	for i := 0; ; i++ {
+		d.path = append(d.path, "["+strconv.Itoa(i)+"]")
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		d.path = d.path[:len(d.path)-1]
+		l = append(l, v)
+		d.skipSpace()
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return l, nil
+		default:
+			return nil, d.errorf("want ',' or ']' in a list")
+		}
+	}
+}
+
+func (d *decoder) stringArray(b64 bool) ([]string, error) {
+	if err := d.expect('['); err != nil {
+		return nil, err
+	}
+	var out []string
+	d.skipSpace()
+	if d.peek() == ']' {
+		return nil, d.errorf("a set must not be empty")
+	}
+	for {
+		d.skipSpace()
+		var s string
+		if b64 {
+			b, err := d.base64Str()
+			if err != nil {
+				return nil, err
+			}
+			s = string(b)
+		} else {
+			var err error
+			if s, err = d.str(); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, s)
+		d.skipSpace()
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return out, nil
+		default:
+			return nil, d.errorf("want ',' or ']' in a set")
+		}
+	}
+}
+
+func (d *decoder) binaryArray() ([][]byte, error) {
+	if err := d.expect('['); err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	d.skipSpace()
+	if d.peek() == ']' {
+		return nil, d.errorf("a set must not be empty")
+	}
+	for {
+		d.skipSpace()
+		b, err := d.base64Str()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+		d.skipSpace()
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return out, nil
+		default:
+			return nil, d.errorf("want ',' or ']' in a set")
+		}
+	}
+}
+
+func (d *decoder) base64Str() ([]byte, error) {
+	start := d.pos
+	s, err := d.str()
+	if err != nil {
+		return nil, err
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		d.pos = start
+		return nil, d.errorf("invalid base64: %v", err)
+	}
+	return b, nil
+}
+
+func (d *decoder) boolean() (bool, error) {
+	d.skipSpace()
+	rest := d.data[d.pos:]
+	switch {
+	case len(rest) >= 4 && string(rest[:4]) == "true":
+		d.pos += 4
+		return true, nil
+	case len(rest) >= 5 && string(rest[:5]) == "false":
+		d.pos += 5
+		return false, nil
+	}
+	return false, d.errorf("want true or false")
+}
+
+// str decodes a JSON string. Strings without escapes, the common case, cost
+// one allocation.
+func (d *decoder) str() (string, error) {
+	d.skipSpace()
+	if d.peek() != '"' {
+		if d.pos >= len(d.data) {
+			return "", d.errorf("unexpected end of input, want a string")
+		}
+		return "", d.errorf("unexpected %q, want a string", d.data[d.pos])
+	}
+	d.pos++
+	start := d.pos
+	for i := start; i < len(d.data); i++ {
+		c := d.data[i]
+		if c == '"' {
+			raw := d.data[start:i]
+			if !utf8.Valid(raw) {
+				return "", d.errorf("string is not valid UTF-8")
+			}
+			d.pos = i + 1
+			return string(raw), nil
+		}
+		if c == '\\' {
+			return d.strSlow(start)
+		}
+		if c < 0x20 {
+			d.pos = i
+			return "", d.errorf("control character in a string")
+		}
+	}
+	return "", d.errorf("unterminated string")
+}
+
+func (d *decoder) strSlow(start int) (string, error) {
+	buf := make([]byte, 0, 64)
+	i := start
+	for i < len(d.data) {
+		c := d.data[i]
+		switch {
+		case c == '"':
+			if !utf8.Valid(buf) {
+				return "", d.errorf("string is not valid UTF-8")
+			}
+			d.pos = i + 1
+			return string(buf), nil
+		case c < 0x20:
+			d.pos = i
+			return "", d.errorf("control character in a string")
+		case c != '\\':
+			buf = append(buf, c)
+			i++
+			continue
+		}
+		if i+1 >= len(d.data) {
+			break
+		}
+		e := d.data[i+1]
+		i += 2
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := hex4(d.data, i)
+			if !ok {
+				d.pos = i
+				return "", d.errorf("invalid \\u escape")
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2, ok2 := rune(0), false
+				if i+6 <= len(d.data) && d.data[i] == '\\' && d.data[i+1] == 'u' {
+					r2, ok2 = hex4(d.data, i+2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
+					r = dec
+					i += 6
+				} else {
+					d.pos = i
+					return "", d.errorf("unpaired UTF-16 surrogate in a \\u escape")
+				}
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			d.pos = i - 1
+			return "", d.errorf("invalid escape \\%c", e)
+		}
+	}
+	return "", d.errorf("unterminated string")
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+func containsNul(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,190 @@
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+)
+
+// FileReader streams the items of one data file. Memory use is bounded by
+// the longest line (DynamoDB items reach 400 KB), never by the file size.
+//
+// The checks the manifest allows run as the file is read: each line must be
+// a DynamoDB JSON item, and at the end the MD5 of the stored (compressed)
+// bytes and the item count must match the manifest. Next returns false at
+// the end or on the first problem; Err then says which, as a [*FileError].
+// A FileReader is not safe for concurrent use.
+type FileReader struct {
+	file   DataFile
+	body   io.ReadCloser
+	raw    *countingHash
+	gz     *gzip.Reader
+	br     *bufio.Reader
+	line   []byte
+	item   ddbjson.Item
+	lineNo int
+	items  int64
+	err    error
+	done   bool
+}
+
+// OpenFile opens data file f for reading.
+func (e *Export) OpenFile(ctx context.Context, f DataFile) (*FileReader, error) {
+	body, err := e.src.Open(ctx, f.Name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &FileError{File: f.Name, Err: fmt.Errorf("%w (looked in %s)", ErrMissingFile, e.src)}
+		}
+		return nil, &FileError{File: f.Name, Err: err}
+	}
+	r := &FileReader{file: f, body: body, raw: &countingHash{r: body, h: md5.New()}}
+	r.gz, err = gzip.NewReader(bufio.NewReaderSize(r.raw, 256<<10))
+	if err == io.EOF && r.raw.n == 0 {
+		// A zero-byte object: no items. The count check still applies.
+		r.br = bufio.NewReader(bytes.NewReader(nil))
+		return r, nil
+	}
+	if err != nil {
+		r.fail(0, fmt.Errorf("%w: not a gzip file: %v", ErrCorrupt, err))
+		return r, nil // Next reports it, after the checksum check
+	}
+	r.br = bufio.NewReaderSize(r.gz, 256<<10)
+	return r, nil
+}
+
+// Next advances to the next item. Blank lines are skipped.
+func (r *FileReader) Next() bool {
+	if r.done || r.br == nil {
+		return false
+	}
+	for {
+		line, err := r.readLine()
+		if err != nil && err != io.EOF {
+			r.fail(r.lineNo+1, fmt.Errorf("%w: %v", ErrCorrupt, describeGzipError(err)))
+			return false
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			r.lineNo++
+			item, derr := ddbjson.DecodeExportLine(line)
+			if derr != nil {
+				r.fail(r.lineNo, fmt.Errorf("%w: %v", ErrCorrupt, derr))
+				return false
+			}
+			r.item = item
+			r.items++
+			return true
+		}
+		if err == io.EOF {
+			r.finish()
+			return false
+		}
+		r.lineNo++ // a blank line
+	}
+}
+
+// Item is the current item; it stays valid after Next.
+func (r *FileReader) Item() ddbjson.Item { return r.item }
+
+// Line is the 1-based line number of the current item.
+func (r *FileReader) Line() int { return r.lineNo }
+
+// Err is nil after a complete, verified file, or the problem that stopped Next.
+func (r *FileReader) Err() error { return r.err }
+
+// BytesRead is the number of stored (compressed) bytes read so far.
+func (r *FileReader) BytesRead() int64 { return r.raw.n }
+
+// Close releases the file.
+func (r *FileReader) Close() error {
+	r.done = true
+	return r.body.Close()
+}
+
+// readLine returns the next line without its newline, however long.
+func (r *FileReader) readLine() ([]byte, error) {
+	line, err := r.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		r.line = append(r.line[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = r.br.ReadSlice('\n')
+			r.line = append(r.line, line...)
+		}
+		line = r.line
+	}
+	if err == nil {
+		line = line[:len(line)-1]
+	} else if err == io.EOF && len(line) > 0 {
+		err = nil // last line without a newline; EOF comes next call
+	}
+	return line, err
+}
+
+// finish runs the end-of-file checks.
+func (r *FileReader) finish() {
+	r.done = true
+	if err := r.drainAndCheckSum(); err != nil {
+		r.err = &FileError{File: r.file.Name, Err: err}
+		return
+	}
+	if r.items != r.file.ItemCount {
+		r.err = &FileError{File: r.file.Name, Err: fmt.Errorf("%w: file holds %d items, %s says %d",
+			ErrCount, r.items, FilesName, r.file.ItemCount)}
+	}
+}
+
+// fail records a problem. A damaged file usually shows up as a gzip or JSON
+// error first; when its MD5 is also wrong, that is the root cause, and
+// saying so tells the user to fetch the file again rather than debug it.
+func (r *FileReader) fail(line int, err error) {
+	r.done = true
+	if sumErr := r.drainAndCheckSum(); errors.Is(sumErr, ErrChecksum) {
+		r.err = &FileError{File: r.file.Name, Err: fmt.Errorf("%w (reading stopped at line %d: %v)", sumErr, line, err)}
+		return
+	}
+	r.err = &FileError{File: r.file.Name, Line: line, Err: err}
+}
+
+func (r *FileReader) drainAndCheckSum() error {
+	if _, err := io.Copy(io.Discard, r.raw); err != nil {
+		return fmt.Errorf("reading: %w", err)
+	}
+	if r.file.MD5Checksum == "" {
+		return nil
+	}
+	got := base64.StdEncoding.EncodeToString(r.raw.h.Sum(nil))
+	if got != r.file.MD5Checksum {
+		return fmt.Errorf("%w: MD5 of the stored bytes is %s, %s says %s", ErrChecksum, got, FilesName, r.file.MD5Checksum)
+	}
+	return nil
+}
+
+func describeGzipError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("file is truncated (unexpected end of gzip data)")
+	}
+	return err
+}
+
+// countingHash hashes and counts the bytes read through it.
+type countingHash struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (c *countingHash) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
