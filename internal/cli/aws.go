@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+)
+
+// awsConfig loads the standard AWS configuration chain (environment, shared
+// files, SSO, instance roles), with --region and --endpoint-url on top.
+func (g *globals) awsConfig(ctx context.Context) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if g.region != "" {
+		opts = append(opts, config.WithRegion(g.region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	return cfg, nil
+}
+
+func (g *globals) dynamodbClient(cfg aws.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if g.endpointURL != "" {
+			o.BaseEndpoint = aws.String(g.endpointURL)
+		}
+	})
+}
+
+func (g *globals) s3Client(cfg aws.Config) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if g.endpointURL != "" {
+			o.BaseEndpoint = aws.String(g.endpointURL)
+			o.UsePathStyle = true // S3-compatible servers rarely do virtual hosts
+		}
+	})
+}
+
+// shortTimeout bounds calls that only help (DescribeTable for a key we
+// could be told), so an unreachable AWS fails fast instead of retrying.
+const shortTimeout = 15 * time.Second
+
+// keyFromDescription reads a table's key schema from DescribeTable output.
+func keyFromDescription(t *ddbtypes.TableDescription) (ddbjson.KeySchema, error) {
+	if t == nil {
+		return ddbjson.KeySchema{}, fmt.Errorf("DescribeTable returned no table")
+	}
+	types := make(map[string]ddbjson.ScalarType)
+	for _, d := range t.AttributeDefinitions {
+		types[aws.ToString(d.AttributeName)] = ddbjson.ScalarType(d.AttributeType)
+	}
+	var key ddbjson.KeySchema
+	for _, e := range t.KeySchema {
+		a := ddbjson.KeyAttribute{Name: aws.ToString(e.AttributeName), Type: types[aws.ToString(e.AttributeName)]}
+		switch e.KeyType {
+		case ddbtypes.KeyTypeHash:
+			key.Hash = a
+		case ddbtypes.KeyTypeRange:
+			key.Range = a
+		}
+	}
+	if key.Hash.Name == "" || !key.Typed() {
+		return key, fmt.Errorf("table %s has an incomplete key schema", aws.ToString(t.TableName))
+	}
+	return key, nil
+}

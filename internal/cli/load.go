@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/snapshot"
+)
+
+type loadFlags struct {
+	export   string
+	table    string
+	key      string
+	schema   string
+	workers  int
+	restart  bool
+	progress string
+}
+
+func newLoadCmd(g *globals) *cobra.Command {
+	var f loadFlags
+	cmd := &cobra.Command{
+		Use:   "load --export SRC [--table NAME] [--key HASH[,RANGE]]",
+		Short: "Verify a DynamoDB export and load it into PostgreSQL atomically",
+		Long: `load reads a DynamoDB point-in-time export (ExportTableToPointInTime output, DYNAMODB_JSON),
+verifies its manifests, checksums and item counts, copies it into a fresh table and publishes
+that table in one transaction as schema.table_name. Run it again after an interruption and it
+resumes at the next unfinished data file.
+
+SRC is the export's own folder, the one holding manifest-summary.json: a local directory or
+s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
+		Example: `  ddbsync load --export ./export/AWSDynamoDB/01700000000000-abcd1234 --table TenureInformation --key id
+  ddbsync load --export s3://exports/tenure/AWSDynamoDB/01700000000000-abcd1234/ --table TenureInformation`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd.Context(), g, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.export, "export", "", "the export folder: a local directory or s3://bucket/key/ (required)")
+	fl.StringVar(&f.table, "table", "", "DynamoDB table name (default: from the export's table ARN)")
+	fl.StringVar(&f.key, "key", "", "key attributes HASH[,RANGE], each NAME or NAME:S|N|B (default: the last load's, else DescribeTable)")
+	fl.StringVar(&f.schema, "schema", envOr("DDBSYNC_SCHEMA", reconcile.DefaultSchema), "PostgreSQL schema for the data table (env DDBSYNC_SCHEMA)")
+	fl.IntVar(&f.workers, "workers", 0, "data files loaded at once (default: number of CPUs, at least 2)")
+	fl.BoolVar(&f.restart, "restart", false, "discard an unfinished load of this table instead of resuming it")
+	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, else log lines), bar, log or none")
+	_ = cmd.MarkFlagRequired("export")
+	return cmd
+}
+
+func runLoad(ctx context.Context, g *globals, f loadFlags) error {
+	switch f.progress {
+	case "auto", "bar", "log", "none":
+	default:
+		return usageErrorf("--progress %q: want auto, bar, log or none", f.progress)
+	}
+	src, err := g.openSource(ctx, f.export)
+	if err != nil {
+		return err
+	}
+	exp, err := snapshot.Open(ctx, src)
+	if err != nil {
+		return fmt.Errorf("reading export %s: %w", src, err)
+	}
+	table := f.table
+	if table == "" {
+		if table = exp.Summary.TableName(); table == "" {
+			return usageErrorf("the export names no table: pass --table")
+		}
+	} else if n := exp.Summary.TableName(); n != "" && n != table {
+		g.logger.Warn("the export is of another table", "table", table, "export_table", n)
+	}
+	pool, err := g.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	key, err := g.resolveKey(ctx, pool, exp, table, f.key)
+	if err != nil {
+		return err
+	}
+	layout, err := reconcile.NewLayout(table, f.schema, key)
+	if err != nil {
+		return usageError{err}
+	}
+	if f.restart {
+		if ok, err := reconcile.AbandonLoad(ctx, pool, table); err != nil {
+			return fmt.Errorf("discarding the unfinished load of %s: %w", table, err)
+		} else if ok {
+			g.logger.Info("discarded the unfinished load", "table", table)
+		}
+	}
+	g.logger.Info("loading export", "table", table, "export_arn", exp.ID(), "source", src.String(),
+		"files", len(exp.Files), "items", exp.Summary.ItemCount, "checksums_verified", strings.Join(exp.Verified, ","))
+	stats := &reconcile.LoadStats{}
+	stopProgress := startProgress(ctx, g, f.progress, stats)
+	res, err := reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger})
+	stopProgress()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("load interrupted; run the same command again to resume: %w", err)
+		}
+		return err
+	}
+	secs := res.Duration.Seconds()
+	fmt.Fprintf(g.stdout, "loaded %d items from %d files into %s in %.1fs (%.0f items/s, %.1f MB/s compressed)",
+		res.Items, res.Files, res.Table.Sanitize(), secs, float64(res.Items-res.ItemsResumed)/secs, float64(res.Bytes)/1e6/secs)
+	if res.FilesResumed > 0 {
+		fmt.Fprintf(g.stdout, "; %d files were already loaded by an earlier run", res.FilesResumed)
+	}
+	fmt.Fprintf(g.stdout, "\nexport %s, data as of %s\n", res.ExportArn, res.ExportTime.UTC().Format("2006-01-02T15:04:05.000Z"))
+	return nil
+}
+
+func (g *globals) openSource(ctx context.Context, uri string) (snapshot.Source, error) {
+	if strings.HasPrefix(uri, "s3://") {
+		cfg, err := g.awsConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		src, err := snapshot.NewS3Source(g.s3Client(cfg), uri)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return src, nil
+	}
+	src, err := snapshot.NewDirSource(uri)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return src, nil
+}
+
+// resolveKey finds the table's key: --key, else the key of the previous
+// load, else DescribeTable. Types missing from --key are read from the
+// export's first item.
+func (g *globals) resolveKey(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, table, spec string) (ddbjson.KeySchema, error) {
+	if spec == "" {
+		err := pool.QueryRow(ctx, `SELECT key_schema FROM ddbsync.tables WHERE table_name = $1`, table).Scan(&spec)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return ddbjson.KeySchema{}, err
+		}
+	}
+	if spec == "" {
+		key, err := g.describeKey(ctx, table)
+		if err != nil {
+			return ddbjson.KeySchema{}, usageErrorf("cannot tell the key of table %s: pass --key HASH[,RANGE] (DescribeTable: %v)", table, err)
+		}
+		return key, nil
+	}
+	key, err := ddbjson.ParseKeySchema(spec)
+	if err != nil {
+		return key, usageError{err}
+	}
+	if key.Typed() {
+		return key, nil
+	}
+	return inferKeyTypes(ctx, exp, key)
+}
+
+func (g *globals) describeKey(ctx context.Context, table string) (ddbjson.KeySchema, error) {
+	ctx, cancel := context.WithTimeout(ctx, shortTimeout)
+	defer cancel()
+	cfg, err := g.awsConfig(ctx)
+	if err != nil {
+		return ddbjson.KeySchema{}, err
+	}
+	out, err := g.dynamodbClient(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)},
+		func(o *dynamodb.Options) { o.RetryMaxAttempts = 2 })
+	if err != nil {
+		return ddbjson.KeySchema{}, err
+	}
+	return keyFromDescription(out.Table)
+}
+
+func inferKeyTypes(ctx context.Context, exp *snapshot.Export, key ddbjson.KeySchema) (ddbjson.KeySchema, error) {
+	for _, f := range exp.Files {
+		if f.ItemCount == 0 {
+			continue
+		}
+		r, err := exp.OpenFile(ctx, f)
+		if err != nil {
+			return key, err
+		}
+		ok := r.Next()
+		item := r.Item()
+		err = r.Err()
+		r.Close()
+		if !ok {
+			return key, err
+		}
+		attrs := []*ddbjson.KeyAttribute{&key.Hash, &key.Range}
+		for _, a := range attrs {
+			if a.Name == "" || a.Type != "" {
+				continue
+			}
+			v, present := item[a.Name]
+			if !present {
+				return key, fmt.Errorf("%s line 1: %w: key attribute %q is missing; is --key right?", f.Name, ddbjson.ErrMissingKey, a.Name)
+			}
+			a.Type = ddbjson.TypeOf(v)
+		}
+		return key, nil
+	}
+	// An empty export: any type will do, nothing will be stored.
+	if key.Hash.Type == "" {
+		key.Hash.Type = ddbjson.TypeS
+	}
+	if key.Range.Name != "" && key.Range.Type == "" {
+		key.Range.Type = ddbjson.TypeS
+	}
+	return key, nil
+}

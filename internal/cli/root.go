@@ -1,0 +1,92 @@
+// Package cli is ddbsync's command line: one file per subcommand, each
+// turning flags into a configuration and calling the library packages.
+// Only this package reads flags and the environment or writes to the
+// terminal, and only [Run] decides the exit status.
+package cli
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	databaseURL string
+	endpointURL string
+	region      string
+	logFormat   string
+	logLevel    string
+	stdout      io.Writer
+	stderr      io.Writer
+	logger      *slog.Logger
+}
+
+// Run executes the command line args and returns the exit status:
+// 0 success, 1 a finding or refusal the user must act on, 2 a failure.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	return exitCode(stderr, err)
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ddbsync",
+		Short: "Keep an exact, queryable PostgreSQL copy of DynamoDB tables",
+		Long: `ddbsync loads a DynamoDB point-in-time export into PostgreSQL, verified and atomically,
+so analysts can query the table with SQL.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := newLogger(g.stderr, g.logFormat, g.logLevel)
+			if err != nil {
+				return usageError{err}
+			}
+			g.logger = l
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL connection URL (env DATABASE_URL)")
+	pf.StringVar(&g.endpointURL, "endpoint-url", os.Getenv("AWS_ENDPOINT_URL"), "AWS endpoint for DynamoDB, Streams and S3, e.g. a local emulator (env AWS_ENDPOINT_URL)")
+	pf.StringVar(&g.region, "region", "", "AWS region (default: the standard AWS configuration, else us-east-1)")
+	pf.StringVar(&g.logFormat, "log-format", envOr("DDBSYNC_LOG_FORMAT", "text"), "log format: text or json (env DDBSYNC_LOG_FORMAT)")
+	pf.StringVar(&g.logLevel, "log-level", envOr("DDBSYNC_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env DDBSYNC_LOG_LEVEL)")
+	root.AddCommand(newLoadCmd(g), newSampleExportCmd(g), newMigrateCmd(g))
+	return root
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageErrorf("--log-format %q: want text or json", format)
+}

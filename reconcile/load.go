@@ -1,0 +1,500 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ddbsync/ddbsync/snapshot"
+)
+
+// bookkeepingSchema holds ddbsync's own tables and unpublished load tables.
+const bookkeepingSchema = "ddbsync"
+
+// LoadConfig configures [Load].
+type LoadConfig struct {
+	// Layout is the data table to publish.
+	Layout Layout
+	// Workers is the number of data files copied at once (default: the
+	// number of CPUs, at least 2).
+	Workers int
+	// Stats, when set, is updated as the load goes, for progress displays.
+	Stats *LoadStats
+	// Logger receives lifecycle events (default: discard).
+	Logger *slog.Logger
+}
+
+// LoadStats are a load's running totals, safe to read while it runs.
+type LoadStats struct {
+	FilesTotal   atomic.Int64
+	FilesDone    atomic.Int64
+	ItemsTotal   atomic.Int64
+	ItemsDone    atomic.Int64
+	BytesTotal   atomic.Int64 // unknown until the end: manifests give no sizes
+	BytesDone    atomic.Int64 // compressed bytes read
+	FilesResumed atomic.Int64
+}
+
+// LoadResult describes a finished load.
+type LoadResult struct {
+	LoadID       int64
+	Table        pgx.Identifier
+	ExportArn    string
+	ExportTime   time.Time
+	Items        int64
+	Files        int
+	FilesResumed int   // data files a previous, interrupted run had already loaded
+	ItemsResumed int64 // the items in those files
+	Bytes        int64 // compressed bytes read by this run
+	Duration     time.Duration
+}
+
+// ErrTableNotOurs is a data table name taken by a table ddbsync does not manage.
+var ErrTableNotOurs = errors.New("table exists and is not managed by ddbsync")
+
+// Load copies a verified export into a fresh table and publishes it as the
+// layout's data table in one transaction, replacing the previous copy.
+//
+// Each data file is copied in its own transaction together with its row in
+// ddbsync.load_files, after its MD5 and item count have been verified, so a
+// load that stops at any point resumes, when run again with the same export,
+// at the next unfinished file without duplicating or losing an item. Readers
+// of the data table see the previous copy until the publishing transaction
+// commits, and the complete new one after. A load of a different export
+// abandons an unfinished one. Nothing is published when any check fails.
+func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg LoadConfig) (LoadResult, error) {
+	start := time.Now()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	stats := cfg.Stats
+	if stats == nil {
+		stats = &LoadStats{}
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = max(2, runtime.NumCPU())
+	}
+	l := cfg.Layout
+	res := LoadResult{Table: l.Ident(), ExportArn: exp.ID(), Files: len(exp.Files)}
+	if exp.Summary.ExportTime != nil {
+		res.ExportTime = *exp.Summary.ExportTime
+	}
+
+	// One load per table at a time: a session advisory lock held for the
+	// whole load, on a connection of its own.
+	lockConn, err := pool.Acquire(ctx)
+	if err != nil {
+		return res, fmt.Errorf("loading %s: connecting: %w", l.Table, err)
+	}
+	defer lockConn.Release()
+	lockKey := advisoryKey("load:" + l.Table)
+	var locked bool
+	if err := lockConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&locked); err != nil {
+		return res, fmt.Errorf("loading %s: taking the load lock: %w", l.Table, err)
+	}
+	if !locked {
+		return res, fmt.Errorf("loading %s: another ddbsync load of this table is running", l.Table)
+	}
+	defer func() {
+		_, _ = lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
+	}()
+
+	if err := checkTarget(ctx, pool, l); err != nil {
+		return res, err
+	}
+	loadID, done, err := beginLoad(ctx, pool, exp, l, log)
+	if err != nil {
+		return res, fmt.Errorf("loading %s: %w", l.Table, err)
+	}
+	res.LoadID = loadID
+	loadTable := pgx.Identifier{bookkeepingSchema, loadTableName(loadID)}
+
+	var todo []snapshot.DataFile
+	var total int64
+	for _, f := range exp.Files {
+		total += f.ItemCount
+		if _, ok := done[f.Name]; ok {
+			res.FilesResumed++
+			continue
+		}
+		todo = append(todo, f)
+	}
+	stats.FilesTotal.Store(int64(len(exp.Files)))
+	stats.ItemsTotal.Store(total)
+	stats.FilesResumed.Store(int64(res.FilesResumed))
+	stats.FilesDone.Store(int64(res.FilesResumed))
+	var resumedItems int64
+	for _, n := range done {
+		resumedItems += n
+	}
+	stats.ItemsDone.Store(resumedItems)
+	res.ItemsResumed = resumedItems
+	if res.FilesResumed > 0 {
+		log.Info("resuming load", slog.String("table", l.Table), slog.Int64("load_id", loadID),
+			slog.Int("files_done", res.FilesResumed), slog.Int("files_left", len(todo)))
+	}
+
+	exportTime := res.ExportTime
+	g, gctx := errgroup.WithContext(ctx)
+	files := make(chan snapshot.DataFile)
+	g.Go(func() error {
+		defer close(files)
+		for _, f := range todo {
+			select {
+			case files <- f:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	for range min(workers, max(1, len(todo))) {
+		g.Go(func() error {
+			for f := range files {
+				if err := copyFile(gctx, pool, exp, f, loadID, loadTable, l, exportTime, stats); err != nil {
+					return err
+				}
+				log.Debug("data file loaded", slog.String("table", l.Table), slog.String("file", f.Name), slog.Int64("items", f.ItemCount))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, fmt.Errorf("loading %s: %w", l.Table, err)
+	}
+	res.Bytes = stats.BytesDone.Load()
+
+	items, err := publish(ctx, pool, exp, l, loadID, loadTable)
+	if err != nil {
+		return res, fmt.Errorf("loading %s: %w", l.Table, err)
+	}
+	res.Items = items
+	res.Duration = time.Since(start)
+	log.Info("load published", slog.String("table", l.Table), slog.String("pg_table", l.Ident().Sanitize()),
+		slog.Int64("items", items), slog.Duration("duration", res.Duration))
+	return res, nil
+}
+
+func advisoryKey(s string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("ddbsync:" + s))
+	return int64(h.Sum64())
+}
+
+func loadTableName(id int64) string { return fmt.Sprintf("load_%d", id) }
+
+// checkTarget refuses to replace a table ddbsync did not create.
+func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout) error {
+	var exists, ours bool
+	err := pool.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2),
+		EXISTS (SELECT 1 FROM ddbsync.tables WHERE pg_schema = $1 AND pg_table = $2)`, l.Schema, l.Name).Scan(&exists, &ours)
+	if err != nil {
+		return fmt.Errorf("loading %s: checking %s: %w", l.Table, l.Ident().Sanitize(), err)
+	}
+	if exists && !ours {
+		return fmt.Errorf("loading %s: %s: %w; drop or rename it, or load into another schema with --schema",
+			l.Table, l.Ident().Sanitize(), ErrTableNotOurs)
+	}
+	var other string
+	err = pool.QueryRow(ctx, `SELECT table_name FROM ddbsync.tables WHERE pg_schema = $1 AND pg_table = $2 AND table_name <> $3`,
+		l.Schema, l.Name, l.Table).Scan(&other)
+	if err == nil {
+		return fmt.Errorf("loading %s: %s already holds DynamoDB table %s; use --schema to keep them apart",
+			l.Table, l.Ident().Sanitize(), other)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("loading %s: %w", l.Table, err)
+	}
+	return nil
+}
+
+// beginLoad resumes the table's unfinished load of the same export, or
+// abandons an unfinished load of another export and starts a new one. It
+// returns the load id and the files already loaded, with their item counts.
+func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l Layout, log *slog.Logger) (int64, map[string]int64, error) {
+	var id int64
+	var arn, key, schema, table string
+	err := pool.QueryRow(ctx, `SELECT load_id, export_arn, key_schema, pg_schema, pg_table FROM ddbsync.loads
+		WHERE table_name = $1 AND state = 'loading'`, l.Table).Scan(&id, &arn, &key, &schema, &table)
+	switch {
+	case err == nil && arn == exp.ID() && key == l.Key.String() && schema == l.Schema && table == l.Name:
+		done := make(map[string]int64)
+		rows, err := pool.Query(ctx, `SELECT file_name, item_count, md5 FROM ddbsync.load_files WHERE load_id = $1`, id)
+		if err != nil {
+			return 0, nil, err
+		}
+		byName := make(map[string]snapshot.DataFile, len(exp.Files))
+		for _, f := range exp.Files {
+			byName[f.Name] = f
+		}
+		for rows.Next() {
+			var name, md5 string
+			var n int64
+			if err := rows.Scan(&name, &n, &md5); err != nil {
+				return 0, nil, err
+			}
+			if f, ok := byName[name]; !ok || f.MD5Checksum != md5 || f.ItemCount != n {
+				rows.Close()
+				return 0, nil, fmt.Errorf("unfinished load %d recorded file %s, which this export's manifest does not list as loaded; "+
+					"run the load again to start afresh after `ddbsync load --restart`", id, name)
+			}
+			done[name] = n
+		}
+		return id, done, rows.Err()
+	case err == nil:
+		log.Info("abandoning an unfinished load of another export", slog.String("table", l.Table),
+			slog.Int64("load_id", id), slog.String("export_arn", arn))
+		if err := abandonLoad(ctx, pool, id); err != nil {
+			return 0, nil, err
+		}
+	case !errors.Is(err, pgx.ErrNoRows):
+		return 0, nil, err
+	}
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer tx.Rollback(ctx)
+	var exportTime *time.Time = exp.Summary.ExportTime
+	err = tx.QueryRow(ctx, `INSERT INTO ddbsync.loads
+		(table_name, export_arn, export_time, source, pg_schema, pg_table, key_schema, files_total, items_total)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING load_id`,
+		l.Table, exp.ID(), exportTime, exp.Source().String(), l.Schema, l.Name, l.Key.String(),
+		len(exp.Files), exp.Summary.ItemCount).Scan(&id)
+	if err != nil {
+		return 0, nil, err
+	}
+	loadTable := pgx.Identifier{bookkeepingSchema, loadTableName(id)}
+	if _, err := tx.Exec(ctx, l.createTableSQL(loadTable)); err != nil {
+		return 0, nil, fmt.Errorf("creating the load table: %w", err)
+	}
+	// Images are mostly over the 2 kB TOAST threshold; lz4 compresses them
+	// several times faster than the default pglz, when the server has it.
+	var lz4 bool
+	if err := tx.QueryRow(ctx, `SELECT coalesce('lz4' = ANY (enumvals), false) FROM pg_settings
+		WHERE name = 'default_toast_compression'`).Scan(&lz4); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, err
+	}
+	if lz4 {
+		if _, err := tx.Exec(ctx, "ALTER TABLE "+loadTable.Sanitize()+
+			" ALTER COLUMN item SET COMPRESSION lz4, ALTER COLUMN doc SET COMPRESSION lz4"); err != nil {
+			return 0, nil, fmt.Errorf("creating the load table: %w", err)
+		}
+	}
+	return id, map[string]int64{}, tx.Commit(ctx)
+}
+
+// AbandonLoad drops the unfinished load of table, if any, so that the next
+// load starts afresh. It reports whether there was one.
+func AbandonLoad(ctx context.Context, pool *pgxpool.Pool, table string) (bool, error) {
+	var id int64
+	err := pool.QueryRow(ctx, `SELECT load_id FROM ddbsync.loads WHERE table_name = $1 AND state = 'loading'`, table).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, abandonLoad(ctx, pool, id)
+}
+
+func abandonLoad(ctx context.Context, pool *pgxpool.Pool, id int64) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{bookkeepingSchema, loadTableName(id)}.Sanitize()); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM ddbsync.load_files WHERE load_id = $1`, id); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE ddbsync.loads SET state = 'abandoned', finished_at = now() WHERE load_id = $1`, id); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// copyFile copies one data file in one transaction, with its bookkeeping row.
+// The file's checks run as its last rows are read, before the COPY ends, so
+// a file that fails them leaves nothing behind.
+func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f snapshot.DataFile,
+	loadID int64, loadTable pgx.Identifier, l Layout, exportTime time.Time, stats *LoadStats) error {
+	r, err := exp.OpenFile(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	src := &fileRows{name: f.Name, r: r, enc: newRowEncoder(l), prov: Provenance{Origin: OriginExport, Time: exportTime}, stats: stats}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	n, err := tx.CopyFrom(ctx, loadTable, l.Columns(), src)
+	if err != nil {
+		var fe *snapshot.FileError
+		if errors.As(err, &fe) {
+			return err
+		}
+		return fmt.Errorf("%s: copying: %w", f.Name, err)
+	}
+	if n != f.ItemCount {
+		return fmt.Errorf("%s: copied %d rows, manifest says %d", f.Name, n, f.ItemCount)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO ddbsync.load_files (load_id, file_name, item_count, md5, bytes) VALUES ($1, $2, $3, $4, $5)`,
+		loadID, f.Name, n, f.MD5Checksum, r.BytesRead()); err != nil {
+		return fmt.Errorf("%s: recording: %w", f.Name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("%s: committing: %w", f.Name, err)
+	}
+	stats.FilesDone.Add(1)
+	return nil
+}
+
+// fileRows is a pgx.CopyFromSource over one data file.
+type fileRows struct {
+	name   string
+	r      *snapshot.FileReader
+	enc    *rowEncoder
+	prov   Provenance
+	vals   []any
+	err    error
+	stats  *LoadStats
+	bytes  int64
+	unseen int64
+}
+
+func (s *fileRows) Next() bool {
+	if !s.r.Next() {
+		s.flushStats()
+		return false
+	}
+	s.vals, s.err = s.enc.encode(s.r.Item(), s.prov)
+	if s.err != nil {
+		s.err = &snapshot.FileError{File: s.name, Line: s.r.Line(), Err: s.err}
+		return false
+	}
+	// Progress counters are shared by all workers: update them in steps.
+	if s.unseen++; s.unseen == 1024 {
+		s.flushStats()
+	}
+	return true
+}
+
+func (s *fileRows) flushStats() {
+	s.stats.ItemsDone.Add(s.unseen)
+	s.unseen = 0
+	b := s.r.BytesRead()
+	s.stats.BytesDone.Add(b - s.bytes)
+	s.bytes = b
+}
+
+func (s *fileRows) Values() ([]any, error) { return s.vals, nil }
+
+func (s *fileRows) Err() error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.r.Err()
+}
+
+// publish checks the load is complete, adds the primary key, and swaps the
+// load table in as the data table, all-or-nothing.
+func publish(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l Layout, loadID int64, loadTable pgx.Identifier) (int64, error) {
+	var files, items int64
+	if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(item_count), 0) FROM ddbsync.load_files WHERE load_id = $1`,
+		loadID).Scan(&files, &items); err != nil {
+		return 0, err
+	}
+	if files != int64(len(exp.Files)) || items != exp.Summary.ItemCount {
+		return 0, fmt.Errorf("%w: loaded %d files with %d items, the export has %d files with %d items",
+			snapshot.ErrCount, files, items, len(exp.Files), exp.Summary.ItemCount)
+	}
+	pkName := l.Name + "_pkey"
+	if len(pkName) > maxIdentLen {
+		pkName = loadTableName(loadID) + "_pkey"
+	}
+	tmpPK := loadTableName(loadID) + "_pkey"
+	var hasPK bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+		WHERE n.nspname = $1 AND c.conname = $2)`, bookkeepingSchema, tmpPK).Scan(&hasPK); err != nil {
+		return 0, err
+	}
+	if !hasPK {
+		if _, err := pool.Exec(ctx, l.primaryKeySQL(loadTable, tmpPK)); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+				return 0, fmt.Errorf("%w: the export holds the same key twice (%s); is --key right?", snapshot.ErrCorrupt, pgErr.Detail)
+			}
+			return 0, fmt.Errorf("adding the primary key: %w", err)
+		}
+	}
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	stmts := []string{
+		"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{l.Schema}.Sanitize(),
+		"DROP TABLE IF EXISTS " + l.Ident().Sanitize(),
+		"ALTER TABLE " + loadTable.Sanitize() + " SET SCHEMA " + pgx.Identifier{l.Schema}.Sanitize(),
+		"ALTER TABLE " + pgx.Identifier{l.Schema, loadTable[1]}.Sanitize() + " RENAME TO " + pgx.Identifier{l.Name}.Sanitize(),
+		"ALTER TABLE " + l.Ident().Sanitize() + " RENAME CONSTRAINT " + pgx.Identifier{tmpPK}.Sanitize() + " TO " + pgx.Identifier{pkName}.Sanitize(),
+		"COMMENT ON TABLE " + l.Ident().Sanitize() + " IS " + quoteLiteral(fmt.Sprintf(
+			"DynamoDB table %s, managed by ddbsync: loaded from export %s", l.Table, exp.ID())),
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "2BP01" {
+				return 0, fmt.Errorf("publishing: %s has dependent objects (%s); drop them, load, then recreate them: %w",
+					l.Ident().Sanitize(), pgErr.Detail, err)
+			}
+			return 0, fmt.Errorf("publishing: %w", err)
+		}
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO ddbsync.tables (table_name, pg_schema, pg_table, key_schema, load_id, export_arn, export_time, item_count, loaded_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+		ON CONFLICT (table_name) DO UPDATE SET pg_schema = $2, pg_table = $3, key_schema = $4, load_id = $5,
+			export_arn = $6, export_time = $7, item_count = $8, loaded_at = now()`,
+		l.Table, l.Schema, l.Name, l.Key.String(), loadID, exp.ID(), exp.Summary.ExportTime, items)
+	if err != nil {
+		return 0, fmt.Errorf("publishing: recording the table: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE ddbsync.loads SET state = 'published', finished_at = now() WHERE load_id = $1`, loadID); err != nil {
+		return 0, fmt.Errorf("publishing: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("publishing: %w", err)
+	}
+	return items, nil
+}
+
+func quoteLiteral(s string) string {
+	out := []byte{'\''}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
+}
