@@ -48,7 +48,7 @@ func (e *SyntaxError) Unwrap() error { return e.Err }
 // {"id":{"S":"x"},"n":{"N":"1"}}. It also accepts the reversible U+0000
 // escapes that [AppendItem] writes.
 func DecodeItem(data []byte) (Item, error) {
-	d := decoder{data: data}
+	d := newDecoder(data)
 	d.skipSpace()
 	item, err := d.item(0)
 	if err != nil {
@@ -66,7 +66,7 @@ func DecodeItem(data []byte) (Item, error) {
 // writes nothing else and anything else means the file is not what the
 // manifest says it is.
 func DecodeExportLine(line []byte) (Item, error) {
-	d := decoder{data: line}
+	d := newDecoder(line)
 	d.skipSpace()
 	if err := d.expect('{'); err != nil {
 		return nil, err
@@ -118,9 +118,25 @@ func DecodeExportLine(line []byte) (Item, error) {
 
 type decoder struct {
 	data []byte
+	// text is data as a string, made once per call: strings without
+	// escapes are slices of it, which saves an allocation per string (the
+	// bulk of a decoder's work). The decoded item therefore keeps the input
+	// text alive for as long as any of its strings is.
+	text string
 	pos  int
 	path []string
+	// attrs is a stack of the members of the maps being decoded: a map is
+	// made once its size is known, at that size, instead of growing.
+	attrs []attr
 }
+
+type attr struct {
+	name string
+	v    types.AttributeValue
+	pos  int // offset of the name, for the duplicate error
+}
+
+func newDecoder(data []byte) decoder { return decoder{data: data, text: string(data)} }
 
 func (d *decoder) errorf(format string, args ...any) error {
 	return d.wrap(fmt.Errorf(format, args...))
@@ -177,23 +193,21 @@ func (d *decoder) item(depth int) (Item, error) {
 	if err := d.expect('{'); err != nil {
 		return nil, err
 	}
-	item := make(Item)
 	d.skipSpace()
 	if d.peek() == '}' {
 		d.pos++
-		return item, nil
+		return make(Item), nil
 	}
+	base := len(d.attrs)
 	for {
 		d.skipSpace()
+		namePos := d.pos
 		name, err := d.str()
 		if err != nil {
 			return nil, err
 		}
 		if containsNul(name) {
 			return nil, d.wrap(fmt.Errorf("%w: %q", ErrNulInName, name))
-		}
-		if _, dup := item[name]; dup {
-			return nil, d.errorf("duplicate attribute %q", name)
 		}
 		if err := d.colon(); err != nil {
 			return nil, err
@@ -204,18 +218,37 @@ func (d *decoder) item(depth int) (Item, error) {
 			return nil, err
 		}
 		d.path = d.path[:len(d.path)-1]
-		item[name] = v
+		d.attrs = append(d.attrs, attr{name, v, namePos})
 		d.skipSpace()
 		switch d.peek() {
 		case ',':
 			d.pos++
 		case '}':
 			d.pos++
-			return item, nil
+			return d.makeItem(base)
 		default:
 			return nil, d.errorf("want ',' or '}' after attribute %q", name)
 		}
 	}
+}
+
+// makeItem pops the members above base off d.attrs into a new map.
+func (d *decoder) makeItem(base int) (Item, error) {
+	attrs := d.attrs[base:]
+	item := make(Item, len(attrs))
+	for i, a := range attrs {
+		if _, dup := item[a.name]; dup {
+			end := d.pos
+			d.pos = attrs[i].pos
+			err := d.errorf("duplicate attribute %q", a.name)
+			d.pos = end
+			return nil, err
+		}
+		item[a.name] = a.v
+	}
+	clear(attrs)
+	d.attrs = d.attrs[:base]
+	return item, nil
 }
 
 // value decodes one AttributeValue: an object with exactly one type tag.
@@ -245,11 +278,11 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 		}
 		v = &types.AttributeValueMemberS{Value: s}
 	case "S0":
-		s, err := d.base64Str()
+		s, err := d.escapedStr()
 		if err != nil {
 			return nil, err
 		}
-		v = &types.AttributeValueMemberS{Value: string(s)}
+		v = &types.AttributeValueMemberS{Value: s}
 	case "N":
 		s, err := d.str()
 		if err != nil {
@@ -369,11 +402,10 @@ func (d *decoder) stringArray(b64 bool) ([]string, error) {
 		d.skipSpace()
 		var s string
 		if b64 {
-			b, err := d.base64Str()
-			if err != nil {
+			var err error
+			if s, err = d.escapedStr(); err != nil {
 				return nil, err
 			}
-			s = string(b)
 		} else {
 			var err error
 			if s, err = d.str(); err != nil {
@@ -437,6 +469,23 @@ func (d *decoder) base64Str() ([]byte, error) {
 	return b, nil
 }
 
+// escapedStr decodes the base64 form of a string holding U+0000 (tags S0
+// and SS0). The bytes must be UTF-8 like any DynamoDB string: the encoder
+// writes other strings with invalid UTF-8 replaced, so accepting them here
+// would break the round trip.
+func (d *decoder) escapedStr() (string, error) {
+	start := d.pos
+	b, err := d.base64Str()
+	if err != nil {
+		return "", err
+	}
+	if !utf8.Valid(b) {
+		d.pos = start
+		return "", d.errorf("escaped string is not valid UTF-8")
+	}
+	return string(b), nil
+}
+
 func (d *decoder) boolean() (bool, error) {
 	d.skipSpace()
 	rest := d.data[d.pos:]
@@ -451,8 +500,8 @@ func (d *decoder) boolean() (bool, error) {
 	return false, d.errorf("want true or false")
 }
 
-// str decodes a JSON string. Strings without escapes, the common case, cost
-// one allocation.
+// str decodes a JSON string. Strings without escapes, the common case, are
+// slices of d.text and cost no allocation.
 func (d *decoder) str() (string, error) {
 	d.skipSpace()
 	if d.peek() != '"' {
@@ -463,22 +512,23 @@ func (d *decoder) str() (string, error) {
 	}
 	d.pos++
 	start := d.pos
+	ascii := true
 	for i := start; i < len(d.data); i++ {
 		c := d.data[i]
-		if c == '"' {
-			raw := d.data[start:i]
-			if !utf8.Valid(raw) {
+		switch {
+		case c == '"':
+			if !ascii && !utf8.Valid(d.data[start:i]) {
 				return "", d.errorf("string is not valid UTF-8")
 			}
 			d.pos = i + 1
-			return string(raw), nil
-		}
-		if c == '\\' {
+			return d.text[start:i], nil
+		case c == '\\':
 			return d.strSlow(start)
-		}
-		if c < 0x20 {
+		case c < 0x20:
 			d.pos = i
 			return "", d.errorf("control character in a string")
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
 	return "", d.errorf("unterminated string")

@@ -182,7 +182,15 @@ func sortedNumbers(ns []string) ([]string, error) {
 		}
 		ps[i] = pair{n, s}
 	}
-	slices.SortFunc(ps, func(a, b pair) int { return strings.Compare(a.norm, b.norm) })
+	// Equal values in different spellings ("1" and "1.0": a duplicate that
+	// DynamoDB itself would refuse) are ordered by their text, so that the
+	// input order never shows in the output.
+	slices.SortFunc(ps, func(a, b pair) int {
+		if c := strings.Compare(a.norm, b.norm); c != 0 {
+			return c
+		}
+		return strings.Compare(a.orig, b.orig)
+	})
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = p.orig
