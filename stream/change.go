@@ -1,0 +1,118 @@
+package stream
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+)
+
+// EventName is what a [Change] did to its item, relative to the item's prior
+// state: a PutItem on an existing key is a Modify, not an Insert.
+type EventName string
+
+// The event names of DynamoDB Streams records.
+const (
+	EventInsert EventName = "INSERT"
+	EventModify EventName = "MODIFY"
+	EventRemove EventName = "REMOVE"
+)
+
+// ttlPrincipal and ttlIdentityType mark a record as a TTL deletion: only
+// those carry a userIdentity, with these values
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html).
+const (
+	ttlPrincipal    = "dynamodb.amazonaws.com"
+	ttlIdentityType = "Service"
+)
+
+// Change is one stream record, decoded: what happened to which key, with the
+// item images the stream's view type carries.
+type Change struct {
+	ShardID string
+	// SequenceNumber is decimal text, comparable only within ShardID and only
+	// with [CompareSequenceNumbers].
+	SequenceNumber string
+	EventName      EventName
+	// EventID is globally unique; it identifies a record delivered twice.
+	EventID string
+	// Keys holds the key attributes; always present.
+	Keys ddbjson.Item
+	// NewImage is the item after an Insert or Modify; nil for Remove.
+	NewImage ddbjson.Item
+	// OldImage is the item before a Modify or Remove, when the stream view
+	// type is NEW_AND_OLD_IMAGES; nil otherwise.
+	OldImage ddbjson.Item
+	// ApproximateCreationTime is when the change happened, rounded down to
+	// the second by AWS (emulators may be finer). Approximate: never use it
+	// to order changes; the sequence number does that.
+	ApproximateCreationTime time.Time
+	// TTL marks a Remove done by DynamoDB's time-to-live sweeper rather than
+	// by a client.
+	TTL bool
+	// SizeBytes is the record's size as DynamoDB reports it; 0 if absent.
+	SizeBytes int64
+}
+
+// ChangeFromRecord decodes a GetRecords record of shard shardID. It returns
+// an error wrapping [ErrBadRecord] or [ErrBadSequenceNumber] for a record
+// without the fields a follower relies on: a valid sequence number, keys, a
+// creation time and a known event name. An Insert or Modify without a new
+// image is accepted here; [CheckViewType] refuses the streams that produce
+// them.
+func ChangeFromRecord(shardID string, rec types.Record) (Change, error) {
+	sr := rec.Dynamodb
+	if sr == nil {
+		return Change{}, fmt.Errorf("%w: shard %s event %s has no dynamodb field", ErrBadRecord, shardID, deref(rec.EventID))
+	}
+	seq := deref(sr.SequenceNumber)
+	if err := CheckSequenceNumber(seq); err != nil {
+		return Change{}, fmt.Errorf("shard %s event %s: %w", shardID, deref(rec.EventID), err)
+	}
+	c := Change{
+		ShardID:        shardID,
+		SequenceNumber: seq,
+		EventName:      EventName(rec.EventName),
+		EventID:        deref(rec.EventID),
+		TTL:            isTTL(rec.UserIdentity),
+	}
+	switch c.EventName {
+	case EventInsert, EventModify, EventRemove:
+	default:
+		return Change{}, fmt.Errorf("%w: shard %s seq %s has event name %q", ErrBadRecord, shardID, seq, rec.EventName)
+	}
+	if sr.ApproximateCreationDateTime == nil {
+		return Change{}, fmt.Errorf("%w: shard %s seq %s has no ApproximateCreationDateTime", ErrBadRecord, shardID, seq)
+	}
+	c.ApproximateCreationTime = *sr.ApproximateCreationDateTime
+	if sr.SizeBytes != nil {
+		c.SizeBytes = *sr.SizeBytes
+	}
+	if len(sr.Keys) == 0 {
+		return Change{}, fmt.Errorf("%w: shard %s seq %s has no keys", ErrBadRecord, shardID, seq)
+	}
+	var err error
+	if c.Keys, err = ddbjson.FromStreams(sr.Keys); err != nil {
+		return Change{}, fmt.Errorf("%w: shard %s seq %s keys: %w", ErrBadRecord, shardID, seq, err)
+	}
+	if c.NewImage, err = ddbjson.FromStreams(sr.NewImage); err != nil {
+		return Change{}, fmt.Errorf("%w: shard %s seq %s new image: %w", ErrBadRecord, shardID, seq, err)
+	}
+	if c.OldImage, err = ddbjson.FromStreams(sr.OldImage); err != nil {
+		return Change{}, fmt.Errorf("%w: shard %s seq %s old image: %w", ErrBadRecord, shardID, seq, err)
+	}
+	return c, nil
+}
+
+func isTTL(id *types.Identity) bool {
+	return id != nil && deref(id.Type) == ttlIdentityType && deref(id.PrincipalId) == ttlPrincipal
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,126 @@
+package stream
+
+import (
+	"fmt"
+	"time"
+)
+
+// Progress is how far a shard has been read, for the watermark.
+type Progress int
+
+// The progress states. The zero value, ProgressUnknown, holds the watermark
+// back, so a forgotten shard can never advance it.
+const (
+	// ProgressUnknown: nothing is known about the shard's position (no
+	// record read, not caught up). The watermark cannot be computed.
+	ProgressUnknown Progress = iota
+	// ProgressReading: Time is the creation time of the last record read and
+	// applied. Records in a shard come in creation order (to the second), so
+	// every change of the shard before Time is applied.
+	ProgressReading
+	// ProgressCaughtUp: an open shard passed the caught-up rule; Time is the
+	// first of its empty pages minus the propagation margin.
+	ProgressCaughtUp
+	// ProgressFinished: the shard is closed and read to its end; it no longer
+	// bounds the watermark.
+	ProgressFinished
+)
+
+func (p Progress) String() string {
+	switch p {
+	case ProgressUnknown:
+		return "unknown"
+	case ProgressReading:
+		return "reading"
+	case ProgressCaughtUp:
+		return "caught_up"
+	case ProgressFinished:
+		return "finished"
+	}
+	return fmt.Sprintf("Progress(%d)", int(p))
+}
+
+// ShardState is one shard's contribution to the watermark. [Page].State
+// gives it for the shard a [ShardReader] reads.
+type ShardState struct {
+	ShardID  string
+	Progress Progress
+	// Time is the instant before which every change of the shard has been
+	// read; meaningful for ProgressReading and ProgressCaughtUp, where a zero
+	// Time counts as ProgressUnknown.
+	Time time.Time
+}
+
+// WatermarkStatus says whether [ComputeWatermark] found a watermark.
+type WatermarkStatus int
+
+// The watermark statuses.
+const (
+	// WatermarkUnknown: some unfinished shard has no known position; keep
+	// the previously published watermark.
+	WatermarkUnknown WatermarkStatus = iota
+	// WatermarkAt: Watermark.Time is the watermark.
+	WatermarkAt
+	// WatermarkUnbounded: no unfinished shard (a disabled stream read to its
+	// end): nothing more can arrive.
+	WatermarkUnbounded
+)
+
+func (s WatermarkStatus) String() string {
+	switch s {
+	case WatermarkUnknown:
+		return "unknown"
+	case WatermarkAt:
+		return "at"
+	case WatermarkUnbounded:
+		return "unbounded"
+	}
+	return fmt.Sprintf("WatermarkStatus(%d)", int(s))
+}
+
+// Watermark is the result of [ComputeWatermark].
+type Watermark struct {
+	Status WatermarkStatus
+	// Time is the watermark W when Status is WatermarkAt: every change with
+	// ApproximateCreationDateTime < W has been applied.
+	Time time.Time
+	// ShardID is the shard holding the watermark back: the one with the
+	// earliest Time, or an unknown one. Empty when unbounded.
+	ShardID string
+}
+
+// ComputeWatermark returns W = the minimum Time over the unfinished shards
+// (ProgressReading and ProgressCaughtUp). Finished shards do not count; any
+// unknown one makes W unknown. Ties and unknowns are reported by the smallest
+// shard id, so the result does not depend on the order of states.
+//
+// Pass every shard being read. A listed shard that waits for its parent may
+// be left out: its records all come after the parent's, which bounds W.
+// W from one call may be earlier than one published before (a newly started
+// shard, a record after a caught-up period); each is a valid lower bound, so
+// publish the maximum of the previous and the new.
+func ComputeWatermark(states []ShardState) Watermark {
+	w := Watermark{Status: WatermarkUnbounded}
+	var unknown string
+	anyUnknown := false
+	for _, s := range states {
+		switch s.Progress {
+		case ProgressFinished:
+			continue
+		case ProgressReading, ProgressCaughtUp:
+			if !s.Time.IsZero() {
+				if w.Status != WatermarkAt || s.Time.Before(w.Time) || (s.Time.Equal(w.Time) && s.ShardID < w.ShardID) {
+					w = Watermark{Status: WatermarkAt, Time: s.Time, ShardID: s.ShardID}
+				}
+				continue
+			}
+		}
+		if !anyUnknown || s.ShardID < unknown {
+			unknown, anyUnknown = s.ShardID, true
+		}
+	}
+	if anyUnknown {
+		return Watermark{Status: WatermarkUnknown, ShardID: unknown}
+	}
+	return w
+}
