@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -124,10 +125,17 @@ type decoder struct {
 	// text alive for as long as any of its strings is.
 	text string
 	pos  int
-	path []string
+	path []pathElem
 	// attrs is a stack of the members of the maps being decoded: a map is
 	// made once its size is known, at that size, instead of growing.
 	attrs []attr
+}
+
+// pathElem is an attribute name, or a list index when index >= 0. (Names
+// are kept apart from indices: a name may be empty or start with '['.)
+type pathElem struct {
+	name  string
+	index int
 }
 
 type attr struct {
@@ -143,14 +151,18 @@ func (d *decoder) errorf(format string, args ...any) error {
 }
 
 func (d *decoder) wrap(err error) error {
-	p := ""
-	for i, s := range d.path {
-		if i > 0 && s[0] != '[' {
-			p += "."
+	var p strings.Builder
+	for i, e := range d.path {
+		switch {
+		case e.index >= 0:
+			p.WriteString("[" + strconv.Itoa(e.index) + "]")
+		case i > 0:
+			p.WriteString("." + e.name)
+		default:
+			p.WriteString(e.name)
 		}
-		p += s
 	}
-	return &SyntaxError{Offset: d.pos, Path: p, Err: err}
+	return &SyntaxError{Offset: d.pos, Path: p.String(), Err: err}
 }
 
 func (d *decoder) skipSpace() {
@@ -212,7 +224,7 @@ func (d *decoder) item(depth int) (Item, error) {
 		if err := d.colon(); err != nil {
 			return nil, err
 		}
-		d.path = append(d.path, name)
+		d.path = append(d.path, pathElem{name: name, index: -1})
 		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, err
@@ -369,7 +381,7 @@ func (d *decoder) list(depth int) ([]types.AttributeValue, error) {
 		return l, nil
 	}
 	for i := 0; ; i++ {
-		d.path = append(d.path, "["+strconv.Itoa(i)+"]")
+		d.path = append(d.path, pathElem{index: i})
 		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, err

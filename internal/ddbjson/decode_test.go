@@ -74,6 +74,8 @@ var rejectCases = []struct {
 	{"unterminated string", `{"s":{"S":"abc`, nil, "s", -1, "unterminated string"},
 	{"unterminated escape", `{"s":{"S":"abc\`, nil, "s", -1, "unterminated string"},
 	{"unterminated item", `{"s":{"S":"abc"}`, nil, "", -1, "want ',' or '}'"},
+	{"error below an empty name", `{"":{"M":{"":`, nil, ".", -1, "unexpected end of input"},
+	{"error below a bracketed name", `{"[0]":{"L":[{"M":{"[1]":{"X":1}}}]}}`, ddbjson.ErrUnknownType, "[0][0].[1]", -1, `"X"`},
 	{"truncated after colon", `{"s":`, nil, "s", -1, "unexpected end of input"},
 }
 
