@@ -1,0 +1,103 @@
+package stream_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/stream"
+)
+
+func TestShardReader_GapWhenRecordsAfterPositionAreGone(t *testing.T) {
+	tests := []struct {
+		name    string
+		start   stream.Position
+		shardID string
+		prepare func(*shardSim) // before the first Next
+		reads   int             // successful Next calls before the trim
+		trim    int             // then trim this many records
+		after   string
+		cause   any
+	}{
+		{
+			name: "checkpoint before the trim horizon", start: stream.AfterSequenceNumber(seqAt(1)), shardID: "shard-1",
+			prepare: func(s *shardSim) { s.trimmed = 3 }, after: seqAt(1), cause: new(*types.TrimmedDataAccessException),
+		},
+		{
+			name: "trimmed while reading from TRIM_HORIZON", start: stream.TrimHorizon(), shardID: "shard-1",
+			reads: 1, trim: 4, after: seqAt(1), cause: new(*types.TrimmedDataAccessException),
+		},
+		{
+			name: "trimmed while reading from a checkpoint", start: stream.AfterSequenceNumber(seqAt(0)), shardID: "shard-1",
+			reads: 1, trim: 5, after: seqAt(2), cause: new(*types.TrimmedDataAccessException),
+		},
+		{
+			name: "checkpointed shard vanished", start: stream.AfterSequenceNumber(seqAt(1)), shardID: "shard-gone",
+			after: seqAt(1), cause: new(*types.ResourceNotFoundException),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := newShardSim("shard-1", 6)
+			if tc.prepare != nil {
+				tc.prepare(sim)
+			}
+			r, err := stream.NewShardReader(sim.api(), testArn, tc.shardID, tc.start, fastOpts(newClock())...)
+			require.NoError(t, err)
+			for range tc.reads {
+				_, err := r.Next(t.Context())
+				require.NoError(t, err)
+			}
+			sim.trimmed = max(sim.trimmed, tc.trim)
+			_, err = r.Next(t.Context())
+			require.ErrorIs(t, err, stream.ErrGap)
+			var gap *stream.GapError
+			require.ErrorAs(t, err, &gap)
+			require.Equal(t, stream.GapError{StreamArn: testArn, ShardID: tc.shardID, After: tc.after, Cause: gap.Cause}, *gap)
+			require.ErrorAs(t, err, tc.cause)
+			require.ErrorContains(t, err, tc.after)
+			require.ErrorContains(t, err, "take a new export")
+			require.ErrorContains(t, err, "ddbsync load")
+		})
+	}
+}
+
+func TestShardReader_TrimmedHorizonBeforeFirstRecordRestartsFromHorizon(t *testing.T) {
+	sim := newShardSim("shard-1", 4)
+	sim.recordFaults = []error{&types.TrimmedDataAccessException{Message: aws.String("trimmed under the iterator")}}
+	r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.TrimHorizon(), fastOpts(newClock())...)
+	require.NoError(t, err)
+	p, err := r.Next(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{seqAt(0), seqAt(1)}, seqs(p.Changes))
+	require.Len(t, sim.iterInputs, 2)
+	require.Equal(t, types.ShardIteratorTypeTrimHorizon, sim.iterInputs[1].ShardIteratorType)
+	require.Equal(t, map[stream.RetryCause]int64{stream.CauseTrimHorizon: 1}, r.Retries())
+}
+
+func TestShardReader_UnknownShardFromTrimHorizonIsShardGone(t *testing.T) {
+	sim := newShardSim("shard-1", 2)
+	r, err := stream.NewShardReader(sim.api(), testArn, "shard-other", stream.TrimHorizon(), fastOpts(newClock())...)
+	require.NoError(t, err)
+	_, err = r.Next(t.Context())
+	require.ErrorIs(t, err, stream.ErrShardGone)
+	require.NotErrorIs(t, err, stream.ErrGap)
+	require.ErrorContains(t, err, "shard-other")
+	require.True(t, errors.As(err, new(*types.ResourceNotFoundException)))
+}
+
+func TestShardReader_IteratorUnknownAfterRecordsIsGap(t *testing.T) {
+	sim := newShardSim("shard-1", 4)
+	r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.TrimHorizon(), fastOpts(newClock())...)
+	require.NoError(t, err)
+	_, err = r.Next(t.Context())
+	require.NoError(t, err)
+	sim.iters = map[string]int{} // the shard forgets every iterator: ResourceNotFoundException
+	_, err = r.Next(t.Context())
+	var gap *stream.GapError
+	require.ErrorAs(t, err, &gap)
+	require.Equal(t, seqAt(1), gap.After)
+}
