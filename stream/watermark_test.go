@@ -63,7 +63,7 @@ func FuzzWatermark(f *testing.F) {
 		t0 := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 		var states []stream.ShardState
 		for i := 0; i+1 < len(data) && len(states) < 64; i += 2 {
-			s := stream.ShardState{ShardID: string(rune('a' + len(states)%26)) + string(rune('0'+len(states)/26)), Progress: stream.Progress(data[i] % 4)}
+			s := stream.ShardState{ShardID: string(rune('a'+len(states)%26)) + string(rune('0'+len(states)/26)), Progress: stream.Progress(data[i] % 4)}
 			if data[i+1] != 0 {
 				s.Time = t0.Add(time.Duration(data[i+1]) * time.Second)
 			}
