@@ -222,7 +222,7 @@ func (r retrier) wait(ctx context.Context, ev RetryEvent) error {
 	r.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "retrying stream call",
 		slog.String(logStream, r.streamArn), slog.String(logShardID, ev.ShardID),
 		slog.String(logOp, ev.Op), slog.String(logCause, ev.Cause.String()),
-		slog.Int(logAttempt, ev.Attempt), slog.Duration(logDelay, ev.Delay), slog.Any("error", ev.Err))
+		slog.Int(logAttempt, ev.Attempt), slog.Duration(logDelay, ev.Delay), slog.Any(logError, ev.Err))
 	return sleep(ctx, ev.Delay)
 }
 

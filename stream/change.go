@@ -60,8 +60,8 @@ type Change struct {
 // an error wrapping [ErrBadRecord] or [ErrBadSequenceNumber] for a record
 // without the fields a follower relies on: a valid sequence number, keys, a
 // creation time and a known event name. An Insert or Modify without a new
-// image is accepted here; [CheckViewType] refuses the streams that produce
-// them.
+// image (a KEYS_ONLY or OLD_IMAGE stream, which [CheckViewType] refuses up
+// front) gives an error wrapping [ErrViewType].
 func ChangeFromRecord(shardID string, rec types.Record) (Change, error) {
 	sr := rec.Dynamodb
 	if sr == nil {
@@ -102,6 +102,10 @@ func ChangeFromRecord(shardID string, rec types.Record) (Change, error) {
 	}
 	if c.OldImage, err = ddbjson.FromStreams(sr.OldImage); err != nil {
 		return Change{}, fmt.Errorf("%w: shard %s seq %s old image: %w", ErrBadRecord, shardID, seq, err)
+	}
+	if c.NewImage == nil && c.EventName != EventRemove {
+		return Change{}, fmt.Errorf("%w: shard %s seq %s is an %s without a new image (record view type %q)",
+			ErrViewType, shardID, seq, c.EventName, sr.StreamViewType)
 	}
 	return c, nil
 }

@@ -96,6 +96,7 @@ func TestChangeFromRecord_RejectsIncompleteRecords(t *testing.T) {
 		{"unknown event", func(r *types.Record) { r.EventName = "UPSERT" }, stream.ErrBadRecord},
 		{"no creation time", func(r *types.Record) { r.Dynamodb.ApproximateCreationDateTime = nil }, stream.ErrBadRecord},
 		{"no keys", func(r *types.Record) { r.Dynamodb.Keys = nil }, stream.ErrBadRecord},
+		{"modify without new image", func(r *types.Record) { r.Dynamodb.NewImage = nil }, stream.ErrViewType},
 		{"unknown attribute type", func(r *types.Record) {
 			r.Dynamodb.NewImage["x"] = &types.UnknownUnionMember{Tag: "Z"}
 		}, stream.ErrBadRecord},

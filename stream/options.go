@@ -45,6 +45,7 @@ const (
 	logOp      = "op"
 	logAttempt = "attempt"
 	logDelay   = "delay"
+	logError   = "error"
 )
 
 // config holds the tunables of [Describe] and [ShardReader].
