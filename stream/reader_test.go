@@ -262,3 +262,31 @@ func TestShardReader_PollWaitEndsWithContext(t *testing.T) {
 	require.Less(t, time.Since(start), time.Second)
 	require.Equal(t, 1, sim.calls, "no call after an empty page until the poll interval passed")
 }
+
+func TestShardReader_NilIteratorFromGetShardIteratorFinishesShard(t *testing.T) {
+	api := &fakeAPI{getShardIterator: func(context.Context, *dynamodbstreams.GetShardIteratorInput) (*dynamodbstreams.GetShardIteratorOutput, error) {
+		return &dynamodbstreams.GetShardIteratorOutput{}, nil // closed shard, nothing after the checkpoint
+	}}
+	r, err := stream.NewShardReader(api, testArn, "shard-1", stream.AfterSequenceNumber(seqAt(4)), fastOpts(newClock())...)
+	require.NoError(t, err)
+	p, err := r.Next(t.Context())
+	require.NoError(t, err)
+	require.True(t, p.Finished)
+	require.Equal(t, stream.AfterSequenceNumber(seqAt(4)), p.Position)
+	require.Equal(t, stream.ProgressFinished, p.State.Progress)
+}
+
+func TestShardReader_PassesLimit(t *testing.T) {
+	sim := newShardSim("shard-1", 1)
+	api := sim.api()
+	var limit int32
+	api.getRecords = func(ctx context.Context, in *dynamodbstreams.GetRecordsInput) (*dynamodbstreams.GetRecordsOutput, error) {
+		limit = aws.ToInt32(in.Limit)
+		return sim.getRecords(ctx, in)
+	}
+	r, err := stream.NewShardReader(api, testArn, "shard-1", stream.TrimHorizon(), fastOpts(newClock(), stream.WithLimit(17))...)
+	require.NoError(t, err)
+	_, err = r.Next(t.Context())
+	require.NoError(t, err)
+	require.EqualValues(t, 17, limit)
+}
