@@ -185,7 +185,9 @@ func WithBackoff(b Backoff) Option {
 // is before cutoff: the follower's start rule reads from TRIM_HORIZON and
 // skips what precedes T − 5 minutes. Dropped records still count in
 // [Page].Skipped, move [Page].Position and set the record times, so the
-// caller can checkpoint past them and prove coverage.
+// caller can checkpoint past them and prove coverage. Records trimmed while
+// the reader is still before cutoff are no gap when the oldest record left
+// is before cutoff too: the reader reads again from TRIM_HORIZON and checks.
 func WithSkipBefore(cutoff time.Time) Option {
 	return optionFunc(func(c *config) error {
 		c.skipBefore = cutoff

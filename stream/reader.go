@@ -79,6 +79,10 @@ type ShardReader struct {
 	empties    []time.Time // wall times of the current run of empty pages
 	pollFirst  bool        // the last page was empty: wait before the next call
 	finished   bool
+	// rewind, when set, is the gap to report unless reading again from
+	// TRIM_HORIZON proves the trimmed records all preceded the skip cutoff
+	// (see [ShardReader.canRewind]).
+	rewind *GapError
 }
 
 // NewShardReader returns a reader of shard shardID of stream streamArn,
@@ -130,7 +134,9 @@ func (r *ShardReader) Retries() map[RetryCause]int64 {
 // empty page's poll interval or a backoff, until ctx is done.
 //
 // Errors: a [*GapError] (wrapping [ErrGap]) when the records after the
-// reader's position are gone; an error wrapping [ErrShardGone] when the shard
+// reader's position are gone (TrimmedDataAccessException, or
+// ResourceNotFoundException once past a record), except where
+// [WithSkipBefore] proves them unneeded; an error wrapping [ErrShardGone] when the shard
 // does not exist and nothing was read from it; an error wrapping
 // [ErrBadRecord] for a record it cannot decode (calling Next again reads the
 // same page); ctx's error. After an error the reader's position is unchanged.
@@ -149,8 +155,15 @@ func (r *ShardReader) Next(ctx context.Context) (Page, error) {
 	}
 	now := r.cfg.now()
 	changes, skipped, err := r.accept(out.Records)
+	if gap, ok := errors.AsType[*GapError](err); ok {
+		return Page{}, gap
+	}
 	if err != nil {
 		return Page{}, r.errorf("%w", err)
+	}
+	if out.NextShardIterator == nil && r.rewind != nil {
+		// The shard ended with no record to date what was trimmed.
+		return Page{}, r.rewind
 	}
 	r.iterator, r.iteratorAt = out.NextShardIterator, now
 	switch {
@@ -174,13 +187,21 @@ func (r *ShardReader) accept(records []types.Record) ([]Change, int, error) {
 	after := r.Position().SequenceNumber
 	lastSeq, lastTime, first, oldest := r.lastSeq, r.lastTime, r.firstTime, r.oldestTime
 	skipped := 0
+	rewind := r.rewind
 	for _, rec := range records {
 		c, err := ChangeFromRecord(r.shardID, rec)
 		if err != nil {
 			return nil, 0, err
 		}
 		if after != "" && CompareSequenceNumbers(c.SequenceNumber, after) <= 0 {
-			continue // delivered before: at-least-once
+			rewind = nil // the horizon is not past the position: nothing lost
+			continue     // delivered before: at-least-once
+		}
+		if rewind != nil {
+			if !c.ApproximateCreationTime.Before(r.cfg.skipBefore) {
+				return nil, 0, rewind
+			}
+			rewind = nil // every trimmed record preceded this one, and the cutoff
 		}
 		after, lastSeq, lastTime = c.SequenceNumber, c.SequenceNumber, c.ApproximateCreationTime
 		if first.IsZero() {
@@ -196,6 +217,7 @@ func (r *ShardReader) accept(records []types.Record) ([]Change, int, error) {
 		changes = append(changes, c)
 	}
 	r.lastSeq, r.lastTime, r.firstTime, r.oldestTime = lastSeq, lastTime, first, oldest
+	r.rewind = rewind
 	return changes, skipped, nil
 }
 
@@ -255,7 +277,31 @@ func laterOf(a, b time.Time) time.Time {
 // freshStart reports whether the reader starts at TRIM_HORIZON and has read
 // nothing, the one case where a trimmed horizon loses nothing of ours.
 func (r *ShardReader) freshStart() bool {
-	return r.lastSeq == "" && r.start.Kind == PositionTrimHorizon
+	return (r.lastSeq == "" && r.start.Kind == PositionTrimHorizon) || r.rewind != nil
+}
+
+// canRewind reports whether records trimmed after the reader's position may
+// all precede the [WithSkipBefore] cutoff: the last record read does. Reading
+// from TRIM_HORIZON, which the start rule does, the first records are about
+// 24 hours old and may be trimmed while the reader skips through them; that
+// loses nothing the follower needs. The reader then reads from TRIM_HORIZON
+// again, and the first record there proves it: the lost records came before
+// it, so if it is before the cutoff, so are they; if not, it is a gap.
+func (r *ShardReader) canRewind() bool {
+	return !r.cfg.skipBefore.IsZero() && !r.lastTime.IsZero() && r.lastTime.Before(r.cfg.skipBefore)
+}
+
+// trimmed reacts to a TrimmedDataAccessException: nil to restart from
+// TRIM_HORIZON, or the gap.
+func (r *ShardReader) trimmed(err error) error {
+	switch {
+	case r.freshStart():
+		return nil
+	case r.canRewind():
+		r.rewind = r.gap(err)
+		return nil
+	}
+	return r.gap(err)
 }
 
 // getRecords makes one successful GetRecords call, renewing the iterator and
@@ -287,8 +333,10 @@ func (r *ShardReader) getRecords(ctx context.Context) (*dynamodbstreams.GetRecor
 		ev := RetryEvent{Op: "GetRecords", ShardID: r.shardID, Attempt: attempt, Err: err}
 		switch kind := classify(err); kind {
 		case kindExpired, kindTrimmed:
-			if kind == kindTrimmed && !r.freshStart() {
-				return nil, r.gap(err)
+			if kind == kindTrimmed {
+				if err := r.trimmed(err); err != nil {
+					return nil, err
+				}
 			}
 			ev.Cause = CauseExpiredIterator
 			if kind == kindTrimmed {
@@ -316,15 +364,18 @@ func (r *ShardReader) getRecords(ctx context.Context) (*dynamodbstreams.GetRecor
 // renew gets a new iterator at the reader's position. It leaves r.iterator
 // nil if AWS returns none (the shard is closed and read to its end).
 func (r *ShardReader) renew(ctx context.Context) error {
-	pos := r.Position()
-	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(r.streamArn), ShardId: aws.String(r.shardID)}
-	if pos.Kind == PositionAfterSequenceNumber {
-		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
-		in.SequenceNumber = aws.String(pos.SequenceNumber)
-	} else {
-		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
-	}
 	for attempt := 0; ; attempt++ {
+		pos := r.Position()
+		if r.rewind != nil {
+			pos = TrimHorizon()
+		}
+		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(r.streamArn), ShardId: aws.String(r.shardID)}
+		if pos.Kind == PositionAfterSequenceNumber {
+			in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
+			in.SequenceNumber = aws.String(pos.SequenceNumber)
+		} else {
+			in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
+		}
 		out, err := r.api.GetShardIterator(ctx, in)
 		if err == nil {
 			r.iterator, r.iteratorAt = out.ShardIterator, r.cfg.now()
@@ -336,8 +387,8 @@ func (r *ShardReader) renew(ctx context.Context) error {
 		var ev RetryEvent
 		switch kind := classify(err); kind {
 		case kindTrimmed:
-			if pos.Kind == PositionAfterSequenceNumber {
-				return r.gap(err)
+			if err := r.trimmed(err); err != nil {
+				return err
 			}
 			ev = r.retry.backoffEvent("GetShardIterator", r.shardID, CauseTrimHorizon, attempt, err)
 		case kindNotFound:
@@ -356,7 +407,7 @@ func (r *ShardReader) renew(ctx context.Context) error {
 }
 
 // gap is the error for records lost after the reader's position.
-func (r *ShardReader) gap(cause error) error {
+func (r *ShardReader) gap(cause error) *GapError {
 	return &GapError{StreamArn: r.streamArn, ShardID: r.shardID, After: r.Position().SequenceNumber, Cause: cause}
 }
 

@@ -3,6 +3,7 @@ package stream_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
@@ -100,4 +101,56 @@ func TestShardReader_IteratorUnknownAfterRecordsIsGap(t *testing.T) {
 	var gap *stream.GapError
 	require.ErrorAs(t, err, &gap)
 	require.Equal(t, seqAt(1), gap.After)
+}
+
+func TestShardReader_TrimBeforeSkipCutoffIsNoGap(t *testing.T) {
+	tests := []struct {
+		name    string
+		total   int
+		closed  bool
+		trim    int
+		wantGap bool
+		want    []string // changes of the page after the trim
+	}{
+		{"trimmed records all before the cutoff", 20, false, 5, false, []string{}},
+		{"horizon reaches the cutoff", 20, false, 9, false, []string{seqAt(10)}},
+		{"trimmed records reach past the cutoff", 20, false, 12, true, nil},
+		{"closed shard trimmed to its end", 6, true, 6, true, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := newShardSim("shard-1", tc.total) // record i created at t0 + i s
+			sim.closed = tc.closed
+			t0 := aws.ToTime(sim.records[0].Dynamodb.ApproximateCreationDateTime)
+			r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.TrimHorizon(),
+				fastOpts(newClock(), stream.WithSkipBefore(t0.Add(10*time.Second)))...)
+			require.NoError(t, err)
+			p, err := r.Next(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, 2, p.Skipped)
+
+			sim.trimmed = tc.trim
+			p, err = r.Next(t.Context())
+			if tc.wantGap {
+				var gap *stream.GapError
+				require.ErrorAs(t, err, &gap)
+				require.Equal(t, seqAt(1), gap.After)
+				require.ErrorAs(t, err, new(*types.TrimmedDataAccessException))
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, seqs(p.Changes))
+			require.Equal(t, stream.AfterSequenceNumber(seqAt(tc.trim+1)), p.Position)
+			require.Equal(t, types.ShardIteratorTypeTrimHorizon, sim.iterInputs[len(sim.iterInputs)-1].ShardIteratorType)
+			require.Equal(t, map[stream.RetryCause]int64{stream.CauseTrimHorizon: 1}, r.Retries())
+
+			sim.trimmed = tc.trim + 4 // later trims are gaps again unless before the cutoff
+			_, err = r.Next(t.Context())
+			if tc.trim+4 > 10 {
+				require.ErrorIs(t, err, stream.ErrGap)
+			} else {
+				require.NoError(t, err)
+			}
+		})
+	}
 }
