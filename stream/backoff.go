@@ -73,6 +73,7 @@ const (
 	numCauses
 )
 
+// String returns the cause as a snake_case metric label.
 func (c RetryCause) String() string {
 	switch c {
 	case CauseThrottle:

@@ -50,6 +50,7 @@ type GapError struct {
 	Cause error
 }
 
+// Error says what was lost and what to do.
 func (e *GapError) Error() string {
 	return fmt.Sprintf("stream %s shard %s: the stream no longer holds the changes after sequence number %s (%v), "+
 		"so changes to the table since then may be missing from PostgreSQL; "+

@@ -44,6 +44,7 @@ const (
 	ParentAbsent
 )
 
+// String returns the state's name.
 func (p ParentState) String() string {
 	switch p {
 	case ParentNone:

@@ -97,8 +97,8 @@ func newConfig(opts []Option) (config, error) {
 	return c, errors.Join(errs...)
 }
 
-// Option configures [NewShardReader] and [Describe] (which uses only the
-// backoff, hook, clock and logger). Options validate their values; an invalid
+// Option configures [NewShardReader], [Describe] and [DescribeChildren] (the
+// last two use only the backoff, retry hook and logger). Options validate their values; an invalid
 // one makes the constructor fail.
 type Option interface {
 	apply(*config) error

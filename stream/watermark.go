@@ -26,6 +26,7 @@ const (
 	ProgressFinished
 )
 
+// String returns the progress as a snake_case name.
 func (p Progress) String() string {
 	switch p {
 	case ProgressUnknown:
@@ -66,6 +67,7 @@ const (
 	WatermarkUnbounded
 )
 
+// String returns the status's name.
 func (s WatermarkStatus) String() string {
 	switch s {
 	case WatermarkUnknown:
