@@ -348,9 +348,10 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	n, err := tx.CopyFrom(ctx, loadTable, l.Columns(), src)
 	if err != nil {
-		var fe *snapshot.FileError
-		if errors.As(err, &fe) {
-			return err
+		// pgx reports a source's error as the server's COPY failure, as
+		// text; the source still holds the original, with its type.
+		if serr := src.Err(); serr != nil {
+			return serr
 		}
 		return fmt.Errorf("%s: copying: %w", f.Name, err)
 	}
