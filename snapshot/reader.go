@@ -77,7 +77,7 @@ func (r *FileReader) Next() bool {
 			r.lineNo++
 			item, derr := ddbjson.DecodeExportLine(line)
 			if derr != nil {
-				r.fail(r.lineNo, fmt.Errorf("%w: %v", ErrCorrupt, derr))
+				r.fail(r.lineNo, fmt.Errorf("%w: %w", ErrCorrupt, derr))
 				return false
 			}
 			r.item = item
@@ -148,7 +148,8 @@ func (r *FileReader) finish() {
 func (r *FileReader) fail(line int, err error) {
 	r.done = true
 	if sumErr := r.drainAndCheckSum(); errors.Is(sumErr, ErrChecksum) {
-		r.err = &FileError{File: r.file.Name, Err: fmt.Errorf("%w (reading stopped at line %d: %v)", sumErr, line, err)}
+		// Both stay visible to errors.Is: the cause and what it broke.
+		r.err = &FileError{File: r.file.Name, Err: fmt.Errorf("%w (reading stopped at line %d: %w)", sumErr, line, err)}
 		return
 	}
 	r.err = &FileError{File: r.file.Name, Line: line, Err: err}

@@ -125,8 +125,12 @@ func (w *Writer) FolderKey() string {
 	return path.Join(w.cfg.Prefix, "AWSDynamoDB", w.exportID)
 }
 
-// Write adds one item.
+// Write adds one item. It fails after [Writer.Close]: the data files are
+// finished then, and a late item would be lost (or block, once a batch fills).
 func (w *Writer) Write(item ddbjson.Item) error {
+	if w.closed {
+		return errors.New("writing export item: export writer already closed")
+	}
 	var err error
 	w.line = append(w.line[:0], `{"Item":`...)
 	if w.line, err = ddbjson.AppendItem(w.line, item); err != nil {
@@ -261,9 +265,10 @@ func newDataFileWriter(ctx context.Context, sink Sink, name string) (*dataFileWr
 	}
 	f.batch = <-f.free
 	f.wg.Add(1)
+	batches := f.batches // close sets the field to nil, maybe before this goroutine runs
 	go func() {
 		defer f.wg.Done()
-		for b := range f.batches {
+		for b := range batches {
 			if f.err == nil {
 				_, f.err = f.gz.Write(b)
 			}
