@@ -160,4 +160,3 @@ func requireFileError(t *testing.T, err error, sentinel error, file string, line
 	}
 	return fe
 }
-
