@@ -329,3 +329,30 @@ func TestNewDirSource_Rejects(t *testing.T) {
 	_, err = snapshot.NewDirSource(f)
 	require.ErrorContains(t, err, "not a directory")
 }
+
+func TestWriter_CloseRightAfterNewDoesNotHang(t *testing.T) {
+	// Regression: the compressing goroutine read the channel field after
+	// Close had set it to nil, when it started late, and blocked forever.
+	done := make(chan error, 1)
+	go func() {
+		for range 200 {
+			w, err := snapshot.NewWriter(t.Context(), &memSink{files: map[string][]byte{}},
+				snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime, Files: 16})
+			if err != nil {
+				done <- err
+				return
+			}
+			if _, err := w.Close(t.Context()); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("Writer.Close hangs")
+	}
+}

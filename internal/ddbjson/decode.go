@@ -48,6 +48,9 @@ func (e *SyntaxError) Unwrap() error { return e.Err }
 // DecodeItem decodes a JSON object of attribute name to AttributeValue, as in
 // {"id":{"S":"x"},"n":{"N":"1"}}. It also accepts the reversible U+0000
 // escapes that [AppendItem] writes.
+//
+// The item's strings share one copy of data (made by the call; data itself
+// is not retained), so keeping any one of them keeps that copy alive.
 func DecodeItem(data []byte) (Item, error) {
 	d := newDecoder(data)
 	d.skipSpace()
@@ -65,7 +68,8 @@ func DecodeItem(data []byte) (Item, error) {
 // DecodeExportLine decodes one line of a DYNAMODB_JSON full export data file:
 // {"Item":{...}}. Unknown top-level members are an error, since a full export
 // writes nothing else and anything else means the file is not what the
-// manifest says it is.
+// manifest says it is. Like [DecodeItem], it copies line once and the
+// item's strings share that copy.
 func DecodeExportLine(line []byte) (Item, error) {
 	d := newDecoder(line)
 	d.skipSpace()

@@ -20,6 +20,9 @@ type decimal struct {
 	neg    bool
 	digits string
 	exp    int
+	// intDigits and fracDigits, when set, are the digits in two pieces
+	// (either side of the decimal point), and digits is empty.
+	intDigits, fracDigits string
 }
 
 func parseDecimal(s string) (decimal, error) {
@@ -68,27 +71,45 @@ func parseDecimal(s string) (decimal, error) {
 	if i != len(s) {
 		return bad("unexpected character")
 	}
-	all := intPart + fracPart
-	exp += len(intPart)
+	// The significant digits run through intPart then fracPart; find them
+	// without joining the two, which would cost an allocation per number.
+	n := len(intPart) + len(fracPart)
+	at := func(i int) byte {
+		if i < len(intPart) {
+			return intPart[i]
+		}
+		return fracPart[i-len(intPart)]
+	}
 	lead := 0
-	for lead < len(all) && all[lead] == '0' {
+	for lead < n && at(lead) == '0' {
 		lead++
 	}
-	all = all[lead:]
-	exp -= lead
-	all = strings.TrimRight(all, "0")
-	if all == "" {
+	if lead == n {
 		return decimal{digits: ""}, nil // zero; sign dropped (-0 is 0)
 	}
-	if len(all) > maxDigits {
+	end := n
+	for at(end-1) == '0' {
+		end--
+	}
+	exp += len(intPart) - lead
+	if end-lead > maxDigits {
 		return bad(fmt.Sprintf("more than %d significant digits", maxDigits))
 	}
 	// DynamoDB's range: 1E-130 to 9.99…E+125 in magnitude.
 	if exp > 126 || exp < -129 {
 		return bad("out of DynamoDB's range (1E-130 to 9.9E+125)")
 	}
-	d.digits = all
 	d.exp = exp
+	switch {
+	case end <= len(intPart):
+		d.digits = intPart[lead:end]
+	case lead >= len(intPart):
+		d.digits = fracPart[lead-len(intPart) : end-len(intPart)]
+	default:
+		// Joined only when the text is wanted ([NormalizeNumber]), not
+		// when a number is merely checked.
+		d.intDigits, d.fracDigits = intPart[lead:], fracPart[:end-len(intPart)]
+	}
 	return d, nil
 }
 
@@ -112,6 +133,9 @@ func NormalizeNumber(s string) (string, error) {
 }
 
 func (d decimal) String() string {
+	if d.intDigits != "" {
+		d.digits = d.intDigits + d.fracDigits
+	}
 	if d.digits == "" {
 		return "0"
 	}
