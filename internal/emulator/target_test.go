@@ -88,6 +88,7 @@ func startMoto() {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cmd := exec.Command("python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		moto.err = fmt.Errorf("starting moto: %w", err)
 		return

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package emulator_test
+
+import "os/exec"
+
+// dieWithParent is a no-op where the OS cannot tie a child to its parent;
+// TestMain still stops moto on a normal exit.
+func dieWithParent(*exec.Cmd) {}
