@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -53,6 +55,7 @@ func (e *SyntaxError) Unwrap() error { return e.Err }
 // is not retained), so keeping any one of them keeps that copy alive.
 func DecodeItem(data []byte) (Item, error) {
 	d := newDecoder(data)
+	defer d.release()
 	d.skipSpace()
 	item, err := d.item(0)
 	if err != nil {
@@ -72,6 +75,7 @@ func DecodeItem(data []byte) (Item, error) {
 // item's strings share that copy.
 func DecodeExportLine(line []byte) (Item, error) {
 	d := newDecoder(line)
+	defer d.release()
 	d.skipSpace()
 	if err := d.expect('{'); err != nil {
 		return nil, err
@@ -133,6 +137,15 @@ type decoder struct {
 	// attrs is a stack of the members of the maps being decoded: a map is
 	// made once its size is known, at that size, instead of growing.
 	attrs []attr
+	// elems is the same for the elements of the lists being decoded.
+	elems []types.AttributeValue
+	// Slabs for the commonest value types.
+	sVals    slab[types.AttributeValueMemberS]
+	nVals    slab[types.AttributeValueMemberN]
+	boolVals slab[types.AttributeValueMemberBOOL]
+	nullVals slab[types.AttributeValueMemberNULL]
+	mVals    slab[types.AttributeValueMemberM]
+	lVals    slab[types.AttributeValueMemberL]
 }
 
 // pathElem is an attribute name, or a list index when index >= 0. (Names
@@ -148,7 +161,44 @@ type attr struct {
 	pos  int // offset of the name, for the duplicate error
 }
 
-func newDecoder(data []byte) decoder { return decoder{data: data, text: string(data)} }
+// decoders are reused so that their stacks (attrs, path) and value slabs
+// need not grow anew for every line.
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+func newDecoder(data []byte) *decoder {
+	d := decoders.Get().(*decoder)
+	d.data, d.text, d.pos = data, string(data), 0
+	return d
+}
+
+// release returns d to the pool, keeping no reference to the input or to
+// values already handed out (slabs keep only their unused tails).
+func (d *decoder) release() {
+	clear(d.attrs)
+	d.attrs = d.attrs[:0]
+	clear(d.elems)
+	d.elems = d.elems[:0]
+	d.path = d.path[:0]
+	d.data, d.text = nil, ""
+	decoders.Put(d)
+}
+
+// slabSize is how many AttributeValues of one type are allocated together.
+// Values from one slab may belong to different items, which keeps at most
+// one slab's worth of memory alive beyond an item's own values.
+const slabSize = 32
+
+// slab hands out pointers to elements of a shared array: one allocation
+// per slabSize values instead of one per value.
+type slab[T any] []T
+
+func (s *slab[T]) alloc(v T) *T {
+	if len(*s) == cap(*s) {
+		*s = make([]T, 0, slabSize)
+	}
+	*s = append(*s, v)
+	return &(*s)[len(*s)-1]
+}
 
 func (d *decoder) errorf(format string, args ...any) error {
 	return d.wrap(fmt.Errorf(format, args...))
@@ -252,15 +302,19 @@ func (d *decoder) item(depth int) (Item, error) {
 func (d *decoder) makeItem(base int) (Item, error) {
 	attrs := d.attrs[base:]
 	item := make(Item, len(attrs))
-	for i, a := range attrs {
-		if _, dup := item[a.name]; dup {
-			end := d.pos
-			d.pos = attrs[i].pos
-			err := d.errorf("duplicate attribute %q", a.name)
-			d.pos = end
-			return nil, err
-		}
+	for _, a := range attrs {
 		item[a.name] = a.v
+	}
+	if len(item) != len(attrs) {
+		// A name came twice: report its second place.
+		seen := make(map[string]bool, len(attrs))
+		for _, a := range attrs {
+			if seen[a.name] {
+				d.pos = a.pos
+				return nil, d.errorf("duplicate attribute %q", a.name)
+			}
+			seen[a.name] = true
+		}
 	}
 	clear(attrs)
 	d.attrs = d.attrs[:base]
@@ -292,13 +346,13 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		v = &types.AttributeValueMemberS{Value: s}
+		v = d.sVals.alloc(types.AttributeValueMemberS{Value: s})
 	case "S0":
 		s, err := d.escapedStr()
 		if err != nil {
 			return nil, err
 		}
-		v = &types.AttributeValueMemberS{Value: s}
+		v = d.sVals.alloc(types.AttributeValueMemberS{Value: s})
 	case "N":
 		s, err := d.str()
 		if err != nil {
@@ -307,7 +361,7 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 		if err := CheckNumber(s); err != nil {
 			return nil, d.wrap(err)
 		}
-		v = &types.AttributeValueMemberN{Value: s}
+		v = d.nVals.alloc(types.AttributeValueMemberN{Value: s})
 	case "B":
 		b, err := d.base64Str()
 		if err != nil {
@@ -319,7 +373,7 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		v = &types.AttributeValueMemberBOOL{Value: b}
+		v = d.boolVals.alloc(types.AttributeValueMemberBOOL{Value: b})
 	case "NULL":
 		b, err := d.boolean()
 		if err != nil {
@@ -328,7 +382,7 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 		if !b {
 			return nil, d.errorf("NULL must be true")
 		}
-		v = &types.AttributeValueMemberNULL{Value: true}
+		v = d.nullVals.alloc(types.AttributeValueMemberNULL{Value: true})
 	case "SS", "SS0", "NS":
 		ss, err := d.stringArray(tag == "SS0")
 		if err != nil {
@@ -355,13 +409,13 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		v = &types.AttributeValueMemberM{Value: m}
+		v = d.mVals.alloc(types.AttributeValueMemberM{Value: m})
 	case "L":
 		l, err := d.list(depth)
 		if err != nil {
 			return nil, err
 		}
-		v = &types.AttributeValueMemberL{Value: l}
+		v = d.lVals.alloc(types.AttributeValueMemberL{Value: l})
 	default:
 		d.pos = tagPos
 		return nil, d.wrap(fmt.Errorf("%w %q", ErrUnknownType, tag))
@@ -378,12 +432,12 @@ func (d *decoder) list(depth int) ([]types.AttributeValue, error) {
 	if err := d.expect('['); err != nil {
 		return nil, err
 	}
-	l := []types.AttributeValue{}
 	d.skipSpace()
 	if d.peek() == ']' {
 		d.pos++
-		return l, nil
+		return []types.AttributeValue{}, nil
 	}
+	base := len(d.elems)
 	for i := 0; ; i++ {
 		d.path = append(d.path, pathElem{index: i})
 		v, err := d.value(depth + 1)
@@ -391,13 +445,16 @@ func (d *decoder) list(depth int) ([]types.AttributeValue, error) {
 			return nil, err
 		}
 		d.path = d.path[:len(d.path)-1]
-		l = append(l, v)
+		d.elems = append(d.elems, v)
 		d.skipSpace()
 		switch d.peek() {
 		case ',':
 			d.pos++
 		case ']':
 			d.pos++
+			l := slices.Clone(d.elems[base:])
+			clear(d.elems[base:])
+			d.elems = d.elems[:base]
 			return l, nil
 		default:
 			return nil, d.errorf("want ',' or ']' in a list")
