@@ -480,6 +480,10 @@ func publish(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l La
 	if err != nil {
 		return 0, fmt.Errorf("publishing: recording the table: %w", err)
 	}
+	// The copy now reflects the new export's instant: following starts afresh from it.
+	if _, err := tx.Exec(ctx, `DELETE FROM ddbsync.streams WHERE table_name = $1`, l.Table); err != nil {
+		return 0, fmt.Errorf("publishing: resetting the stream position: %w", err)
+	}
 	if _, err := tx.Exec(ctx, `UPDATE ddbsync.loads SET state = 'published', finished_at = now() WHERE load_id = $1`, loadID); err != nil {
 		return 0, fmt.Errorf("publishing: %w", err)
 	}

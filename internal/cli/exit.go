@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/snapshot"
+	"github.com/ddbsync/ddbsync/stream"
 )
 
 // Exit statuses, as diff(1) uses them.
@@ -28,6 +30,7 @@ func usageErrorf(format string, args ...any) error { return usageError{fmt.Error
 var refusals = []error{
 	snapshot.ErrUnsupported, snapshot.ErrChecksum, snapshot.ErrCount,
 	snapshot.ErrMissingFile, snapshot.ErrOutsideExport, snapshot.ErrCorrupt,
+	stream.ErrGap, stream.ErrViewType, reconcile.ErrStreamChanged, reconcile.ErrNotLoaded, reconcile.ErrTableNotOurs,
 }
 
 func exitCode(stderr io.Writer, err error) int {

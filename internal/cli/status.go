@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ddbsync/ddbsync/reconcile"
+)
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var table string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [--table NAME] [--json]",
+		Short: "Show each table's export, watermark, lag and shard checkpoints",
+		Example: `  ddbsync status
+  ddbsync status --table TenureInformation --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pool, err := g.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			st, err := reconcile.Status(cmd.Context(), pool, table, time.Now())
+			if err != nil {
+				return err
+			}
+			if table != "" && len(st) == 0 {
+				return usageErrorf("table %s has not been loaded", table)
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(g.stdout, st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&table, "table", "", "only this DynamoDB table")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printStatus(w io.Writer, st []reconcile.TableStatus) {
+	if len(st) == 0 {
+		fmt.Fprintln(w, "no tables loaded yet: run `ddbsync load`")
+		return
+	}
+	for i, t := range st {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s → %s (key %s)\n", t.Table, t.PGTable, t.Key)
+		fmt.Fprintf(w, "  export     %s\n  as of (T)  %s, %d items, loaded %s\n", t.ExportArn,
+			t.ExportTime.UTC().Format(time.RFC3339), t.ItemCount, t.LoadedAt.UTC().Format(time.RFC3339))
+		if t.UnfinishedLoad != nil {
+			fmt.Fprintf(w, "  unfinished load %d of %s: %d of %d files (run load again to resume)\n",
+				t.UnfinishedLoad.LoadID, t.UnfinishedLoad.ExportArn, t.UnfinishedLoad.FilesDone, t.UnfinishedLoad.FilesTotal)
+		}
+		if t.StreamArn == "" {
+			fmt.Fprintln(w, "  stream     not followed since the load (run `ddbsync follow`)")
+			continue
+		}
+		fmt.Fprintf(w, "  stream     %s\n", t.StreamArn)
+		if t.Watermark != nil {
+			fmt.Fprintf(w, "  watermark  %s (lag %s)\n", t.Watermark.UTC().Format(time.RFC3339), t.Lag)
+		} else {
+			fmt.Fprintln(w, "  watermark  none yet")
+		}
+		if t.AcceptedGap != "" {
+			fmt.Fprintf(w, "  accepted gaps (run diff):\n    %s\n", t.AcceptedGap)
+		}
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  SHARD\tPARENT\tSTATE\tLAST SEQUENCE\tAPPLIED\tTTL")
+		for _, s := range t.Shards {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\n", s.ShardID, s.ParentShardID, s.State, s.LastSequence, s.ChangesApplied, s.TTLRemoves)
+		}
+		tw.Flush()
+		for _, s := range t.Shards {
+			if s.State == "gap" {
+				fmt.Fprintf(w, "  gap in %s: %s\n", s.ShardID, s.Detail)
+			}
+		}
+	}
+}

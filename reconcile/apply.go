@@ -1,0 +1,228 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/stream"
+)
+
+// applier writes stream changes into a data table: INSERT and MODIFY replace
+// the whole row with the new image (never a merge: removed attributes must
+// disappear), REMOVE deletes it. Safe for concurrent use.
+type applier struct {
+	layout    Layout
+	upsertSQL string
+	deleteSQL string
+}
+
+func newApplier(l Layout) *applier {
+	cols := l.Columns()
+	quoted := make([]string, len(cols))
+	params := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = pgx.Identifier{c}.Sanitize()
+		params[i] = fmt.Sprintf("$%d", i+1)
+	}
+	var keyCols, set, where []string
+	for i, c := range l.KeyColumns {
+		keyCols = append(keyCols, pgx.Identifier{c}.Sanitize())
+		where = append(where, fmt.Sprintf("%s = $%d", pgx.Identifier{c}.Sanitize(), i+1))
+	}
+	for _, c := range cols[len(l.KeyColumns):] {
+		q := pgx.Identifier{c}.Sanitize()
+		set = append(set, q+" = EXCLUDED."+q)
+	}
+	set = append(set, "synced_at = now()")
+	return &applier{
+		layout: l,
+		upsertSQL: fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s",
+			l.Ident().Sanitize(), strings.Join(quoted, ", "), strings.Join(params, ", "),
+			strings.Join(keyCols, ", "), strings.Join(set, ", ")),
+		deleteSQL: fmt.Sprintf("DELETE FROM %s WHERE %s", l.Ident().Sanitize(), strings.Join(where, " AND ")),
+	}
+}
+
+// pageUpdate is one shard page to apply: its changes and the checkpoint that
+// covers them, written in one transaction.
+type pageUpdate struct {
+	table    string
+	shardID  string
+	changes  []stream.Change
+	position string // the page's resume position: last sequence number read
+	finished bool
+	first    time.Time // FirstRecordTime
+	last     time.Time // creation time of the last record read
+}
+
+// apply writes the page in one transaction: the rows and the shard's
+// checkpoint together, so a crash loses or replays a whole page, never part
+// of one, and a replayed page changes nothing.
+func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (applied, ttl int64, err error) {
+	changes := coalesce(a.layout.Key, u.changes)
+	batch := &pgx.Batch{}
+	for _, c := range changes {
+		if c.EventName == stream.EventRemove {
+			key, err := a.layout.Key.KeyOf(c.Keys)
+			if err != nil {
+				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
+			}
+			args := make([]any, len(a.layout.KeyColumns))
+			enc := rowEncoder{layout: a.layout}
+			if err := enc.keyValues(key, args); err != nil {
+				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
+			}
+			batch.Queue(a.deleteSQL, args...)
+			if c.TTL {
+				ttl++
+			}
+			continue
+		}
+		// A fresh encoder per row: a batch keeps every row's arguments until
+		// it is sent.
+		enc := newRowEncoder(a.layout)
+		vals, err := enc.encode(c.NewImage, Provenance{Origin: OriginStream, Time: c.ApproximateCreationTime,
+			ShardID: u.shardID, Sequence: c.SequenceNumber})
+		if err != nil {
+			return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
+		}
+		batch.Queue(a.upsertSQL, vals...)
+	}
+	state := "reading"
+	if u.finished {
+		state = "finished"
+	}
+	var seq any
+	if u.position != "" {
+		seq = u.position
+	}
+	batch.Queue(`UPDATE ddbsync.shards SET state = $3, last_sequence = coalesce($4::numeric, last_sequence),
+		changes_applied = changes_applied + $5, ttl_removes = ttl_removes + $6,
+		first_record_time = coalesce(first_record_time, $7), last_record_time = coalesce($8, last_record_time),
+		updated_at = now()
+		WHERE table_name = $1 AND shard_id = $2 AND state <> 'gap'
+		AND ($4::numeric IS NULL OR last_sequence IS NULL OR last_sequence < $4::numeric OR $3 = 'finished')`,
+		u.table, u.shardID, state, seq, int64(len(u.changes)), ttl, nullTime(u.first), nullTime(u.last))
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	res := tx.SendBatch(ctx, batch)
+	for range batch.Len() - 1 {
+		if _, err := res.Exec(); err != nil {
+			res.Close()
+			return 0, 0, err
+		}
+	}
+	tag, err := res.Exec()
+	if err != nil {
+		res.Close()
+		return 0, 0, err
+	}
+	if err := res.Close(); err != nil {
+		return 0, 0, err
+	}
+	if tag.RowsAffected() != 1 {
+		// A retry of a page whose commit succeeded but was never
+		// acknowledged finds the checkpoint already there: nothing to do.
+		var already bool
+		if err := tx.QueryRow(ctx, `SELECT last_sequence = $3::numeric FROM ddbsync.shards WHERE table_name = $1 AND shard_id = $2`,
+			u.table, u.shardID, seq).Scan(&already); err == nil && already && !u.finished {
+			return 0, 0, nil
+		}
+		return 0, 0, fmt.Errorf("shard %s: checkpoint not advanced (at or past %s already, or marked as a gap): %w",
+			u.shardID, u.position, errCheckpointMoved)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, 0, err
+	}
+	return int64(len(u.changes)), ttl, nil
+}
+
+// errCheckpointMoved means another process advanced a shard's checkpoint.
+var errCheckpointMoved = errors.New("another follower is writing this table")
+
+// coalesce keeps, for each key, only the last change of the page, in page
+// order. Changes to one key arrive in order within a shard, and each image
+// is the whole item, so the last one alone decides the row.
+func coalesce(key ddbjson.KeySchema, changes []stream.Change) []stream.Change {
+	if len(changes) < 2 {
+		return changes
+	}
+	last := make(map[string]int, len(changes))
+	for i, c := range changes {
+		k, err := keyString(key, c.Keys)
+		if err != nil {
+			// Undecodable key: keep the change; apply reports the error.
+			k = fmt.Sprintf("\x00%d", i)
+		}
+		last[k] = i
+	}
+	if len(last) == len(changes) {
+		return changes
+	}
+	out := make([]stream.Change, 0, len(last))
+	for i, c := range changes {
+		k, err := keyString(key, c.Keys)
+		if err != nil {
+			k = fmt.Sprintf("\x00%d", i)
+		}
+		if last[k] == i {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func keyString(key ddbjson.KeySchema, keys ddbjson.Item) (string, error) {
+	k, err := key.KeyOf(keys)
+	if err != nil {
+		return "", err
+	}
+	b, err := ddbjson.EncodeItem(k)
+	return string(b), err
+}
+
+// retryable reports whether a database error may go away by itself: a lost
+// connection, a server restarting, a serialization failure. Errors in the
+// data (a constraint, a bad value) are not.
+func retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			strings.HasPrefix(pgErr.Code, "57P"), // admin shutdown, crash shutdown, cannot connect now
+			strings.HasPrefix(pgErr.Code, "40"),  // serialization failure, deadlock
+			strings.HasPrefix(pgErr.Code, "53"):  // insufficient resources
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	// pgx reports a connection that died mid-query without a typed error.
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") ||
+		strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") ||
+		strings.Contains(msg, "failed to deallocate")
+}

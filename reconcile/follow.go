@@ -1,0 +1,424 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/stream"
+)
+
+// Defaults of [FollowConfig].
+const (
+	// DefaultSkew is how far before the export time T replay starts. Stream
+	// times are rounded down to the second and exports are fuzzy by about a
+	// minute; AWS's own data-prepper uses the same 5 minutes.
+	DefaultSkew = 5 * time.Minute
+	// DefaultRetention is how long DynamoDB Streams keeps records.
+	DefaultRetention = 24 * time.Hour
+	// DefaultRetentionMargin is kept free of the retention window: records
+	// "may be trimmed at any time" after 24 h, and reading takes time.
+	DefaultRetentionMargin = time.Hour
+	// DefaultDiscoverInterval is how often the shard listing is refreshed
+	// (DescribeStream allows 10 calls a second per account).
+	DefaultDiscoverInterval = 30 * time.Second
+)
+
+// TableAPI is the DynamoDB call the follower makes: DescribeTable, to find
+// the table's current stream. *dynamodb.Client satisfies it.
+type TableAPI interface {
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+// FollowConfig configures [Follow].
+type FollowConfig struct {
+	// Table is the DynamoDB table; it must have been loaded.
+	Table string
+	// Streams reads the stream. Required.
+	Streams stream.API
+	// Tables finds the table's LatestStreamArn; required unless StreamArn is set.
+	Tables TableAPI
+	// StreamArn overrides DescribeTable's LatestStreamArn.
+	StreamArn string
+	// UntilCaughtUp stops once every shard has reached the present.
+	UntilCaughtUp bool
+	// AcceptGap goes on past a structural gap (a shard whose parent is
+	// gone and may have held changes after the start instant), recording it.
+	// A diff should follow.
+	AcceptGap bool
+	// Skew, Retention, RetentionMargin, DiscoverInterval: see the defaults.
+	Skew             time.Duration
+	Retention        time.Duration
+	RetentionMargin  time.Duration
+	DiscoverInterval time.Duration
+	// ReaderOptions are passed to every [stream.ShardReader] (poll interval,
+	// caught-up rule, backoff).
+	ReaderOptions []stream.Option
+	// Now is the wall clock (default time.Now); tests use the emulator's.
+	Now func() time.Time
+	// ApplyBackoff bounds the wait between retries of a page the database
+	// failed to take (default 100 ms to 10 s).
+	ApplyBackoff stream.Backoff
+	// Stats, when set, is updated as changes are applied.
+	Stats *FollowStats
+	// Logger receives lifecycle events (default: discard).
+	Logger *slog.Logger
+}
+
+// FollowStats are a follower's running totals, safe to read while it runs.
+type FollowStats struct {
+	Applied        atomic.Int64 // changes applied (before coalescing)
+	TTLRemoves     atomic.Int64
+	Pages          atomic.Int64
+	ApplyRetries   atomic.Int64
+	watermarkNanos atomic.Int64
+}
+
+// Watermark returns the last published watermark (zero if none).
+func (s *FollowStats) Watermark() time.Time {
+	n := s.watermarkNanos.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// FollowResult describes a follow that ended.
+type FollowResult struct {
+	StreamArn string
+	Watermark time.Time // zero when none could be established
+	Applied   int64
+	Shards    int // shards listed at the end
+}
+
+// Errors of [Follow], matched with errors.Is. Gaps also match [stream.ErrGap].
+var (
+	// ErrNotLoaded is a table that has no loaded copy to follow from.
+	ErrNotLoaded = errors.New("table has not been loaded")
+	// ErrStreamChanged is a table whose stream is not the one followed so far.
+	ErrStreamChanged = errors.New("the table's stream changed")
+)
+
+// GapError is a change ddbsync cannot prove it has: the stream no longer
+// holds changes the copy needs. It matches [stream.ErrGap].
+type GapError struct {
+	Table  string
+	Shards []string
+	// From and To bound the time window whose changes may be lost (zero when unknown).
+	From, To time.Time
+	Reason   string
+	Cause    error
+}
+
+func (e *GapError) Error() string {
+	window := ""
+	if !e.From.IsZero() {
+		window = fmt.Sprintf("; changes from %s", e.From.UTC().Format(time.RFC3339))
+		if !e.To.IsZero() {
+			window += fmt.Sprintf(" to %s", e.To.UTC().Format(time.RFC3339))
+		}
+		window += " may be lost"
+	}
+	shards := ""
+	if len(e.Shards) > 0 {
+		shards = fmt.Sprintf(" (shards %v)", e.Shards)
+	}
+	msg := fmt.Sprintf("table %s: %s%s%s. Nothing was applied past the gap. To recover, take a new export of the table "+
+		"(ExportTableToPointInTime) and `ddbsync load` it, then `ddbsync follow` again", e.Table, e.Reason, shards, window)
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
+	return msg
+}
+
+func (e *GapError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{stream.ErrGap, e.Cause}
+	}
+	return []error{stream.ErrGap}
+}
+
+func (c *FollowConfig) defaults() error {
+	if c.Streams == nil {
+		return errors.New("follow: no Streams client")
+	}
+	if c.Tables == nil && c.StreamArn == "" {
+		return errors.New("follow: no DynamoDB client and no stream ARN")
+	}
+	if c.Skew <= 0 {
+		c.Skew = DefaultSkew
+	}
+	if c.Retention <= 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.RetentionMargin <= 0 {
+		c.RetentionMargin = DefaultRetentionMargin
+	}
+	if c.DiscoverInterval <= 0 {
+		c.DiscoverInterval = DefaultDiscoverInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.ApplyBackoff.Base <= 0 {
+		c.ApplyBackoff = stream.Backoff{Base: 100 * time.Millisecond, Cap: 10 * time.Second}
+	}
+	if c.Stats == nil {
+		c.Stats = &FollowStats{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// tableRecord is a loaded table, from ddbsync.tables.
+type tableRecord struct {
+	layout     Layout
+	exportTime time.Time
+}
+
+func readTable(ctx context.Context, pool *pgxpool.Pool, table string) (tableRecord, error) {
+	var schema, name, key string
+	var exportTime *time.Time
+	err := pool.QueryRow(ctx, `SELECT pg_schema, pg_table, key_schema, export_time FROM ddbsync.tables WHERE table_name = $1`,
+		table).Scan(&schema, &name, &key, &exportTime)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tableRecord{}, fmt.Errorf("%w: %s; run `ddbsync load` with an export of it first", ErrNotLoaded, table)
+	}
+	if err != nil {
+		return tableRecord{}, err
+	}
+	ks, err := ddbjson.ParseKeySchema(key)
+	if err != nil {
+		return tableRecord{}, err
+	}
+	l, err := NewLayout(table, schema, ks)
+	if err != nil {
+		return tableRecord{}, err
+	}
+	l.Name = name
+	rec := tableRecord{layout: l}
+	if exportTime != nil {
+		rec.exportTime = *exportTime
+	}
+	if rec.exportTime.IsZero() {
+		return tableRecord{}, fmt.Errorf("table %s: the loaded export records no export time, so there is no instant to replay from", table)
+	}
+	return rec, nil
+}
+
+// Follow replays the table's stream into its data table, from the loaded
+// export's time T onward, and keeps following until ctx is done (or, with
+// UntilCaughtUp, until every shard has reached the present).
+//
+// It obeys the rules of the design: the first run reads every shard from
+// TRIM_HORIZON and skips changes created before T − Skew, after proving the
+// stream still holds them; parents are read to their end before their
+// children; each page of a shard is applied in one transaction with the
+// shard's checkpoint; later runs resume after the checkpoints. When it cannot
+// prove it has every change (a trimmed checkpoint, a vanished shard, a
+// changed stream, a follower away longer than the retention), it stops with a
+// [*GapError] or [ErrStreamChanged] and applies nothing past the gap.
+// Cancelling ctx stops it cleanly: committed pages stay, the page in flight
+// is rolled back, and the error is nil.
+func Follow(ctx context.Context, pool *pgxpool.Pool, cfg FollowConfig) (FollowResult, error) {
+	if err := cfg.defaults(); err != nil {
+		return FollowResult{}, err
+	}
+	f := &follower{cfg: cfg, pool: pool, log: cfg.Logger.With(slog.String("table", cfg.Table))}
+	return f.run(ctx)
+}
+
+// follower is one Follow call.
+type follower struct {
+	cfg   FollowConfig
+	pool  *pgxpool.Pool
+	log   *slog.Logger
+	table tableRecord
+	apply *applier
+	arn   string
+	start time.Time // T − skew
+
+	// Owned by the run loop.
+	shards    map[string]*shardRun
+	lineage   *stream.ShardLineage
+	watermark time.Time
+}
+
+// shardRun is the run loop's view of one shard.
+type shardRun struct {
+	id       string
+	parent   string
+	state    string // pending, reading, finished, gap
+	lastSeq  string
+	running  bool
+	progress stream.ShardState
+	caughtUp bool
+}
+
+// shardEvent is what a shard's reader goroutine reports after each page.
+type shardEvent struct {
+	id       string
+	state    stream.ShardState
+	finished bool
+	caughtUp bool
+	err      error
+}
+
+func (f *follower) run(ctx context.Context) (FollowResult, error) {
+	var err error
+	if f.table, err = readTable(ctx, f.pool, f.cfg.Table); err != nil {
+		return FollowResult{}, err
+	}
+	f.apply = newApplier(f.table.layout)
+	f.start = f.table.exportTime.Add(-f.cfg.Skew)
+
+	lockConn, err := f.pool.Acquire(ctx)
+	if err != nil {
+		return FollowResult{}, err
+	}
+	defer lockConn.Release()
+	lockKey := advisoryKey("follow:" + f.cfg.Table)
+	var locked bool
+	if err := lockConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&locked); err != nil {
+		return FollowResult{}, err
+	}
+	if !locked {
+		return FollowResult{}, fmt.Errorf("table %s: another ddbsync follow of this table is running", f.cfg.Table)
+	}
+	defer func() {
+		_, _ = lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
+	}()
+
+	if f.arn, err = f.streamArn(ctx); err != nil {
+		return FollowResult{}, err
+	}
+	desc, err := stream.Describe(ctx, f.cfg.Streams, f.arn)
+	if err != nil {
+		return FollowResult{}, fmt.Errorf("table %s: describing stream %s: %w", f.cfg.Table, f.arn, err)
+	}
+	if err := stream.CheckViewType(desc.ViewType); err != nil {
+		return FollowResult{}, fmt.Errorf("table %s: %w", f.cfg.Table, err)
+	}
+	if err := f.beginOrResume(ctx); err != nil {
+		return f.result(), err
+	}
+	err = f.loop(ctx, desc)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil // a requested stop
+	}
+	return f.result(), err
+}
+
+func (f *follower) result() FollowResult {
+	return FollowResult{StreamArn: f.arn, Watermark: f.watermark, Applied: f.cfg.Stats.Applied.Load(), Shards: len(f.shards)}
+}
+
+func (f *follower) streamArn(ctx context.Context) (string, error) {
+	if f.cfg.StreamArn != "" {
+		return f.cfg.StreamArn, nil
+	}
+	out, err := f.cfg.Tables.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(f.cfg.Table)})
+	if err != nil {
+		return "", fmt.Errorf("table %s: finding its stream with DescribeTable: %w", f.cfg.Table, err)
+	}
+	arn := aws.ToString(out.Table.LatestStreamArn)
+	if arn == "" || out.Table.StreamSpecification == nil || !aws.ToBool(out.Table.StreamSpecification.StreamEnabled) {
+		return "", fmt.Errorf("table %s has no enabled stream: enable DynamoDB Streams with view type NEW_AND_OLD_IMAGES or NEW_IMAGE, "+
+			"then take a new export and load it (changes made while the stream was off are in no stream)", f.cfg.Table)
+	}
+	return arn, nil
+}
+
+// beginOrResume starts following (first run: coverage proof) or resumes
+// (same stream, not away too long), and reads the shard checkpoints.
+func (f *follower) beginOrResume(ctx context.Context) error {
+	now := f.cfg.Now()
+	oldest := now.Add(-f.cfg.Retention)
+	var arn string
+	var wm *time.Time
+	var updated time.Time
+	err := f.pool.QueryRow(ctx, `SELECT stream_arn, watermark, updated_at FROM ddbsync.streams WHERE table_name = $1`,
+		f.cfg.Table).Scan(&arn, &wm, &updated)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		// First run: the stream must still hold every change since T − skew.
+		if !f.start.After(oldest.Add(f.cfg.RetentionMargin)) {
+			return &GapError{Table: f.cfg.Table, From: f.start, To: oldest,
+				Reason: fmt.Sprintf("the loaded export is as of %s, but the stream only keeps changes for %s (it covers %s onward, "+
+					"less a safety margin of %s), so changes made after the export may already be gone",
+					f.table.exportTime.UTC().Format(time.RFC3339), f.cfg.Retention, oldest.UTC().Format(time.RFC3339), f.cfg.RetentionMargin)}
+		}
+		_, err := f.pool.Exec(ctx, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time) VALUES ($1, $2, $3)`,
+			f.cfg.Table, f.arn, f.start)
+		if err != nil {
+			return err
+		}
+		f.log.Info("following from the export time", slog.String("stream_arn", f.arn),
+			slog.Time("export_time", f.table.exportTime), slog.Time("replay_from", f.start))
+	case err != nil:
+		return err
+	case arn != f.arn:
+		return fmt.Errorf("%w: table %s was followed on stream %s and now has stream %s (was the stream disabled and "+
+			"re-enabled?); changes made in between are in no stream. Take a new export and `ddbsync load` it: %w",
+			ErrStreamChanged, f.cfg.Table, arn, f.arn, stream.ErrGap)
+	default:
+		since := f.start
+		if wm != nil {
+			since = *wm
+			f.watermark = *wm
+			f.cfg.Stats.watermarkNanos.Store(wm.UnixNano())
+		}
+		if !since.After(oldest) {
+			return &GapError{Table: f.cfg.Table, From: since, To: oldest,
+				Reason: fmt.Sprintf("the follower was away longer than the stream keeps changes (%s)", f.cfg.Retention)}
+		}
+		f.log.Info("resuming", slog.String("stream_arn", f.arn), slog.Time("watermark", since))
+	}
+	return f.readShards(ctx)
+}
+
+func (f *follower) readShards(ctx context.Context) error {
+	f.shards = make(map[string]*shardRun)
+	rows, err := f.pool.Query(ctx, `SELECT shard_id, coalesce(parent_shard_id, ''), state, coalesce(last_sequence::text, '')
+		FROM ddbsync.shards WHERE table_name = $1`, f.cfg.Table)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s := &shardRun{}
+		if err := rows.Scan(&s.id, &s.parent, &s.state, &s.lastSeq); err != nil {
+			return err
+		}
+		if s.state == "gap" {
+			return &GapError{Table: f.cfg.Table, Shards: []string{s.id},
+				Reason: "a previous run stopped at a gap in this shard"}
+		}
+		if s.state == "finished" {
+			s.progress = stream.ShardState{ShardID: s.id, Progress: stream.ProgressFinished}
+		}
+		f.shards[s.id] = s
+	}
+	return rows.Err()
+}
+
+func (f *follower) finishedSet() map[string]bool {
+	m := make(map[string]bool, len(f.shards))
+	for id, s := range f.shards {
+		if s.state == "finished" {
+			m[id] = true
+		}
+	}
+	return m
+}

@@ -1,0 +1,344 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/ddbsync/ddbsync/stream"
+)
+
+// loop runs the shard readers and publishes the watermark. Only this
+// goroutine touches f.shards, f.lineage and f.watermark; readers report
+// through events.
+func (f *follower) loop(ctx context.Context, desc stream.Description) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	events := make(chan shardEvent)
+	if err := f.discover(ctx, desc); err != nil {
+		return err
+	}
+	f.startReady(ctx, events, &wg)
+	ticker := time.NewTicker(f.cfg.DiscoverInterval)
+	defer ticker.Stop()
+	for {
+		if f.cfg.UntilCaughtUp && f.allCaughtUp() {
+			// Confirm against a fresh listing: a shard may have appeared.
+			if err := f.rediscover(ctx, events, &wg); err != nil {
+				return err
+			}
+			if f.allCaughtUp() {
+				return f.publishWatermark(ctx)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev := <-events:
+			if ev.err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return f.fail(ev)
+			}
+			s := f.shards[ev.id]
+			s.progress, s.caughtUp = ev.state, ev.caughtUp
+			if ev.finished {
+				s.state, s.running = "finished", false
+				f.log.Info("shard finished", slog.String("shard_id", s.id))
+				// Its children may not have been listed yet.
+				if err := f.rediscover(ctx, events, &wg); err != nil {
+					return err
+				}
+			} else if s.state == "pending" {
+				s.state = "reading"
+			}
+			if err := f.updateWatermark(ctx); err != nil {
+				return err
+			}
+		case <-ticker.C:
+			if err := f.rediscover(ctx, events, &wg); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (f *follower) rediscover(ctx context.Context, events chan<- shardEvent, wg *sync.WaitGroup) error {
+	desc, err := stream.Describe(ctx, f.cfg.Streams, f.arn)
+	if err != nil {
+		if errors.Is(err, stream.ErrStreamNotFound) {
+			return &GapError{Table: f.cfg.Table, Reason: fmt.Sprintf("stream %s no longer exists", f.arn), Cause: err}
+		}
+		return fmt.Errorf("table %s: describing stream %s: %w", f.cfg.Table, f.arn, err)
+	}
+	if err := f.discover(ctx, desc); err != nil {
+		return err
+	}
+	f.startReady(ctx, events, wg)
+	return nil
+}
+
+// discover takes a shard listing: a shard we know of and had not finished
+// that is no longer listed is a gap; new shards are recorded.
+func (f *follower) discover(ctx context.Context, desc stream.Description) error {
+	lin, err := stream.NewShardLineage(desc.Shards)
+	if err != nil {
+		return fmt.Errorf("table %s: %w", f.cfg.Table, err)
+	}
+	var unfinished []string
+	for id, s := range f.shards {
+		if s.state != "finished" {
+			unfinished = append(unfinished, id)
+		}
+	}
+	if gone := lin.Unlisted(unfinished); len(gone) > 0 {
+		gap := &GapError{Table: f.cfg.Table, Shards: gone, From: f.watermark,
+			Reason: "shards vanished from the stream (trimmed after 24 hours) before ddbsync read them to their end"}
+		f.markGap(gone, gap.Error())
+		return gap
+	}
+	for _, id := range lin.Order() {
+		if _, ok := f.shards[id]; ok {
+			continue
+		}
+		sh, _ := lin.Shard(id)
+		parent := sh.ParentID
+		if err := f.exec(ctx, `INSERT INTO ddbsync.shards (table_name, shard_id, parent_shard_id) VALUES ($1, $2, nullif($3, ''))
+			ON CONFLICT DO NOTHING`, f.cfg.Table, id, parent); err != nil {
+			return fmt.Errorf("table %s: recording shard %s: %w", f.cfg.Table, id, err)
+		}
+		f.shards[id] = &shardRun{id: id, parent: parent, state: "pending"}
+	}
+	f.lineage = lin
+	return nil
+}
+
+// startReady starts a reader for every shard whose parent is done.
+func (f *follower) startReady(ctx context.Context, events chan<- shardEvent, wg *sync.WaitGroup) {
+	finished := f.finishedSet()
+	for _, id := range f.lineage.Ready(finished) {
+		s := f.shards[id]
+		if s == nil || s.running || s.state == "finished" {
+			continue
+		}
+		orphan := s.parent != "" && f.lineage.ParentState(id, finished) == stream.ParentAbsent
+		start := stream.TrimHorizon()
+		if s.lastSeq != "" {
+			start = stream.AfterSequenceNumber(s.lastSeq)
+		}
+		s.running = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.readShard(ctx, s.id, s.parent, start, orphan, events)
+		}()
+	}
+}
+
+// readShard reads one shard to its end (or until ctx is done), applying
+// each page before reading the next.
+func (f *follower) readShard(ctx context.Context, id, parent string, start stream.Position, orphan bool, events chan<- shardEvent) {
+	send := func(ev shardEvent) bool {
+		select {
+		case events <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	opts := append([]stream.Option{stream.WithSkipBefore(f.start), stream.WithLogger(f.log)}, f.cfg.ReaderOptions...)
+	r, err := stream.NewShardReader(f.cfg.Streams, f.arn, id, start, opts...)
+	if err != nil {
+		send(shardEvent{id: id, err: err})
+		return
+	}
+	checked := !orphan || start.Kind == stream.PositionAfterSequenceNumber
+	for {
+		p, err := r.Next(ctx)
+		if err != nil {
+			send(shardEvent{id: id, err: err})
+			return
+		}
+		if !checked && !p.FirstRecordTime.IsZero() {
+			checked = true
+			if err := f.checkOrphan(ctx, id, parent, p.FirstRecordTime); err != nil {
+				send(shardEvent{id: id, err: err})
+				return
+			}
+		}
+		if !checked && len(p.Changes) > 0 {
+			panic("unreachable: changes from an unchecked orphan shard")
+		}
+		if len(p.Changes) > 0 || p.Skipped > 0 || p.Finished {
+			u := pageUpdate{table: f.cfg.Table, shardID: id, changes: p.Changes, finished: p.Finished, first: p.FirstRecordTime}
+			if p.Position.Kind == stream.PositionAfterSequenceNumber {
+				u.position = p.Position.SequenceNumber
+			}
+			if n := len(p.Changes); n > 0 {
+				u.last = p.Changes[n-1].ApproximateCreationTime
+			}
+			if err := f.applyWithRetry(ctx, u); err != nil {
+				send(shardEvent{id: id, err: err})
+				return
+			}
+		}
+		if !send(shardEvent{id: id, state: p.State, finished: p.Finished, caughtUp: p.CaughtUp}) || p.Finished {
+			return
+		}
+	}
+}
+
+// checkOrphan applies the structural check: a shard whose parent is gone
+// and was never finished by us, and whose own oldest record is after the
+// replay start, may have lost its parent's changes.
+func (f *follower) checkOrphan(ctx context.Context, id, parent string, first time.Time) error {
+	if !first.After(f.start) {
+		return nil // the parent closed before the replay start: nothing of it is needed
+	}
+	reason := fmt.Sprintf("shard %s's parent %s is gone from the stream and was never read by ddbsync, and %s's oldest record (%s) "+
+		"is after the replay start, so %s may have held changes that are lost", id, parent, id,
+		first.UTC().Format(time.RFC3339), parent)
+	if !f.cfg.AcceptGap {
+		return &GapError{Table: f.cfg.Table, Shards: []string{parent, id}, From: f.start, To: first,
+			Reason: reason + "; to go on knowingly, rerun with --accept-gap and then run `ddbsync diff`"}
+	}
+	f.log.Warn("going on past a gap (--accept-gap)", slog.String("shard_id", id), slog.String("parent_shard_id", parent))
+	return f.exec(ctx, `UPDATE ddbsync.streams SET accepted_gap = concat_ws(E'\n', accepted_gap, $2::text), updated_at = now()
+		WHERE table_name = $1`, f.cfg.Table, time.Now().UTC().Format(time.RFC3339)+": "+reason)
+}
+
+// applyWithRetry applies a page, retrying while the database is away.
+func (f *follower) applyWithRetry(ctx context.Context, u pageUpdate) error {
+	err := f.retryDB(ctx, "shard "+u.shardID, func() error {
+		n, ttl, err := f.apply.apply(ctx, f.pool, u)
+		if err == nil {
+			f.cfg.Stats.Applied.Add(n)
+			f.cfg.Stats.TTLRemoves.Add(ttl)
+			f.cfg.Stats.Pages.Add(1)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("table %s: applying shard %s: %w", f.cfg.Table, u.shardID, err)
+	}
+	return nil
+}
+
+func (f *follower) allCaughtUp() bool {
+	for _, s := range f.shards {
+		if s.state == "finished" {
+			continue
+		}
+		if !s.running || !s.caughtUp {
+			return false
+		}
+	}
+	return true
+}
+
+// updateWatermark publishes W when it advances.
+func (f *follower) updateWatermark(ctx context.Context) error {
+	var states []stream.ShardState
+	for _, s := range f.shards {
+		switch {
+		case s.state == "finished":
+			states = append(states, stream.ShardState{ShardID: s.id, Progress: stream.ProgressFinished})
+		case s.running:
+			st := s.progress
+			st.ShardID = s.id
+			states = append(states, st)
+		}
+	}
+	w := stream.ComputeWatermark(states)
+	var t time.Time
+	switch w.Status {
+	case stream.WatermarkAt:
+		t = w.Time
+	case stream.WatermarkUnbounded:
+		t = f.cfg.Now() // the stream is closed and read to its end
+	default:
+		return nil
+	}
+	if !t.After(f.watermark) {
+		return nil
+	}
+	f.watermark = t
+	f.cfg.Stats.watermarkNanos.Store(t.UnixNano())
+	return f.exec(ctx, `UPDATE ddbsync.streams SET watermark = $2, watermark_shard = nullif($3, ''), updated_at = now()
+		WHERE table_name = $1`, f.cfg.Table, t, w.ShardID)
+}
+
+// exec runs a bookkeeping statement, retrying while the database is away.
+func (f *follower) exec(ctx context.Context, sql string, args ...any) error {
+	return f.retryDB(ctx, "bookkeeping", func() error {
+		_, err := f.pool.Exec(ctx, sql, args...)
+		return err
+	})
+}
+
+// retryDB runs op until it succeeds, fails for good, or ctx is done,
+// waiting with capped, jittered backoff while the database is away
+// (a restart, a lost connection).
+func (f *follower) retryDB(ctx context.Context, what string, op func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := op()
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		f.cfg.Stats.ApplyRetries.Add(1)
+		d := f.cfg.ApplyBackoff.Delay(attempt, func(m time.Duration) time.Duration { return rand.N(m + 1) })
+		f.log.Warn("database unavailable; retrying", slog.String("what", what),
+			slog.Int("attempt", attempt+1), slog.Duration("delay", d), slog.String("error", err.Error()))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (f *follower) publishWatermark(ctx context.Context) error {
+	if err := f.updateWatermark(ctx); err != nil {
+		return err
+	}
+	f.log.Info("caught up", slog.Time("watermark", f.watermark), slog.Int64("applied", f.cfg.Stats.Applied.Load()))
+	return nil
+}
+
+// fail turns a reader's error into the follow's, recording gaps.
+func (f *follower) fail(ev shardEvent) error {
+	var gap *GapError
+	if errors.As(ev.err, &gap) {
+		f.markGap(gap.Shards, gap.Error())
+		return gap
+	}
+	if errors.Is(ev.err, stream.ErrGap) || errors.Is(ev.err, stream.ErrShardGone) {
+		g := &GapError{Table: f.cfg.Table, Shards: []string{ev.id}, From: f.watermark,
+			Reason: "the stream no longer holds the changes after this shard's checkpoint", Cause: ev.err}
+		f.markGap([]string{ev.id}, g.Error())
+		return g
+	}
+	return fmt.Errorf("table %s: shard %s: %w", f.cfg.Table, ev.id, ev.err)
+}
+
+// markGap records the shards where following stopped, for status.
+func (f *follower) markGap(shards []string, detail string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, id := range shards {
+		_, err := f.pool.Exec(ctx, `UPDATE ddbsync.shards SET state = 'gap', detail = $3, updated_at = now()
+			WHERE table_name = $1 AND shard_id = $2`, f.cfg.Table, id, detail)
+		if err != nil {
+			f.log.Warn("recording the gap failed", slog.String("shard_id", id), slog.String("error", err.Error()))
+		}
+	}
+}
