@@ -82,6 +82,14 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
 			batch.Queue(a.deleteSQL, args...)
+			keyJSON, err := ddbjson.EncodeItem(key)
+			if err != nil {
+				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
+			}
+			batch.Queue(`INSERT INTO ddbsync.tombstones (table_name, key, removed_at, shard_id, sequence_number, ttl)
+				VALUES ($1, $2, $3, $4, $5::numeric, $6) ON CONFLICT (table_name, key) DO UPDATE SET removed_at = EXCLUDED.removed_at,
+				shard_id = EXCLUDED.shard_id, sequence_number = EXCLUDED.sequence_number, ttl = EXCLUDED.ttl`,
+				u.table, keyJSON, c.ApproximateCreationTime, u.shardID, c.SequenceNumber, c.TTL)
 			if c.TTL {
 				ttl++
 			}

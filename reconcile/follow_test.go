@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/emulator"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
@@ -285,4 +287,38 @@ func TestFollow_SurvivesDatabaseConnectionLoss(t *testing.T) {
 	require.Positive(t, h.stats.ApplyRetries.Load(), "the connection losses were noticed and retried")
 	h.pool.Reset() // drop the test's own connections that were killed
 	h.requireCopyEqualsTable()
+}
+
+func TestFollow_CountsTTLRemovalsApart(t *testing.T) {
+	h := newFollowHarness(t)
+	h.insert(4)
+	h.exportAndLoad(h.now())
+	h.tick(time.Second)
+	ok, err := h.emu.ExpireItem(tenure.TableName, ddbjson.Item{"id": &types.AttributeValueMemberS{Value: h.ids[0]}})
+	require.NoError(t, err)
+	require.True(t, ok)
+	h.remove(h.ids[1]) // an ordinary delete
+	_, err = h.follow()
+	require.NoError(t, err)
+	h.requireCopyEqualsTable()
+	require.EqualValues(t, 1, h.stats.TTLRemoves.Load())
+	var ttl, plain int
+	require.NoError(t, h.pool.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE ttl), count(*) FILTER (WHERE NOT ttl)
+		FROM ddbsync.tombstones WHERE table_name = $1`, tenure.TableName).Scan(&ttl, &plain))
+	require.Equal(t, 1, ttl)
+	require.Equal(t, 1, plain)
+}
+
+func TestFollow_RefusesStreamsWithoutNewImages(t *testing.T) {
+	h := newFollowHarness(t)
+	h.insert(2)
+	h.exportAndLoad(h.now())
+	require.NoError(t, h.emu.DisableStream(tenure.TableName))
+	_, err := h.emu.EnableStream(tenure.TableName, "KEYS_ONLY")
+	require.NoError(t, err)
+	_, err = h.pool.Exec(t.Context(), `DELETE FROM ddbsync.streams`)
+	require.NoError(t, err)
+	_, err = h.follow()
+	require.ErrorIs(t, err, stream.ErrViewType)
+	require.Contains(t, err.Error(), "KEYS_ONLY")
 }

@@ -484,6 +484,9 @@ func publish(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l La
 	if _, err := tx.Exec(ctx, `DELETE FROM ddbsync.streams WHERE table_name = $1`, l.Table); err != nil {
 		return 0, fmt.Errorf("publishing: resetting the stream position: %w", err)
 	}
+	if _, err := tx.Exec(ctx, `DELETE FROM ddbsync.tombstones WHERE table_name = $1`, l.Table); err != nil {
+		return 0, fmt.Errorf("publishing: %w", err)
+	}
 	if _, err := tx.Exec(ctx, `UPDATE ddbsync.loads SET state = 'published', finished_at = now() WHERE load_id = $1`, loadID); err != nil {
 		return 0, fmt.Errorf("publishing: %w", err)
 	}
