@@ -33,3 +33,19 @@ func deepM(levels int) types.AttributeValue {
 	}
 	return v
 }
+
+// hasNulEscape reports whether JSON text b holds the escape \u0000 (which
+// jsonb refuses), telling it apart from an escaped backslash followed by
+// "u0000".
+func hasNulEscape(b []byte) bool {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] == 'u' && i+6 <= len(b) && string(b[i+2:i+6]) == "0000" {
+			return true
+		}
+		i++ // skip the escaped character
+	}
+	return false
+}
