@@ -55,7 +55,12 @@ func (e *Export) OpenFile(ctx context.Context, f DataFile) (*FileReader, error) 
 		return r, nil
 	}
 	if err != nil {
-		r.fail(0, fmt.Errorf("%w: not a gzip file: %v", ErrCorrupt, err))
+		if r.raw.err != nil {
+			err = fmt.Errorf("reading: %w", r.raw.err) // the source failed, not the file
+		} else {
+			err = fmt.Errorf("%w: not a gzip file: %v", ErrCorrupt, err)
+		}
+		r.fail(0, err)
 		return r, nil // Next reports it, after the checksum check
 	}
 	r.br = bufio.NewReaderSize(r.gz, 256<<10)
@@ -70,7 +75,13 @@ func (r *FileReader) Next() bool {
 	for {
 		line, err := r.readLine()
 		if err != nil && err != io.EOF {
-			r.fail(r.lineNo+1, fmt.Errorf("%w: %v", ErrCorrupt, describeGzipError(err)))
+			if r.raw.err != nil {
+				// Reading the stored bytes failed (a network error, say):
+				// an I/O failure, not a corrupt file.
+				r.fail(r.lineNo+1, fmt.Errorf("reading: %w", r.raw.err))
+			} else {
+				r.fail(r.lineNo+1, fmt.Errorf("%w: %v", ErrCorrupt, describeGzipError(err)))
+			}
 			return false
 		}
 		if len(bytes.TrimSpace(line)) > 0 {
@@ -176,16 +187,22 @@ func describeGzipError(err error) error {
 	return err
 }
 
-// countingHash hashes and counts the bytes read through it.
+// countingHash hashes and counts the bytes read through it, and keeps the
+// first read error other than EOF, so that a failing source is not taken
+// for a corrupt file.
 type countingHash struct {
-	r io.Reader
-	h hash.Hash
-	n int64
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+	err error
 }
 
 func (c *countingHash) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.h.Write(p[:n])
 	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }

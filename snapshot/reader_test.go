@@ -1,8 +1,12 @@
 package snapshot_test
 
 import (
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -237,6 +241,57 @@ func TestExport_OpenFileRefusesNamesOutside(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, err := e.OpenFile(t.Context(), snapshot.DataFile{Name: name})
 			require.ErrorIs(t, err, snapshot.ErrOutsideExport)
+		})
+	}
+}
+
+// flakySource fails every read of a data file after limit bytes.
+type flakySource struct {
+	snapshot.Source
+	limit int64
+	err   error
+}
+
+type flakyReader struct {
+	io.ReadCloser
+	left int64
+	err  error
+}
+
+func (r *flakyReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, r.err
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.ReadCloser.Read(p)
+	r.left -= int64(n)
+	return n, err
+}
+
+func (s flakySource) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	rc, err := s.Source.Open(ctx, name)
+	if err != nil || !strings.HasPrefix(name, "data/") {
+		return rc, err
+	}
+	return &flakyReader{ReadCloser: rc, left: s.limit, err: s.err}, nil
+}
+
+func TestFileReader_SourceReadErrorIsNotCorruption(t *testing.T) {
+	raw := gz(t, strings.Repeat(line("x"), 2000))
+	dir := writeExport(t, exportSpec{files: []dataSpec{{name: dataA, raw: raw, count: 2000}}})
+	dirSrc, err := snapshot.NewDirSource(dir)
+	require.NoError(t, err)
+	reset := errors.New("connection reset by peer")
+	for _, limit := range []int64{0, 5, int64(len(raw) / 2)} {
+		t.Run(strconv.FormatInt(limit, 10), func(t *testing.T) {
+			e, err := snapshot.Open(t.Context(), flakySource{Source: dirSrc, limit: limit, err: reset})
+			require.NoError(t, err)
+			_, err = readAll(t, e, e.Files[0])
+			requireFileError(t, err, reset, dataA, 0)
+			require.NotErrorIs(t, err, snapshot.ErrCorrupt, "a failing source is not a corrupt file")
+			require.NotErrorIs(t, err, snapshot.ErrChecksum)
 		})
 	}
 }
