@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // ErrInvalidNumber is an N value DynamoDB would not accept.
@@ -132,29 +131,47 @@ func NormalizeNumber(s string) (string, error) {
 	return d.String(), nil
 }
 
-func (d decimal) String() string {
-	if d.intDigits != "" {
-		d.digits = d.intDigits + d.fracDigits
+func (d decimal) String() string { return string(d.appendTo(nil)) }
+
+// appendTo appends the canonical text (see [NormalizeNumber]) to dst.
+func (d decimal) appendTo(dst []byte) []byte {
+	if d.digits == "" && d.intDigits == "" {
+		return append(dst, '0')
 	}
-	if d.digits == "" {
-		return "0"
-	}
-	var b strings.Builder
 	if d.neg {
-		b.WriteByte('-')
+		dst = append(dst, '-')
+	}
+	// The digits, in one piece or two, with the point after the first exp.
+	nd := len(d.digits) + len(d.intDigits) + len(d.fracDigits)
+	digits := func(dst []byte, from, to int) []byte {
+		if d.digits != "" {
+			return append(dst, d.digits[from:to]...)
+		}
+		for i := from; i < to; i++ {
+			if i < len(d.intDigits) {
+				dst = append(dst, d.intDigits[i])
+			} else {
+				dst = append(dst, d.fracDigits[i-len(d.intDigits)])
+			}
+		}
+		return dst
 	}
 	switch {
 	case d.exp <= 0:
-		b.WriteString("0.")
-		b.WriteString(strings.Repeat("0", -d.exp))
-		b.WriteString(d.digits)
-	case d.exp >= len(d.digits):
-		b.WriteString(d.digits)
-		b.WriteString(strings.Repeat("0", d.exp-len(d.digits)))
+		dst = append(dst, "0."...)
+		for range -d.exp {
+			dst = append(dst, '0')
+		}
+		dst = digits(dst, 0, nd)
+	case d.exp >= nd:
+		dst = digits(dst, 0, nd)
+		for range d.exp - nd {
+			dst = append(dst, '0')
+		}
 	default:
-		b.WriteString(d.digits[:d.exp])
-		b.WriteByte('.')
-		b.WriteString(d.digits[d.exp:])
+		dst = digits(dst, 0, d.exp)
+		dst = append(dst, '.')
+		dst = digits(dst, d.exp, nd)
 	}
-	return b.String()
+	return dst
 }

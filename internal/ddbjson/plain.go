@@ -45,11 +45,11 @@ func appendPlainValue(dst []byte, v types.AttributeValue, depth int) ([]byte, er
 	case *types.AttributeValueMemberS:
 		return appendString(dst, v.Value), nil
 	case *types.AttributeValueMemberN:
-		n, err := NormalizeNumber(v.Value)
+		n, err := parseDecimal(v.Value)
 		if err != nil {
 			return dst, err
 		}
-		return append(dst, n...), nil
+		return n.appendTo(dst), nil
 	case *types.AttributeValueMemberB:
 		return appendBase64(dst, v.Value), nil
 	case *types.AttributeValueMemberBOOL:
@@ -78,8 +78,8 @@ func appendPlainValue(dst []byte, v types.AttributeValue, depth int) ([]byte, er
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			n, _ := NormalizeNumber(s) // checked by sortedNumbers
-			dst = append(dst, n...)
+			n, _ := parseDecimal(s) // checked by sortedNumbers
+			dst = n.appendTo(dst)
 		}
 		return append(dst, ']'), nil
 	case *types.AttributeValueMemberBS:
