@@ -356,3 +356,79 @@ func TestWriter_CloseRightAfterNewDoesNotHang(t *testing.T) {
 		t.Fatal("Writer.Close hangs")
 	}
 }
+
+// failSink fails Create for names with prefix failName, and writes to
+// files named failWrite.
+type failSink struct {
+	memSink
+	failName, failWrite string
+}
+
+type failingFile struct{}
+
+func (failingFile) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+func (failingFile) Close() error              { return nil }
+
+func (s *failSink) Create(ctx context.Context, name string) (io.WriteCloser, error) {
+	if s.failName != "" && strings.HasPrefix(name, s.failName) {
+		return nil, errors.New("permission denied")
+	}
+	if name == s.failWrite {
+		return failingFile{}, nil
+	}
+	return s.memSink.Create(ctx, name)
+}
+
+func TestWriter_SinkErrors(t *testing.T) {
+	cfg := snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime, Files: 3}
+	for _, tc := range []struct {
+		name      string
+		sink      *failSink
+		failsOpen bool
+		msg       string
+	}{
+		{"_started", &failSink{failName: "_started"}, true, "writing _started: permission denied"},
+		{"data file", &failSink{failName: "data/"}, true, "permission denied"},
+		{"manifest files", &failSink{failName: snapshot.FilesName}, false, "writing manifest-files.json: permission denied"},
+		{"summary checksum", &failSink{failName: "manifest-summary.checksum"}, false, "writing manifest-summary.checksum"},
+		{"summary write", &failSink{failWrite: snapshot.SummaryName}, false, "writing manifest-summary.json: disk full"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.sink.files = map[string][]byte{}
+			w, err := snapshot.NewWriter(t.Context(), tc.sink, cfg)
+			if tc.failsOpen {
+				require.ErrorContains(t, err, tc.msg)
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, w.Write(ddbjson.Item{"id": &types.AttributeValueMemberS{Value: "1"}}))
+			_, err = w.Close(t.Context())
+			require.ErrorContains(t, err, tc.msg)
+		})
+	}
+}
+
+func TestWriter_DataFileWriteError(t *testing.T) {
+	// The compressor's error surfaces in Close, naming the file.
+	probe := &memSink{files: map[string][]byte{}}
+	cfg := snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime, Files: 1}
+	w, err := snapshot.NewWriter(t.Context(), probe, cfg)
+	require.NoError(t, err)
+	_, err = w.Close(t.Context())
+	require.NoError(t, err)
+	var dataName string
+	for name := range probe.files {
+		if strings.HasPrefix(name, "data/") {
+			dataName = name
+		}
+	}
+	sink := &failSink{failWrite: dataName, memSink: memSink{files: map[string][]byte{}}}
+	w, err = snapshot.NewWriter(t.Context(), sink, cfg)
+	require.NoError(t, err)
+	for _, it := range sampleItems(300) {
+		require.NoError(t, w.Write(it))
+	}
+	_, err = w.Close(t.Context())
+	require.ErrorContains(t, err, "writing "+dataName+": disk full")
+	require.NotContains(t, sink.files, snapshot.SummaryName, "no summary for a broken export")
+}
