@@ -79,8 +79,24 @@ type FollowStats struct {
 	Applied        atomic.Int64 // changes applied (before coalescing)
 	TTLRemoves     atomic.Int64
 	Pages          atomic.Int64
-	ApplyRetries   atomic.Int64
+	ApplyRetries   atomic.Int64 // database errors retried
 	watermarkNanos atomic.Int64
+	retries        [8]atomic.Int64 // by stream.RetryCause
+}
+
+// Retries returns how many stream calls were retried, or iterators renewed,
+// for cause.
+func (s *FollowStats) Retries(cause stream.RetryCause) int64 {
+	if int(cause) < 0 || int(cause) >= len(s.retries) {
+		return 0
+	}
+	return s.retries[cause].Load()
+}
+
+func (s *FollowStats) countRetry(ev stream.RetryEvent) {
+	if int(ev.Cause) >= 0 && int(ev.Cause) < len(s.retries) {
+		s.retries[ev.Cause].Add(1)
+	}
 }
 
 // Watermark returns the last published watermark (zero if none).

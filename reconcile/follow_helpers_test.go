@@ -23,7 +23,7 @@ import (
 // followHarness is a DynamoDB table in the emulator with a stream, and a
 // database to copy it into.
 type followHarness struct {
-	t     *testing.T
+	t     testing.TB
 	emu   *emulator.Server
 	ddb   *dynamodb.Client
 	pool  *pgxpool.Pool
@@ -34,7 +34,7 @@ type followHarness struct {
 
 var emuStart = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
-func newFollowHarness(t *testing.T, opts ...emulator.Option) *followHarness {
+func newFollowHarness(t testing.TB, opts ...emulator.Option) *followHarness {
 	t.Helper()
 	emu := emulator.StartForTest(t, append([]emulator.Option{emulator.WithStartTime(emuStart)}, opts...)...)
 	h := &followHarness{t: t, emu: emu, ddb: emu.DynamoDB(), pool: pgtest.New(t), gen: tenure.NewGenerator(42)}

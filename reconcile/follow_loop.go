@@ -155,7 +155,8 @@ func (f *follower) readShard(ctx context.Context, id, parent string, start strea
 			return false
 		}
 	}
-	opts := append([]stream.Option{stream.WithSkipBefore(f.start), stream.WithLogger(f.log)}, f.cfg.ReaderOptions...)
+	opts := append([]stream.Option{stream.WithSkipBefore(f.start), stream.WithLogger(f.log),
+		stream.WithRetryHook(f.cfg.Stats.countRetry)}, f.cfg.ReaderOptions...)
 	r, err := stream.NewShardReader(f.cfg.Streams, f.arn, id, start, opts...)
 	if err != nil {
 		send(shardEvent{id: id, err: err})

@@ -335,31 +335,17 @@ func abandonLoad(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 // a file that fails them leaves nothing behind.
 func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f snapshot.DataFile,
 	loadID int64, loadTable pgx.Identifier, l Layout, exportTime time.Time, stats *LoadStats) error {
-	r, err := exp.OpenFile(ctx, f)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	src := &fileRows{name: f.Name, r: r, enc: newRowEncoder(l), prov: Provenance{Origin: OriginExport, Time: exportTime}, stats: stats}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	n, err := tx.CopyFrom(ctx, loadTable, l.Columns(), src)
+	n, bytes, err := copyExportFile(ctx, tx, exp, f, loadTable, l, Provenance{Origin: OriginExport, Time: exportTime}, stats)
 	if err != nil {
-		// pgx reports a source's error as the server's COPY failure, as
-		// text; the source still holds the original, with its type.
-		if serr := src.Err(); serr != nil {
-			return serr
-		}
-		return fmt.Errorf("%s: copying: %w", f.Name, err)
-	}
-	if n != f.ItemCount {
-		return fmt.Errorf("%s: copied %d rows, manifest says %d", f.Name, n, f.ItemCount)
+		return err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO ddbsync.load_files (load_id, file_name, item_count, md5, bytes) VALUES ($1, $2, $3, $4, $5)`,
-		loadID, f.Name, n, f.MD5Checksum, r.BytesRead()); err != nil {
+		loadID, f.Name, n, f.MD5Checksum, bytes); err != nil {
 		return fmt.Errorf("%s: recording: %w", f.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -367,6 +353,35 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 	}
 	stats.FilesDone.Add(1)
 	return nil
+}
+
+// copyExportFile streams data file f of exp into table through tx with
+// PostgreSQL's binary COPY, every row in l's layout with provenance prov,
+// and checks the file as [snapshot.FileReader] does (lines, MD5, item
+// count) plus the rows copied against the manifest. It returns the rows
+// copied and the stored bytes read. Load and diff both read exports through
+// it, so a diff's source is verified exactly as a load's.
+func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snapshot.DataFile,
+	table pgx.Identifier, l Layout, prov Provenance, stats *LoadStats) (int64, int64, error) {
+	r, err := exp.OpenFile(ctx, f)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer r.Close()
+	src := &fileRows{name: f.Name, r: r, enc: newRowEncoder(l), prov: prov, stats: stats}
+	n, err := tx.CopyFrom(ctx, table, l.Columns(), src)
+	if err != nil {
+		// pgx reports a source's error as the server's COPY failure, as
+		// text; the source still holds the original, with its type.
+		if serr := src.Err(); serr != nil {
+			return 0, 0, serr
+		}
+		return 0, 0, fmt.Errorf("%s: copying: %w", f.Name, err)
+	}
+	if n != f.ItemCount {
+		return 0, 0, fmt.Errorf("%s: copied %d rows, manifest says %d", f.Name, n, f.ItemCount)
+	}
+	return n, r.BytesRead(), nil
 }
 
 // fileRows is a pgx.CopyFromSource over one data file.

@@ -36,7 +36,7 @@ func tenureItems(seed uint64, n int) []ddbjson.Item {
 	return out
 }
 
-func tenureLayout(t *testing.T, schema string) reconcile.Layout {
+func tenureLayout(t testing.TB, schema string) reconcile.Layout {
 	t.Helper()
 	l, err := reconcile.NewLayout(tenure.TableName, schema, tenure.Key)
 	require.NoError(t, err)
@@ -44,7 +44,7 @@ func tenureLayout(t *testing.T, schema string) reconcile.Layout {
 }
 
 // tableItems reads a data table back: key text → decoded item column.
-func tableItems(t *testing.T, pool *pgxpool.Pool, l reconcile.Layout) map[string]ddbjson.Item {
+func tableItems(t testing.TB, pool *pgxpool.Pool, l reconcile.Layout) map[string]ddbjson.Item {
 	t.Helper()
 	rows, err := pool.Query(t.Context(), fmt.Sprintf("SELECT %s::text, item::text FROM %s",
 		pgx.Identifier{l.KeyColumns[0]}.Sanitize(), l.Ident().Sanitize()))
