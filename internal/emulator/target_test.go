@@ -3,21 +3,18 @@ package emulator_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/awstest"
 	"github.com/ddbsync/ddbsync/internal/emulator"
 )
 
@@ -49,70 +46,12 @@ func forEachTarget(t *testing.T, fn func(t *testing.T, tg target)) {
 	})
 }
 
-var moto struct {
-	once     sync.Once
-	cmd      *exec.Cmd
-	endpoint string
-	err      error
-}
-
 func externalConfig(t *testing.T) (aws.Config, string) {
 	t.Helper()
-	if ep := os.Getenv("DDBSYNC_TEST_ENDPOINT"); ep != "" {
-		cfg, err := awsconfig.LoadDefaultConfig(context.Background())
-		require.NoError(t, err)
-		if cfg.Region == "" {
-			cfg.Region = "us-east-1"
-		}
-		cfg.BaseEndpoint = aws.String(ep)
-		return cfg, ep
-	}
-	moto.once.Do(startMoto)
-	if moto.err != nil {
-		t.Skipf("moto not available: %v", moto.err)
-	}
-	return emulator.ConfigFor(moto.endpoint, "us-east-1"), "moto"
+	return awstest.External(t)
 }
 
-// startMoto starts `python3 -m moto.server` on a free port; TestMain stops it.
-func startMoto() {
-	if out, err := exec.Command("python3", "-c", "import moto").CombinedOutput(); err != nil {
-		moto.err = fmt.Errorf("python3 -c 'import moto': %v: %s", err, out)
-		return
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		moto.err = err
-		return
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command("python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		moto.err = fmt.Errorf("starting moto: %w", err)
-		return
-	}
-	moto.cmd = cmd
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			moto.endpoint = "http://" + addr
-			return
-		}
-	}
-	moto.err = fmt.Errorf("moto did not listen on %s within 20s", addr)
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if moto.cmd != nil {
-		_ = moto.cmd.Process.Kill()
-		_ = moto.cmd.Wait()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
 
 var tableSeq struct {
 	sync.Mutex

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package emulator_test
+package awstest
 
 import "os/exec"
 

@@ -1,4 +1,4 @@
-package emulator_test
+package awstest
 
 import (
 	"os/exec"
