@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 )
 
 // AttrDiff is one attribute path whose value differs between the source's
@@ -24,7 +23,8 @@ type AttrDiff struct {
 var jsonNull = json.RawMessage("null")
 
 // AttrDiffs lists every attribute path at which two item images differ,
-// sorted by path. Both are items in the lossless DynamoDB JSON of the item
+// in path order
+// (names sorted, list elements by index). Both are items in the lossless DynamoDB JSON of the item
 // column. Maps and lists are descended into, so a changed member is named
 // itself rather than its whole map; any other value (scalars, sets, NULL, a
 // change of type) is compared whole. Set elements are stored sorted, so two
@@ -41,55 +41,7 @@ func AttrDiffs(source, copy []byte) ([]AttrDiff, error) {
 	if err := diffMembers(&out, "", s, c); err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(out, func(a, b AttrDiff) int { return comparePaths(a.Path, b.Path) })
 	return out, nil
-}
-
-// comparePaths orders paths by name, and list indexes as numbers.
-func comparePaths(a, b string) int {
-	for a != "" && b != "" {
-		ia, na := nextIndex(a)
-		ib, nb := nextIndex(b)
-		if na >= 0 && nb >= 0 && a[:ia] == b[:ib] {
-			if na != nb {
-				return na - nb
-			}
-			_, ra := cutIndex(a[ia:])
-			_, rb := cutIndex(b[ib:])
-			a, b = ra, rb
-			continue
-		}
-		break
-	}
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// nextIndex finds the first "[n]" in p: its offset and n (-1 if none).
-func nextIndex(p string) (int, int) {
-	i := bytes.IndexByte([]byte(p), '[')
-	if i < 0 {
-		return -1, -1
-	}
-	n, _ := cutIndex(p[i:])
-	return i, n
-}
-
-func cutIndex(p string) (int, string) {
-	j := bytes.IndexByte([]byte(p), ']')
-	if j < 0 {
-		return -1, ""
-	}
-	n, err := strconv.Atoi(p[1:j])
-	if err != nil {
-		return -1, ""
-	}
-	return n, p[j+1:]
 }
 
 func diffMembers(out *[]AttrDiff, prefix string, s, c map[string]json.RawMessage) error {

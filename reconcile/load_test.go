@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/awstest"
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/pgtest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
@@ -23,7 +24,11 @@ import (
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	awstest.Stop()
+	os.Exit(code)
+}
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 

@@ -1,0 +1,584 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ddbsync/ddbsync/snapshot"
+)
+
+// DefaultDiffSkew is how far before the source's instant I a change makes a
+// key "in flight" rather than inconsistent: an export's time is fuzzy by
+// about a minute, and stream times are rounded down to the second.
+const DefaultDiffSkew = time.Minute
+
+// Origins of a row's image besides [OriginExport] and [OriginStream].
+const (
+	// OriginScan is a row that `diff --repair` took from a live Scan.
+	OriginScan = "scan"
+)
+
+// Errors of [Diff], matched with errors.Is.
+var (
+	// ErrInconsistent is a diff that found the copy differs from its source
+	// of truth (missing, extra or different rows not explained by changes
+	// in flight). The [DiffSummary] says how.
+	ErrInconsistent = errors.New("the PostgreSQL copy differs from the source")
+	// ErrNotCaughtUp is a copy whose follow watermark W is earlier than the
+	// source's instant: it cannot be compared yet.
+	ErrNotCaughtUp = errors.New("the copy has not caught up with the source's instant")
+)
+
+// FindingKind is how a key differs between the source and the copy.
+type FindingKind string
+
+// The kinds of finding.
+const (
+	KindMissing   FindingKind = "missing"   // in the source, not in PostgreSQL
+	KindExtra     FindingKind = "extra"     // in PostgreSQL, not in the source
+	KindDifferent FindingKind = "different" // in both, with different images
+)
+
+// Finding is one key whose copy row does not match the source.
+type Finding struct {
+	Kind FindingKind `json:"kind"`
+	// InFlight is a difference explained by a change at or after I − skew
+	// (the copy row came from the stream then, or the stream removed the
+	// key then): not an inconsistency.
+	InFlight bool `json:"in_flight"`
+	// Key is the key attributes in DynamoDB JSON.
+	Key json.RawMessage `json:"key"`
+	// Differences lists the differing attribute paths (kind different).
+	Differences []AttrDiff `json:"differences,omitempty"`
+	// Source is the source's image (kind missing); Copy the copy's (extra).
+	Source json.RawMessage `json:"source,omitempty"`
+	Copy   json.RawMessage `json:"copy,omitempty"`
+	// Provenance is where the copy row came from (absent for missing).
+	Provenance *FindingProvenance `json:"provenance,omitempty"`
+	// Tombstone is the stream's removal of a missing key, if it recorded one.
+	Tombstone *Tombstone `json:"tombstone,omitempty"`
+	// Repaired is set when --repair wrote the source's image for this key.
+	Repaired bool `json:"repaired,omitempty"`
+}
+
+// FindingProvenance is a copy row's provenance columns.
+type FindingProvenance struct {
+	Origin     string     `json:"origin"` // export, stream or scan
+	OriginTime *time.Time `json:"origin_time,omitempty"`
+	ShardID    string     `json:"shard_id,omitempty"`
+	Sequence   string     `json:"sequence_number,omitempty"`
+}
+
+// Tombstone is a key the stream removed from the copy (ddbsync.tombstones).
+type Tombstone struct {
+	RemovedAt time.Time `json:"removed_at"`
+	ShardID   string    `json:"shard_id"`
+	Sequence  string    `json:"sequence_number"`
+	TTL       bool      `json:"ttl"`
+}
+
+// DiffSummary is what one diff compared and found.
+type DiffSummary struct {
+	DiffID     int64  `json:"diff_id"`
+	Table      string `json:"table"`
+	PGTable    string `json:"pg_table"`
+	SourceKind string `json:"source_kind"` // export or scan
+	Source     string `json:"source"`
+	// Instant is I: the export's time, or the scan's start.
+	Instant time.Time `json:"instant"`
+	// ScanEnd is when the scan's last segment ended (scans only).
+	ScanEnd *time.Time `json:"scan_end,omitempty"`
+	// Watermark is the copy's W when compared; nil when the copy was
+	// compared with the very export it was loaded from.
+	Watermark      *time.Time `json:"watermark,omitempty"`
+	CopyExportTime time.Time  `json:"copy_export_time"`
+	Skew           string     `json:"skew"`
+	SourceItems    int64      `json:"source_items"`
+	CopyRows       int64      `json:"copy_rows"`
+	Missing        int64      `json:"missing"`
+	Extra          int64      `json:"extra"`
+	Different      int64      `json:"different"`
+	InFlight       int64      `json:"in_flight"`
+	// Repair is what --repair changed (nil without --repair).
+	Repair   *RepairCounts `json:"repair,omitempty"`
+	Duration string        `json:"duration"`
+}
+
+// RepairCounts is what a repair changed in the data table.
+type RepairCounts struct {
+	Inserted int64 `json:"inserted"` // missing rows added
+	Updated  int64 `json:"updated"`  // different rows replaced
+	Deleted  int64 `json:"deleted"`  // extra rows removed
+}
+
+// Inconsistencies is the number of findings that are not in flight.
+func (s DiffSummary) Inconsistencies() int64 { return s.Missing + s.Extra + s.Different }
+
+// DiffReport receives a diff's results, in order: Begin with the complete
+// summary, Finding for each finding (inconsistencies first, then keys in
+// flight, each group by kind and key), End.
+type DiffReport interface {
+	Begin(DiffSummary) error
+	Finding(Finding) error
+	End(DiffSummary) error
+}
+
+// DiffConfig configures [Diff]. Exactly one of Export and Scan is set.
+type DiffConfig struct {
+	// Table is the DynamoDB table; its copy must have been loaded.
+	Table string
+	// Export is a newer export of the table, opened with [snapshot.Open].
+	Export *snapshot.Export
+	// Scan reads the live table instead.
+	Scan *ScanSource
+	// Skew: see [DefaultDiffSkew].
+	Skew time.Duration
+	// Repair writes the source's images for the findings that are not in
+	// flight, in one transaction, and records them in ddbsync.repairs.
+	Repair bool
+	// Limit caps the findings passed to Report (0: all). Counts are exact
+	// whatever the limit.
+	Limit int
+	// Report receives the findings; nil discards them.
+	Report DiffReport
+	// Workers is the number of export data files read at once (default:
+	// the number of CPUs, at least 2).
+	Workers int
+	// WatermarkWait is how long a scan diff waits, after the scan, for a
+	// running follower to carry W past the scan's end (default: no wait).
+	WatermarkWait time.Duration
+	// WatermarkPoll is how often W is read while waiting (default 1 s).
+	WatermarkPoll time.Duration
+	// Now is the wall clock that stamps a scan's instant (default time.Now).
+	Now func() time.Time
+	// ScanStats and LoadStats, when set, are updated as the source is read.
+	ScanStats *ScanStats
+	LoadStats *LoadStats
+	// Logger receives lifecycle events (default: discard).
+	Logger *slog.Logger
+}
+
+func (c *DiffConfig) defaults() error {
+	if (c.Export == nil) == (c.Scan == nil) {
+		return errors.New("diff: give exactly one source, an export or a scan")
+	}
+	if c.Scan != nil && c.Scan.Client == nil {
+		return errors.New("diff: scan source without a DynamoDB client")
+	}
+	if c.Skew <= 0 {
+		c.Skew = DefaultDiffSkew
+	}
+	if c.Workers <= 0 {
+		c.Workers = max(2, runtime.NumCPU())
+	}
+	if c.WatermarkPoll <= 0 {
+		c.WatermarkPoll = time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.ScanStats == nil {
+		c.ScanStats = &ScanStats{}
+	}
+	if c.LoadStats == nil {
+		c.LoadStats = &LoadStats{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Diff compares a table's PostgreSQL copy with a source of truth, a newer
+// export or a live Scan, at the source's instant I, and reports every key
+// that differs.
+//
+// The source is copied into a scratch table of the copy's layout (an export
+// verified exactly as [Load] verifies it), and PostgreSQL does the set work:
+// a full outer join on the key columns comparing the lossless item images.
+// Go holds one finding at a time, so memory does not grow with the table.
+//
+// Keys changed at or after I − Skew are in flight, not inconsistent: copy
+// rows from the stream with such an origin_time, and missing rows whose key
+// the stream removed then (ddbsync.tombstones). The copy must have caught
+// up: its watermark W must be at or after I (for a scan, after the scan's
+// end), unless the copy was loaded from the export at I itself; otherwise
+// Diff fails with [ErrNotCaughtUp]. With Repair, the findings that are not
+// in flight are fixed in one transaction while the table's follow and load
+// locks are held.
+//
+// The run and its counts are recorded in ddbsync.diff_runs. When there are
+// inconsistencies Diff returns the summary and an error matching
+// [ErrInconsistent]; other errors mean the diff itself failed.
+func Diff(ctx context.Context, pool *pgxpool.Pool, cfg DiffConfig) (DiffSummary, error) {
+	if err := cfg.defaults(); err != nil {
+		return DiffSummary{}, err
+	}
+	d := &differ{cfg: cfg, pool: pool, log: cfg.Logger.With(slog.String("table", cfg.Table))}
+	return d.run(ctx)
+}
+
+// differ is one Diff call.
+type differ struct {
+	cfg      DiffConfig
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	table    tableRecord
+	sum      DiffSummary
+	source   pgx.Identifier // scratch: the source's rows
+	findings pgx.Identifier // scratch: the join's result
+	lockConn *pgxpool.Conn
+}
+
+func (d *differ) run(ctx context.Context) (_ DiffSummary, retErr error) {
+	start := time.Now()
+	var err error
+	if d.table, err = readTable(ctx, d.pool, d.cfg.Table); err != nil {
+		return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
+	}
+	l := d.table.layout
+	d.sum = DiffSummary{Table: d.cfg.Table, PGTable: l.Ident().Sanitize(), CopyExportTime: d.table.exportTime,
+		Skew: d.cfg.Skew.String()}
+
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
+	}
+	defer unlock()
+
+	if err := d.describeSource(); err != nil {
+		return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
+	}
+	if d.cfg.Export != nil {
+		if err := d.checkCaughtUp(ctx, d.sum.Instant); err != nil {
+			return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
+		}
+	} else if err := d.checkFollowed(ctx); err != nil {
+		return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
+	}
+
+	if err := d.begin(ctx); err != nil {
+		return d.sum, fmt.Errorf("diffing %s: recording the run: %w", d.cfg.Table, err)
+	}
+	defer func() {
+		d.dropScratch()
+		if retErr != nil && !errors.Is(retErr, ErrInconsistent) {
+			d.recordFailure(retErr)
+		}
+	}()
+
+	if err := d.fillSource(ctx); err != nil {
+		return d.sum, fmt.Errorf("diffing %s: reading the source: %w", d.cfg.Table, err)
+	}
+	if d.cfg.Scan != nil {
+		if err := d.waitCaughtUp(ctx, *d.sum.ScanEnd); err != nil {
+			return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
+		}
+	}
+	if err := d.compare(ctx); err != nil {
+		return d.sum, fmt.Errorf("diffing %s: comparing: %w", d.cfg.Table, err)
+	}
+	if d.cfg.Repair {
+		if err := d.repair(ctx); err != nil {
+			return d.sum, fmt.Errorf("diffing %s: repairing: %w", d.cfg.Table, err)
+		}
+	}
+	d.sum.Duration = time.Since(start).Round(time.Millisecond).String()
+	if err := d.record(ctx); err != nil {
+		return d.sum, fmt.Errorf("diffing %s: recording the run: %w", d.cfg.Table, err)
+	}
+	d.log.Info("diff finished", slog.Int64("diff_id", d.sum.DiffID), slog.Int64("missing", d.sum.Missing),
+		slog.Int64("extra", d.sum.Extra), slog.Int64("different", d.sum.Different), slog.Int64("in_flight", d.sum.InFlight),
+		slog.String("duration", d.sum.Duration))
+	if err := d.report(ctx); err != nil {
+		return d.sum, fmt.Errorf("diffing %s: writing the report: %w", d.cfg.Table, err)
+	}
+	if n := d.sum.Inconsistencies(); n > 0 {
+		return d.sum, fmt.Errorf("table %s: %w: %d missing, %d extra, %d different (diff %d)",
+			d.cfg.Table, ErrInconsistent, d.sum.Missing, d.sum.Extra, d.sum.Different, d.sum.DiffID)
+	}
+	return d.sum, nil
+}
+
+// lock takes, on a connection held for the whole diff, the table's diff
+// lock (one diff of a table at a time) and, for a repair, its follow and
+// load locks, so no other writer touches the rows being repaired.
+func (d *differ) lock(ctx context.Context) (func(), error) {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connecting: %w", err)
+	}
+	d.lockConn = conn
+	var held []int64
+	unlock := func() {
+		for _, k := range held {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", k)
+		}
+		conn.Release()
+	}
+	locks := []struct{ name, busy string }{
+		{"diff:", "another ddbsync diff of this table is running"},
+	}
+	if d.cfg.Repair {
+		locks = append(locks,
+			struct{ name, busy string }{"follow:", "a ddbsync follow of this table is running; stop it for the repair (or diff without --repair), then start it again"},
+			struct{ name, busy string }{"load:", "a ddbsync load of this table is running; diff when it has finished"})
+	}
+	for _, lk := range locks {
+		key := advisoryKey(lk.name + d.cfg.Table)
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+			unlock()
+			return nil, fmt.Errorf("taking the %slock: %w", lk.name, err)
+		}
+		if !ok {
+			unlock()
+			return nil, errors.New(lk.busy)
+		}
+		held = append(held, key)
+	}
+	return unlock, nil
+}
+
+// describeSource fills in the summary's source and, for an export, I.
+func (d *differ) describeSource() error {
+	if exp := d.cfg.Export; exp != nil {
+		if n := exp.Summary.TableName(); n != "" && n != d.cfg.Table {
+			return fmt.Errorf("the export %s is of table %s, not %s", exp.ID(), n, d.cfg.Table)
+		}
+		if exp.Summary.ExportTime == nil {
+			return fmt.Errorf("the export %s records no exportTime, so there is no instant to compare at", exp.ID())
+		}
+		d.sum.SourceKind = OriginExport
+		d.sum.Source = fmt.Sprintf("%s (%s)", exp.ID(), exp.Source())
+		d.sum.Instant = exp.Summary.ExportTime.UTC()
+		return nil
+	}
+	segments := d.cfg.Scan.Segments
+	if segments <= 0 {
+		segments = DefaultScanSegments
+	}
+	d.sum.SourceKind = OriginScan
+	d.sum.Source = fmt.Sprintf("scan of %s (%d segments)", d.cfg.Table, segments)
+	return nil
+}
+
+// watermark reads the copy's W (nil before any follow published one).
+func (d *differ) watermark(ctx context.Context) (*time.Time, error) {
+	var w *time.Time
+	err := d.pool.QueryRow(ctx, `SELECT watermark FROM ddbsync.streams WHERE table_name = $1`, d.cfg.Table).Scan(&w)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return w, err
+}
+
+// checkCaughtUp makes sure the copy reflects every change before at: its
+// W is at or after at, or it was loaded from an export at that very instant.
+func (d *differ) checkCaughtUp(ctx context.Context, at time.Time) error {
+	t := d.table.exportTime
+	if t.Sub(at) > time.Microsecond {
+		return fmt.Errorf("the source's instant %s is before the copy's own export time %s: diff against a newer source",
+			fmtTime(at), fmtTime(t))
+	}
+	w, err := d.watermark(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the watermark: %w", err)
+	}
+	d.sum.Watermark = w
+	if sameInstant(t, at) {
+		return nil
+	}
+	if w == nil || w.Before(at) {
+		have := "no watermark yet"
+		if w != nil {
+			have = "watermark " + fmtTime(*w)
+		}
+		return fmt.Errorf("%w: the copy has %s, the source is as of %s; run `ddbsync follow --table %s --until-caught-up` first, then diff again",
+			ErrNotCaughtUp, have, fmtTime(at), d.cfg.Table)
+	}
+	return nil
+}
+
+// checkFollowed refuses a scan diff before it reads anything when no
+// follow ever published a watermark: the scan could never be compared.
+func (d *differ) checkFollowed(ctx context.Context) error {
+	w, err := d.watermark(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the watermark: %w", err)
+	}
+	if w == nil {
+		return fmt.Errorf("%w: the copy has no watermark yet, so it cannot be compared with a live scan; "+
+			"keep `ddbsync follow --table %s` running while the diff scans", ErrNotCaughtUp, d.cfg.Table)
+	}
+	return nil
+}
+
+// waitCaughtUp waits up to WatermarkWait for W to reach at (a scan's end:
+// items were read until then, so every change before it must be in the
+// copy or in flight).
+func (d *differ) waitCaughtUp(ctx context.Context, at time.Time) error {
+	deadline := time.Now().Add(d.cfg.WatermarkWait)
+	for {
+		err := d.checkCaughtUp(ctx, at)
+		if err == nil || !errors.Is(err, ErrNotCaughtUp) || !time.Now().Before(deadline) {
+			if err != nil && errors.Is(err, ErrNotCaughtUp) {
+				return fmt.Errorf("%w (the scan ran from %s to %s; keep `ddbsync follow --table %s` running during a scan diff)",
+					err, fmtTime(d.sum.Instant), fmtTime(at), d.cfg.Table)
+			}
+			return err
+		}
+		select {
+		case <-time.After(d.cfg.WatermarkPoll):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func sameInstant(a, b time.Time) bool {
+	return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond))
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// begin records the run and creates the scratch table for the source.
+func (d *differ) begin(ctx context.Context) error {
+	// Scratch tables of diffs that died (the diff lock is ours, so no
+	// other diff of this table is alive) go first.
+	rows, err := d.pool.Query(ctx, `UPDATE ddbsync.diff_runs SET state = 'failed', error = 'interrupted', finished_at = now()
+		WHERE table_name = $1 AND state = 'running' RETURNING diff_id`, d.cfg.Table)
+	if err != nil {
+		return err
+	}
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	for _, id := range stale {
+		for _, t := range scratchTables(id) {
+			if _, err := d.pool.Exec(ctx, "DROP TABLE IF EXISTS "+t.Sanitize()); err != nil {
+				return err
+			}
+		}
+	}
+	var instant *time.Time
+	if !d.sum.Instant.IsZero() {
+		instant = &d.sum.Instant
+	}
+	if err := d.pool.QueryRow(ctx, `INSERT INTO ddbsync.diff_runs (table_name, source_kind, source, instant, skew)
+		VALUES ($1, $2, $3, $4, $5) RETURNING diff_id`,
+		d.cfg.Table, d.sum.SourceKind, d.sum.Source, instant, d.cfg.Skew).Scan(&d.sum.DiffID); err != nil {
+		return err
+	}
+	names := scratchTables(d.sum.DiffID)
+	d.source, d.findings = names[0], names[1]
+	// Same columns as the data table, no constraints: a scan's rows carry
+	// origin 'scan'. Unlogged: the scratch table is thrown away.
+	_, err = d.pool.Exec(ctx, fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING COMPRESSION)",
+		d.source.Sanitize(), d.table.layout.Ident().Sanitize()))
+	return err
+}
+
+func scratchTables(id int64) [2]pgx.Identifier {
+	return [2]pgx.Identifier{
+		{bookkeepingSchema, fmt.Sprintf("diff_%d_source", id)},
+		{bookkeepingSchema, fmt.Sprintf("diff_%d_findings", id)},
+	}
+}
+
+func (d *differ) dropScratch() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, t := range []pgx.Identifier{d.source, d.findings} {
+		if t != nil {
+			if _, err := d.pool.Exec(ctx, "DROP TABLE IF EXISTS "+t.Sanitize()); err != nil {
+				d.log.Warn("dropping a scratch table", slog.String("pg_table", t.Sanitize()), slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// fillSource copies the source into the scratch table.
+func (d *differ) fillSource(ctx context.Context) error {
+	l := d.table.layout
+	if exp := d.cfg.Export; exp != nil {
+		d.log.Info("reading export", slog.String("export_arn", exp.ID()), slog.Int("files", len(exp.Files)),
+			slog.Int64("items", exp.Summary.ItemCount))
+		prov := Provenance{Origin: OriginExport, Time: d.sum.Instant}
+		d.cfg.LoadStats.FilesTotal.Store(int64(len(exp.Files)))
+		d.cfg.LoadStats.ItemsTotal.Store(exp.Summary.ItemCount)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(d.cfg.Workers)
+		for _, f := range exp.Files {
+			g.Go(func() error {
+				tx, err := d.pool.Begin(gctx)
+				if err != nil {
+					return err
+				}
+				defer tx.Rollback(context.WithoutCancel(gctx))
+				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, l, prov, d.cfg.LoadStats); err != nil {
+					return err
+				}
+				if err := tx.Commit(gctx); err != nil {
+					return err
+				}
+				d.cfg.LoadStats.FilesDone.Add(1)
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		d.sum.SourceItems = exp.Summary.ItemCount
+		return nil
+	}
+	d.sum.Instant = d.cfg.Now().UTC()
+	d.log.Info("scanning", slog.Time("instant", d.sum.Instant), slog.String("source", d.sum.Source))
+	n, err := scanInto(ctx, d.pool, d.cfg.Table, *d.cfg.Scan, d.source, l, Provenance{Origin: OriginScan, Time: d.sum.Instant}, d.cfg.ScanStats)
+	if err != nil {
+		return err
+	}
+	end := d.cfg.Now().UTC()
+	d.sum.ScanEnd = &end
+	d.sum.SourceItems = n
+	_, err = d.pool.Exec(ctx, `UPDATE ddbsync.diff_runs SET instant = $2, scan_end = $3 WHERE diff_id = $1`,
+		d.sum.DiffID, d.sum.Instant, end)
+	return err
+}
+
+// record writes the summary into the run's row.
+func (d *differ) record(ctx context.Context) error {
+	state := "consistent"
+	if d.sum.Inconsistencies() > 0 {
+		state = "inconsistent"
+	}
+	var repaired *int64
+	if r := d.sum.Repair; r != nil {
+		n := r.Inserted + r.Updated + r.Deleted
+		repaired = &n
+	}
+	_, err := d.pool.Exec(ctx, `UPDATE ddbsync.diff_runs SET state = $2, watermark = $3, source_items = $4, copy_rows = $5,
+		missing = $6, extra = $7, different = $8, in_flight = $9, repaired = $10, finished_at = now() WHERE diff_id = $1`,
+		d.sum.DiffID, state, d.sum.Watermark, d.sum.SourceItems, d.sum.CopyRows,
+		d.sum.Missing, d.sum.Extra, d.sum.Different, d.sum.InFlight, repaired)
+	return err
+}
+
+func (d *differ) recordFailure(cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := d.pool.Exec(ctx, `UPDATE ddbsync.diff_runs SET state = 'failed', error = $2, finished_at = now()
+		WHERE diff_id = $1 AND state = 'running'`, d.sum.DiffID, cause.Error()); err != nil {
+		d.log.Warn("recording the failed diff", slog.String("error", err.Error()))
+	}
+}
