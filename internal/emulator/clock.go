@@ -5,22 +5,32 @@ import (
 	"time"
 )
 
-// Clock is the emulator's fake clock. It moves only when a test calls
-// [Clock.Set] or [Clock.Advance]; everything time-dependent in the emulator
-// (write history, ApproximateCreationDateTime, retention, iterator expiry,
-// export instants) reads it. Safe for concurrent use.
+// Clock is the emulator's clock. By default it is fake: it moves only when a
+// test calls [Clock.Set] or [Clock.Advance]. After [Clock.Tick] it runs with
+// the wall clock (Set and Advance then shift it). Everything time-dependent
+// in the emulator (write history, ApproximateCreationDateTime, retention,
+// iterator expiry, export instants) reads it. Safe for concurrent use.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time     // the fake time, while not ticking
+	ticks  bool          // running with the wall clock
+	offset time.Duration // fake time minus wall time, while ticking
 }
 
 // NewClock returns a clock showing start.
 func NewClock(start time.Time) *Clock { return &Clock{now: start.UTC()} }
 
-// Now is the current fake time.
+// Now is the current time on the clock.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.nowLocked()
+}
+
+func (c *Clock) nowLocked() time.Time {
+	if c.ticks {
+		return time.Now().UTC().Add(c.offset)
+	}
 	return c.now
 }
 
@@ -29,6 +39,10 @@ func (c *Clock) Now() time.Time {
 func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.ticks {
+		c.offset = t.Sub(time.Now())
+		return
+	}
 	c.now = t.UTC()
 }
 
@@ -36,6 +50,21 @@ func (c *Clock) Set(t time.Time) {
 func (c *Clock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
+	if c.ticks {
+		c.offset += d
+	} else {
+		c.now = c.now.Add(d)
+	}
+	return c.nowLocked()
+}
+
+// Tick makes the clock run with the wall clock from its current time on,
+// for demos and latency benchmarks.
+func (c *Clock) Tick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ticks {
+		c.ticks = true
+		c.offset = c.now.Sub(time.Now())
+	}
 }
