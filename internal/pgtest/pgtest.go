@@ -14,11 +14,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddbsync/ddbsync/internal/pgcluster"
 	"github.com/ddbsync/ddbsync/migrations"
 )
 
@@ -35,7 +31,7 @@ const EnvURL = "TEST_DATABASE_URL"
 var (
 	mu      sync.Mutex
 	server  string // admin URL of the server in use
-	cluster *throwaway
+	cluster *pgcluster.Cluster
 )
 
 // Main runs the tests and stops the throwaway cluster, if one was started.
@@ -45,7 +41,7 @@ func Main(m *testing.M) int {
 	mu.Lock()
 	defer mu.Unlock()
 	if cluster != nil {
-		cluster.stop()
+		_ = cluster.Stop()
 		cluster = nil
 	}
 	return code
@@ -118,12 +114,12 @@ func adminURL() (string, error) {
 		server = u
 		return server, nil
 	}
-	c, err := startThrowaway()
+	c, err := pgcluster.Start()
 	if err != nil {
 		return "", fmt.Errorf("%s is unset and no throwaway cluster could be started: %w", EnvURL, err)
 	}
 	cluster = c
-	server = c.url
+	server = c.URL
 	return server, nil
 }
 
@@ -142,77 +138,4 @@ func redact(raw string) string {
 		return u.Redacted()
 	}
 	return "(connection string)"
-}
-
-// throwaway is a PostgreSQL cluster in a temporary directory.
-type throwaway struct {
-	dir   string
-	bin   string
-	runAs []string
-	url   string
-}
-
-func startThrowaway() (*throwaway, error) {
-	bin, err := findBinaries()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "ddbsync-pgtest-")
-	if err != nil {
-		return nil, err
-	}
-	c := &throwaway{dir: dir, bin: bin}
-	// initdb refuses to run as root; run the cluster as the postgres user.
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, fmt.Errorf("running as root and there is no postgres user to run the cluster as: %w", err)
-		}
-		c.runAs = []string{"runuser", "-u", u.Username, "--"}
-		if err := exec.Command("chown", u.Username, dir).Run(); err != nil {
-			return nil, fmt.Errorf("chown %s: %w", dir, err)
-		}
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := c.run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"); err != nil {
-		return nil, fmt.Errorf("initdb: %v: %s", err, out)
-	}
-	opts := fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off", dir)
-	if out, err := c.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start"); err != nil {
-		return nil, fmt.Errorf("pg_ctl start: %v: %s", err, out)
-	}
-	c.url = fmt.Sprintf("host=%s user=postgres dbname=postgres", dir)
-	return c, nil
-}
-
-func (c *throwaway) run(name string, args ...string) ([]byte, error) {
-	argv := append(append(append([]string{}, c.runAs...), filepath.Join(c.bin, name)), args...)
-	return exec.Command(argv[0], argv[1:]...).CombinedOutput()
-}
-
-func (c *throwaway) stop() {
-	_, _ = c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "stop")
-	_ = os.RemoveAll(c.dir)
-}
-
-// findBinaries locates initdb and pg_ctl: on PATH, else the newest
-// /usr/lib/postgresql/*/bin (Debian keeps them off PATH).
-func findBinaries() (string, error) {
-	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p), nil
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("initdb not found on PATH or in /usr/lib/postgresql/*/bin")
-}
-
-func versionOf(dir string) int {
-	var v int
-	fmt.Sscan(strings.TrimPrefix(filepath.Base(filepath.Dir(dir)), ""), &v)
-	return v
 }
