@@ -29,8 +29,9 @@ func usageErrorf(format string, args ...any) error { return usageError{fmt.Error
 // refusals are conditions the user must act on rather than retry: exit 1.
 var refusals = []error{
 	snapshot.ErrUnsupported, snapshot.ErrChecksum, snapshot.ErrCount,
-	snapshot.ErrMissingFile, snapshot.ErrOutsideExport, snapshot.ErrCorrupt,
+	snapshot.ErrMissingFile, snapshot.ErrOutsideExport, snapshot.ErrCorrupt, snapshot.ErrPITRDisabled, snapshot.ErrExportFailed,
 	stream.ErrGap, stream.ErrViewType, reconcile.ErrStreamChanged, reconcile.ErrNotLoaded, reconcile.ErrTableNotOurs,
+	reconcile.ErrInconsistent,
 }
 
 func exitCode(stderr io.Writer, err error) int {
