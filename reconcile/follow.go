@@ -252,7 +252,11 @@ func Follow(ctx context.Context, pool *pgxpool.Pool, cfg FollowConfig) (FollowRe
 		return FollowResult{}, err
 	}
 	f := &follower{cfg: cfg, pool: pool, log: cfg.Logger.With(slog.String("table", cfg.Table))}
-	return f.run(ctx)
+	res, err := f.run(ctx)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) && !errors.Is(err, stream.ErrGap) {
+		err = nil // a requested stop, wherever it found the follower (even while starting)
+	}
+	return res, err
 }
 
 // follower is one Follow call.
@@ -330,9 +334,6 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 		return f.result(), err
 	}
 	err = f.loop(ctx, desc)
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		err = nil // a requested stop
-	}
 	return f.result(), err
 }
 

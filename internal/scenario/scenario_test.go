@@ -1,0 +1,93 @@
+package scenario_test
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ddbsync/ddbsync/internal/cli"
+	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/scenario"
+)
+
+var (
+	seedFlag  = flag.Uint64("seed", 0, "run only the scenario of this seed")
+	soakFlag  = flag.Duration("soak", 0, "TestSoak: run random seeds for this long")
+	soakBase  = flag.Uint64("soak.base", 0, "TestSoak: the first seed (default: from the time)")
+	soakProcs = flag.Int("soak.parallel", 2, "TestSoak: scenarios at once")
+)
+
+func TestMain(m *testing.M) {
+	if args := os.Getenv(scenario.ChildEnv); args != "" {
+		var argv []string
+		if err := json.Unmarshal([]byte(args), &argv); err != nil {
+			panic(err)
+		}
+		os.Exit(cli.Run(argv, os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(pgtest.Main(m))
+}
+
+// ciSeeds is the fixed set CI runs: chosen to cover every kind (follow,
+// cli, away, export-too-old), splits, rollovers, faults and crashes; see
+// TestCISeeds_CoverEveryKind.
+var ciSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+
+func TestScenarios(t *testing.T) {
+	seeds := ciSeeds
+	if *seedFlag != 0 {
+		seeds = []uint64{*seedFlag}
+	}
+	totals := &scenario.Totals{}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
+			scenario.Run(t, seed, totals)
+		})
+	}
+	t.Cleanup(func() { t.Logf("\n%s", totals) })
+}
+
+// TestSoak runs random seeds for -soak and prints the figures; it is
+// skipped unless -soak is set (bench/soak.sh sets it).
+func TestSoak(t *testing.T) {
+	if *soakFlag <= 0 {
+		t.Skip("set -soak=DURATION to soak (bench/soak.sh)")
+	}
+	base := *soakBase
+	if base == 0 {
+		base = uint64(time.Now().UnixNano()%1_000_000_000) * 1000
+	}
+	totals := &scenario.Totals{}
+	deadline := time.Now().Add(*soakFlag)
+	var next atomic.Uint64
+	next.Store(base)
+	var mu sync.Mutex
+	var failed []uint64
+	var wg sync.WaitGroup
+	for range max(1, *soakProcs) {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				seed := next.Add(1)
+				// Each scenario is its own test, so a failure is reported
+				// with its seed and the soak goes on.
+				ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { scenario.Run(t, seed, totals) })
+				if !ok {
+					mu.Lock()
+					failed = append(failed, seed)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	fmt.Printf("\nsoak of %s from seed %d:\n%s\n", *soakFlag, base+1, totals)
+	for _, s := range failed {
+		fmt.Printf("FAILED seed %d: go test ./internal/scenario -run 'TestScenarios$' -seed=%d -v\n", s, s)
+	}
+}
