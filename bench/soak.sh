@@ -12,24 +12,12 @@ dur="${1:-30m}"
 par="${2:-2}"
 base="${SOAK_BASE:-0}"
 # go test's own timeout: the soak plus room for the scenarios in flight.
-secs=$(go run - "$dur" <<'GO'
-package main
-
-import (
-	"fmt"
-	"os"
-	"time"
-)
-
-func main() {
-	d, err := time.ParseDuration(os.Args[1])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	fmt.Println(int((d + 10*time.Minute).Seconds()))
-}
-GO
-)
+case "$dur" in
+*h) secs=$(( ${dur%h} * 3600 )) ;;
+*m) secs=$(( ${dur%m} * 60 )) ;;
+*s) secs=${dur%s} ;;
+*) echo "soak.sh: DURATION like 90s, 30m or 2h" >&2; exit 2 ;;
+esac
+secs=$(( secs + 600 ))
 exec go test ./internal/scenario -run '^TestSoak$' -count=1 -timeout "${secs}s" \
 	-soak="$dur" -soak.parallel="$par" -soak.base="$base"

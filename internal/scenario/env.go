@@ -129,13 +129,13 @@ func newEnv(t testing.TB, plan Plan, totals *Totals) *env {
 		emulator.WithIteratorTTL(plan.IteratorTTL))
 	e := &env{
 		t: t, plan: plan, totals: totals,
-		r:       rand.New(rand.NewPCG(plan.Seed, 0xd41e)),
-		emu:     emu,
-		ddb:     emu.DynamoDB(),
-		tables:  emu.DynamoDB(func(o *dynamodb.Options) { o.Retryer = fastRetryer() }),
-		plain:   emu.Streams(),
-		dbURL:   pgtest.URL(t),
-		m:       newModel(),
+		r:      rand.New(rand.NewPCG(plan.Seed, 0xd41e)),
+		emu:    emu,
+		ddb:    emu.DynamoDB(),
+		tables: emu.DynamoDB(func(o *dynamodb.Options) { o.Retryer = fastRetryer() }),
+		plain:  emu.Streams(),
+		dbURL:  pgtest.URL(t),
+		m:      newModel(),
 	}
 	e.streams = countingStreams{
 		reads:    emu.Streams(func(o *dynamodbstreams.Options) { o.Retryer = aws.NopRetryer{} }),

@@ -102,7 +102,7 @@ type Plan struct {
 	// the readers renew ahead of time (at 14), or 3 minutes, where clock
 	// jumps make them meet ExpiredIteratorException.
 	IteratorTTL time.Duration
-	Steps        []Step
+	Steps       []Step
 	// Away is how long KindAway stays away; ExportAge how old the export
 	// of KindExportTooOld is when following starts.
 	Away, ExportAge time.Duration
