@@ -1,0 +1,349 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/internal/emulator"
+	"github.com/ddbsync/ddbsync/internal/pgcluster"
+	"github.com/ddbsync/ddbsync/internal/tenure"
+	"github.com/ddbsync/ddbsync/migrations"
+	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/snapshot"
+	"github.com/ddbsync/ddbsync/stream"
+)
+
+type demoFlags struct {
+	items int
+	keep  bool
+}
+
+func newDemoCmd(g *globals) *cobra.Command {
+	var f demoFlags
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole flow on sample data, with no AWS: export, load, follow, diff",
+		Long: `demo starts what it needs itself: an in-process DynamoDB, Streams and S3 emulator, and
+PostgreSQL from DATABASE_URL or, when none is given, a throwaway local cluster. It creates a
+TenureInformation table with a stream, writes sample tenures, exports the table to S3, loads the
+export, keeps writing, follows the stream until caught up, checks the copy against the table,
+and prints what happened and SQL to try. It cleans up what it started.`,
+		Example: `  ddbsync demo
+  DATABASE_URL=postgres://localhost/analytics ddbsync demo --items 20000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, f) },
+	}
+	cmd.Flags().IntVar(&f.items, "items", 5000, "number of sample tenures")
+	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the throwaway PostgreSQL cluster running and print how to connect")
+	return cmd
+}
+
+// demo holds what the demo started.
+type demo struct {
+	g    *globals
+	out  io.Writer
+	emu  *emulator.Server
+	ddb  *dynamodb.Client
+	pool *pgxpool.Pool
+	gen  *tenure.Generator
+	ids  []string
+}
+
+func (d *demo) say(format string, args ...any) {
+	fmt.Fprintf(d.out, "• "+format+"\n", args...)
+}
+
+func runDemo(ctx context.Context, g *globals, f demoFlags) (err error) {
+	if f.items <= 0 {
+		return usageErrorf("--items must be positive")
+	}
+	d := &demo{g: g, out: g.stdout, gen: tenure.NewGenerator(2024)}
+	start := time.Now()
+
+	d.emu, err = emulator.New(emulator.WithStartTime(time.Now().UTC()), emulator.WithShards(4), emulator.WithExportFiles(4))
+	if err != nil {
+		return err
+	}
+	if err := d.emu.Start(); err != nil {
+		return fmt.Errorf("starting the AWS emulator: %w", err)
+	}
+	defer d.emu.Close()
+	d.emu.Clock().Tick()
+	d.ddb = d.emu.DynamoDB()
+	d.say("AWS emulator (DynamoDB, Streams, S3) listening on %s", d.emu.URL())
+
+	dbURL := g.databaseURL
+	cleanup := " and the throwaway database removed"
+	if dbURL == "" {
+		c, err := pgcluster.Start()
+		if err != nil {
+			return fmt.Errorf("no DATABASE_URL, and a throwaway PostgreSQL could not be started: %w", err)
+		}
+		if f.keep {
+			cleanup = ""
+			d.say("throwaway PostgreSQL kept running: psql \"%s\" (stop it with pg_ctl -D <dir>/data stop)", c.URL)
+		} else {
+			defer c.Stop()
+			d.say("throwaway PostgreSQL cluster started (DATABASE_URL is unset)")
+		}
+		dbURL = c.URL
+	} else {
+		cleanup = ""
+		d.say("PostgreSQL from DATABASE_URL")
+	}
+	g.databaseURL = dbURL
+	if d.pool, err = g.connect(ctx); err != nil {
+		return err
+	}
+	defer d.pool.Close()
+	if err := migrations.Up(ctx, d.pool, nil); err != nil {
+		return err
+	}
+
+	if err := d.createTable(ctx); err != nil {
+		return err
+	}
+	if err := d.write(ctx, f.items); err != nil {
+		return err
+	}
+	d.say("created table %s (key id, stream NEW_AND_OLD_IMAGES, PITR on) and wrote %d tenures", tenure.TableName, f.items)
+
+	uri, err := snapshot.RequestExport(ctx, d.ddb, snapshot.ExportRequest{Table: tenure.TableName, Bucket: "demo-exports",
+		Prefix: "tenure", Poll: 50 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	d.say("exported the table (ExportTableToPointInTime) to %s", uri)
+
+	// Changes made after the export instant: only the stream has them.
+	changed, err := d.changeSome(ctx, f.items)
+	if err != nil {
+		return err
+	}
+	d.say("meanwhile %s", changed)
+
+	src, err := snapshot.NewS3Source(d.emu.S3(), uri)
+	if err != nil {
+		return err
+	}
+	exp, err := snapshot.Open(ctx, src)
+	if err != nil {
+		return err
+	}
+	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, tenure.Key)
+	if err != nil {
+		return err
+	}
+	res, err := reconcile.Load(ctx, d.pool, exp, reconcile.LoadConfig{Layout: layout, Logger: g.logger})
+	if err != nil {
+		return err
+	}
+	d.say("loaded %d items into %s in %s (checksums and counts verified, published atomically)",
+		res.Items, res.Table.Sanitize(), res.Duration.Round(time.Millisecond))
+
+	more, err := d.changeSome(ctx, f.items)
+	if err != nil {
+		return err
+	}
+	d.say("after the load, %s", more)
+
+	fres, err := reconcile.Follow(ctx, d.pool, reconcile.FollowConfig{
+		Table: tenure.TableName, Streams: d.emu.Streams(), Tables: d.ddb, UntilCaughtUp: true,
+		DiscoverInterval: 200 * time.Millisecond, Logger: g.logger,
+		ReaderOptions: []stream.Option{stream.WithPollInterval(50 * time.Millisecond), stream.WithCaughtUpRule(3, 300*time.Millisecond)},
+	})
+	if err != nil {
+		return err
+	}
+	d.say("followed the stream from the export time: %d changes applied over %d shards; watermark %s",
+		fres.Applied, fres.Shards, fres.Watermark.UTC().Format(time.RFC3339))
+
+	if err := d.check(ctx, layout); err != nil {
+		return err
+	}
+	d.showQueries(ctx)
+	d.say("done in %s; the emulator is stopped%s", time.Since(start).Round(100*time.Millisecond), cleanup)
+	return nil
+}
+
+func (d *demo) createTable(ctx context.Context) error {
+	_, err := d.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(tenure.TableName),
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		BillingMode:          types.BillingModePayPerRequest,
+		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the demo table: %w", err)
+	}
+	_, err = d.ddb.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{
+		TableName:                        aws.String(tenure.TableName),
+		PointInTimeRecoverySpecification: &types.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: aws.Bool(true)},
+	})
+	if err != nil {
+		return err
+	}
+	return d.emu.CreateBucket("demo-exports")
+}
+
+// write puts n new tenures, 25 to a call.
+func (d *demo) write(ctx context.Context, n int) error {
+	var reqs []types.WriteRequest
+	flush := func() error {
+		if len(reqs) == 0 {
+			return nil
+		}
+		_, err := d.ddb.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{tenure.TableName: reqs}})
+		reqs = nil
+		return err
+	}
+	for range n {
+		id := d.gen.ID()
+		d.ids = append(d.ids, id)
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: d.gen.ItemWithID(id)}})
+		if len(reqs) == 25 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// changeSome updates, deletes and adds tenures as the Tenure API would.
+func (d *demo) changeSome(ctx context.Context, items int) (string, error) {
+	n := max(1, items/20)
+	for i := range n {
+		id := d.ids[(i*7919+len(d.ids))%len(d.ids)]
+		out, err := d.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tenure.TableName),
+			Key: ddbjson.Item{"id": &types.AttributeValueMemberS{Value: id}}})
+		if err != nil {
+			return "", err
+		}
+		if out.Item == nil {
+			continue
+		}
+		if _, err := d.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tenure.TableName), Item: d.gen.Update(out.Item)}); err != nil {
+			return "", err
+		}
+	}
+	del := max(1, n/10)
+	for i := range del {
+		id := d.ids[len(d.ids)-1-i]
+		d.ids = d.ids[:len(d.ids)-1-i]
+		if _, err := d.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tenure.TableName),
+			Key: ddbjson.Item{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
+			return "", err
+		}
+	}
+	if err := d.write(ctx, del); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d tenures were updated, %d deleted and %d added", n, del, del), nil
+}
+
+// check compares the copy with the table, item by item.
+func (d *demo) check(ctx context.Context, l reconcile.Layout) error {
+	want := map[string]string{}
+	p := dynamodb.NewScanPaginator(d.ddb, &dynamodb.ScanInput{TableName: aws.String(tenure.TableName)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, it := range page.Items {
+			b, err := ddbjson.EncodeItem(it)
+			if err != nil {
+				return err
+			}
+			want[it["id"].(*types.AttributeValueMemberS).Value] = string(b)
+		}
+	}
+	rows, err := d.pool.Query(ctx, "SELECT id, item::text FROM "+l.Ident().Sanitize())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var same, differ, extra int
+	for rows.Next() {
+		var id, raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return err
+		}
+		item, err := ddbjson.DecodeItem([]byte(raw))
+		if err != nil {
+			return err
+		}
+		b, err := ddbjson.EncodeItem(item)
+		if err != nil {
+			return err
+		}
+		w, ok := want[id]
+		switch {
+		case !ok:
+			extra++
+		case w == string(b):
+			same++
+		default:
+			differ++
+		}
+		delete(want, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if differ+extra+len(want) > 0 {
+		return fmt.Errorf("the copy differs from the table: %d different, %d extra, %d missing", differ, extra, len(want))
+	}
+	d.say("checked the copy against a Scan of the table: all %d items identical, every attribute and type", same)
+	return nil
+}
+
+func (d *demo) showQueries(ctx context.Context) {
+	queries := []struct{ title, sql string }{
+		{"Active tenures by tenure type", `SELECT doc->'tenureType'->>'description' AS tenure_type, count(*) AS active
+FROM dynamodb.tenure_information
+WHERE doc->>'endOfTenureDate' IS NULL OR doc->>'endOfTenureDate' = '1900-01-01'
+   OR left(doc->>'endOfTenureDate', 10)::date >= current_date
+GROUP BY 1 ORDER BY 2 DESC LIMIT 5`},
+		{"Household sizes", `SELECT jsonb_array_length(doc->'householdMembers') AS members, count(*) AS tenures
+FROM dynamodb.tenure_information GROUP BY 1 ORDER BY 1`},
+	}
+	fmt.Fprintln(d.out, "\nSQL to try:")
+	for _, q := range queries {
+		fmt.Fprintf(d.out, "\n-- %s\n%s;\n", q.title, q.sql)
+		rows, err := d.pool.Query(ctx, q.sql)
+		if err != nil {
+			fmt.Fprintf(d.out, "   (failed: %v)\n", err)
+			continue
+		}
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				break
+			}
+			parts := make([]string, len(vals))
+			for i, v := range vals {
+				parts[i] = fmt.Sprint(v)
+			}
+			fmt.Fprintf(d.out, "   %s\n", strings.Join(parts, " | "))
+		}
+		if err := rows.Err(); err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(d.out, "   (failed: %v)\n", err)
+		}
+		rows.Close()
+	}
+	fmt.Fprintln(d.out)
+}
