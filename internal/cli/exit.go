@@ -31,6 +31,7 @@ var refusals = []error{
 	snapshot.ErrUnsupported, snapshot.ErrChecksum, snapshot.ErrCount,
 	snapshot.ErrMissingFile, snapshot.ErrOutsideExport, snapshot.ErrCorrupt, snapshot.ErrPITRDisabled, snapshot.ErrExportFailed,
 	stream.ErrGap, stream.ErrViewType, reconcile.ErrStreamChanged, reconcile.ErrNotLoaded, reconcile.ErrTableNotOurs,
+	reconcile.ErrInconsistent,
 }
 
 func exitCode(stderr io.Writer, err error) int {

@@ -65,7 +65,7 @@ so analysts can query the table with SQL.`,
 	pf.StringVar(&g.region, "region", "", "AWS region (default: the standard AWS configuration, else us-east-1)")
 	pf.StringVar(&g.logFormat, "log-format", envOr("DDBSYNC_LOG_FORMAT", "text"), "log format: text or json (env DDBSYNC_LOG_FORMAT)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("DDBSYNC_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env DDBSYNC_LOG_LEVEL)")
-	root.AddCommand(newDemoCmd(g), newExportCmd(g), newLoadCmd(g), newFollowCmd(g), newStatusCmd(g), newSampleExportCmd(g), newMigrateCmd(g))
+	root.AddCommand(newDemoCmd(g), newExportCmd(g), newLoadCmd(g), newFollowCmd(g), newStatusCmd(g), newDiffCmd(g), newSampleExportCmd(g), newMigrateCmd(g))
 	return root
 }
 

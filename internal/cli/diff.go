@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/snapshot"
+)
+
+type diffFlags struct {
+	table         string
+	against       string
+	format        string
+	out           string
+	repair        bool
+	segments      int
+	maxRCU        float64
+	limit         int
+	workers       int
+	skew          time.Duration
+	watermarkWait time.Duration
+}
+
+func newDiffCmd(g *globals) *cobra.Command {
+	var f diffFlags
+	cmd := &cobra.Command{
+		Use:   "diff --table NAME --against SRC [--format text|json|html] [--out FILE] [--repair]",
+		Short: "Compare a table's PostgreSQL copy with a newer export or a live Scan",
+		Long: `diff compares the PostgreSQL copy of a table with a source of truth at the source's instant I:
+a newer export (SRC is its folder, a local directory or s3://, verified as load verifies it;
+I is its export time) or "scan" (a live parallel Scan of the table; I is the scan's start).
+Keys changed at or after I minus the skew (from the stream, or removed by it) are reported
+as in flight, not as inconsistencies. The copy must have caught up with I: its follow
+watermark must be at or after I (for a scan, after the scan's end), unless it was loaded
+from that very export.
+
+It reports keys missing in PostgreSQL, extra in PostgreSQL, and different (every attribute
+path that differs, with both values), each with the copy row's provenance. --repair writes
+the source's images for those findings in one transaction (it refuses while a follow of the
+table runs) and records them in ddbsync.repairs.
+
+Exit status: 0 consistent, 1 inconsistencies found (even when repaired), 2 the diff failed.`,
+		Example: `  ddbsync diff --table TenureInformation --against ./exports/AWSDynamoDB/01700000000000-abcd1234
+  ddbsync diff --table TenureInformation --against s3://exports/tenure/AWSDynamoDB/01700000000000-abcd1234/ --format html --out diff.html
+  ddbsync diff --table TenureInformation --against scan --segments 8 --max-rcu 500 --format json
+  ddbsync diff --table TenureInformation --against ./newer-export --repair`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDiff(cmd.Context(), g, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.table, "table", "", "DynamoDB table name (required)")
+	fl.StringVar(&f.against, "against", "", `the source of truth: an export folder (local or s3://), or "scan" (required)`)
+	fl.StringVar(&f.format, "format", "text", "report format: text, json (JSON lines) or html")
+	fl.StringVar(&f.out, "out", "", "write the report to this file instead of stdout")
+	fl.BoolVar(&f.repair, "repair", false, "write the source's images for the findings (not those in flight), in one transaction")
+	fl.IntVar(&f.segments, "segments", reconcile.DefaultScanSegments, "scan: parallel Scan segments")
+	fl.Float64Var(&f.maxRCU, "max-rcu", 0, "scan: cap on read capacity units consumed per second (0: no cap)")
+	fl.IntVar(&f.limit, "limit", -1, "findings to list (0: all; default 20 for text, 1000 for html, all for json)")
+	fl.IntVar(&f.workers, "workers", 0, "export: data files read at once (default: number of CPUs, at least 2)")
+	fl.DurationVar(&f.skew, "skew", reconcile.DefaultDiffSkew, "changes at or after I minus this are in flight")
+	fl.DurationVar(&f.watermarkWait, "wait-watermark", time.Minute, "scan: how long to wait for a running follow to carry the watermark past the scan's end")
+	_ = cmd.MarkFlagRequired("table")
+	_ = cmd.MarkFlagRequired("against")
+	return cmd
+}
+
+func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
+	limit := f.limit
+	switch f.format {
+	case "text":
+		if limit < 0 {
+			limit = 20
+		}
+	case "html":
+		if limit < 0 {
+			limit = 1000
+		}
+	case "json":
+		if limit < 0 {
+			limit = 0
+		}
+	default:
+		return usageErrorf("--format %q: want text, json or html", f.format)
+	}
+	if f.segments <= 0 || f.segments > 1000000 {
+		return usageErrorf("--segments %d: want 1 to 1000000", f.segments)
+	}
+	if f.maxRCU < 0 {
+		return usageErrorf("--max-rcu must not be negative")
+	}
+	cfg := reconcile.DiffConfig{Table: f.table, Repair: f.repair, Limit: limit, Workers: f.workers, Skew: f.skew,
+		WatermarkWait: f.watermarkWait, Logger: g.logger}
+	if f.against == "scan" {
+		awsCfg, err := g.awsConfig(ctx)
+		if err != nil {
+			return err
+		}
+		cfg.Scan = &reconcile.ScanSource{Client: g.dynamodbClient(awsCfg), Segments: f.segments, MaxRCU: f.maxRCU}
+	} else {
+		src, err := g.openSource(ctx, f.against)
+		if err != nil {
+			return err
+		}
+		exp, err := snapshot.Open(ctx, src)
+		if err != nil {
+			return fmt.Errorf("reading export %s: %w", src, err)
+		}
+		cfg.Export = exp
+	}
+	pool, err := g.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	var w io.Writer = g.stdout
+	if f.out != "" {
+		file, err := os.Create(f.out)
+		if err != nil {
+			return fmt.Errorf("creating the report file: %w", err)
+		}
+		defer func() {
+			if err := file.Close(); err != nil && retErr == nil {
+				retErr = fmt.Errorf("writing the report file: %w", err)
+			}
+		}()
+		w = file
+	}
+	switch f.format {
+	case "text":
+		cfg.Report = reconcile.NewTextReport(w)
+	case "json":
+		cfg.Report = reconcile.NewJSONReport(w)
+	case "html":
+		cfg.Report = reconcile.NewHTMLReport(w)
+	}
+	sum, err := reconcile.Diff(ctx, pool, cfg)
+	if err != nil && !errors.Is(err, reconcile.ErrInconsistent) {
+		return err
+	}
+	if f.out != "" {
+		verdict := "consistent"
+		if sum.Inconsistencies() > 0 {
+			verdict = fmt.Sprintf("INCONSISTENT: %d missing, %d extra, %d different", sum.Missing, sum.Extra, sum.Different)
+		}
+		fmt.Fprintf(g.stdout, "diff %d: %s; %d in flight; report written to %s\n", sum.DiffID, verdict, sum.InFlight, f.out)
+	}
+	return err
+}
