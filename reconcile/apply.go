@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -219,6 +220,19 @@ func keyString(key ddbjson.KeySchema, keys ddbjson.Item) (string, error) {
 	k, err := key.KeyOf(keys)
 	if err != nil {
 		return "", err
+	}
+	// The row is found by key equality in PostgreSQL, where a numeric key
+	// compares as a number: "1" and "1.0" are one row, so they must be one
+	// key here too, or a page could keep a change of each and apply them out
+	// of order (new images are merged before removes).
+	for name, v := range k {
+		if n, ok := v.(*types.AttributeValueMemberN); ok {
+			norm, err := ddbjson.NormalizeNumber(n.Value)
+			if err != nil {
+				return "", err
+			}
+			k[name] = &types.AttributeValueMemberN{Value: norm}
+		}
 	}
 	b, err := ddbjson.EncodeItem(k)
 	return string(b), err
