@@ -82,6 +82,42 @@ type FollowStats struct {
 	ApplyRetries   atomic.Int64 // database errors retried
 	watermarkNanos atomic.Int64
 	retries        [8]atomic.Int64 // by stream.RetryCause
+	events         [3]atomic.Int64 // by event: insert, modify, remove
+	shardStates    [4]atomic.Int64 // shards by state: pending, reading, finished, gap
+}
+
+// ShardStates are the follow's shard states, in [FollowStats.Shards] order.
+var ShardStates = []string{"pending", "reading", "finished", "gap"}
+
+// Shards returns how many shards are in each of [ShardStates].
+func (s *FollowStats) Shards() [4]int64 {
+	var out [4]int64
+	for i := range out {
+		out[i] = s.shardStates[i].Load()
+	}
+	return out
+}
+
+// Events returns the changes applied by event name (before coalescing).
+func (s *FollowStats) Events() map[stream.EventName]int64 {
+	return map[stream.EventName]int64{
+		stream.EventInsert: s.events[0].Load(),
+		stream.EventModify: s.events[1].Load(),
+		stream.EventRemove: s.events[2].Load(),
+	}
+}
+
+func (s *FollowStats) countEvents(changes []stream.Change) {
+	for _, c := range changes {
+		switch c.EventName {
+		case stream.EventInsert:
+			s.events[0].Add(1)
+		case stream.EventModify:
+			s.events[1].Add(1)
+		case stream.EventRemove:
+			s.events[2].Add(1)
+		}
+	}
 }
 
 // Retries returns how many stream calls were retried, or iterators renewed,

@@ -64,6 +64,7 @@ func (f *follower) loop(ctx context.Context, desc stream.Description) error {
 			if err := f.updateWatermark(ctx); err != nil {
 				return err
 			}
+			f.countShards()
 		case <-ticker.C:
 			if err := f.rediscover(ctx, events, &wg); err != nil {
 				return err
@@ -103,6 +104,10 @@ func (f *follower) discover(ctx context.Context, desc stream.Description) error 
 	if gone := lin.Unlisted(unfinished); len(gone) > 0 {
 		gap := &GapError{Table: f.cfg.Table, Shards: gone, From: f.watermark,
 			Reason: "shards vanished from the stream (trimmed after 24 hours) before ddbsync read them to their end"}
+		for _, id := range gone {
+			f.shards[id].state = "gap"
+		}
+		f.countShards()
 		f.markGap(gone, gap.Error())
 		return gap
 	}
@@ -119,6 +124,7 @@ func (f *follower) discover(ctx context.Context, desc stream.Description) error 
 		f.shards[id] = &shardRun{id: id, parent: parent, state: "pending"}
 	}
 	f.lineage = lin
+	f.countShards()
 	return nil
 }
 
@@ -222,6 +228,7 @@ func (f *follower) applyWithRetry(ctx context.Context, u pageUpdate) error {
 	err := f.retryDB(ctx, "shard "+u.shardID, func() error {
 		n, ttl, err := f.apply.apply(ctx, f.pool, u)
 		if err == nil {
+			f.cfg.Stats.countEvents(u.changes)
 			f.cfg.Stats.Applied.Add(n)
 			f.cfg.Stats.TTLRemoves.Add(ttl)
 			f.cfg.Stats.Pages.Add(1)
@@ -232,6 +239,21 @@ func (f *follower) applyWithRetry(ctx context.Context, u pageUpdate) error {
 		return fmt.Errorf("table %s: applying shard %s: %w", f.cfg.Table, u.shardID, err)
 	}
 	return nil
+}
+
+// countShards publishes the shard states for metrics.
+func (f *follower) countShards() {
+	var n [4]int64
+	for _, s := range f.shards {
+		for i, st := range ShardStates {
+			if s.state == st {
+				n[i]++
+			}
+		}
+	}
+	for i := range n {
+		f.cfg.Stats.shardStates[i].Store(n[i])
+	}
 }
 
 func (f *follower) allCaughtUp() bool {

@@ -2,13 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/spf13/cobra"
 
+	"github.com/ddbsync/ddbsync/internal/metrics"
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -20,41 +23,63 @@ type followFlags struct {
 	acceptGap     bool
 	pollInterval  time.Duration
 	discover      time.Duration
+	metricsAddr   string
+	readyLag      time.Duration
 }
 
 func newFollowCmd(g *globals) *cobra.Command {
 	var f followFlags
 	cmd := &cobra.Command{
-		Use:   "follow --table NAME [--until-caught-up]",
-		Short: "Replay the table's DynamoDB stream into its PostgreSQL copy, from the export time onward",
+		Use:   "follow --table NAME [--until-caught-up] | --config FILE",
+		Short: "Replay tables' DynamoDB streams into their PostgreSQL copies, from the export time onward",
 		Long: `follow reads the table's DynamoDB stream (DescribeTable's LatestStreamArn, or --stream-arn) and
 applies every change to the copy that load published: the first run replays from the export time T
 minus 5 minutes, later runs resume after per-shard checkpoints. It runs until stopped (SIGINT or
 SIGTERM stop it cleanly, exit 0), or with --until-caught-up until every shard has reached the
 present, and then prints the watermark W: every change made before W is in the copy.
 
+With --config and no --table, one process follows every table the file lists; a table that stops
+(a gap) does not stop the others, and the exit status reports it.
+
 When it cannot prove it has every change (the export is older than the stream's 24 hours, a
 checkpointed shard was trimmed, the stream was replaced) it stops with exit status 1 and says
 what was lost and what to do.`,
 		Example: `  ddbsync follow --table TenureInformation
-  ddbsync follow --table TenureInformation --until-caught-up`,
+  ddbsync follow --table TenureInformation --until-caught-up
+  ddbsync follow --config ddbsync.yaml --metrics-addr :9090`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runFollow(cmd.Context(), g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("metrics-addr") && f.metricsAddr == "" && g.config != nil {
+				f.metricsAddr = g.config.MetricsAddr
+			}
+			if !cmd.Flags().Changed("ready-lag") && g.config != nil && g.config.ReadyLag > 0 {
+				f.readyLag = g.config.ReadyLag
+			}
+			return runFollow(cmd.Context(), g, f)
+		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.table, "table", "", "DynamoDB table name (required)")
+	fl.StringVar(&f.table, "table", "", "DynamoDB table name (default with --config: every table of the file)")
 	fl.StringVar(&f.streamArn, "stream-arn", "", "stream to follow (default: the table's LatestStreamArn)")
 	fl.BoolVar(&f.untilCaughtUp, "until-caught-up", false, "stop once every shard has reached the present, and print the watermark")
 	fl.BoolVar(&f.acceptGap, "accept-gap", false, "go on past a shard whose parent vanished unread (recorded; run diff afterwards)")
 	fl.DurationVar(&f.pollInterval, "poll-interval", stream.DefaultPollInterval, "wait after an empty page of an open shard")
 	fl.DurationVar(&f.discover, "discover-interval", reconcile.DefaultDiscoverInterval, "how often to look for new shards")
-	_ = cmd.MarkFlagRequired("table")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve /metrics, /healthz and /readyz on this address, e.g. :9090 (env DDBSYNC_METRICS_ADDR)")
+	fl.DurationVar(&f.readyLag, "ready-lag", time.Minute, "/readyz answers 200 while every table's watermark is within this of now")
 	return cmd
 }
 
 func runFollow(ctx context.Context, g *globals, f followFlags) error {
-	if f.pollInterval <= 0 || f.discover <= 0 {
-		return usageErrorf("--poll-interval and --discover-interval must be positive")
+	if f.pollInterval <= 0 || f.discover <= 0 || f.readyLag <= 0 {
+		return usageErrorf("--poll-interval, --discover-interval and --ready-lag must be positive")
+	}
+	tables, err := g.selectTables(f.table)
+	if err != nil {
+		return err
+	}
+	if f.streamArn != "" && len(tables) > 1 {
+		return usageErrorf("--stream-arn needs --table")
 	}
 	pool, err := g.connect(ctx)
 	if err != nil {
@@ -65,29 +90,63 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 	if err != nil {
 		return err
 	}
-	stats := &reconcile.FollowStats{}
-	res, err := reconcile.Follow(ctx, pool, reconcile.FollowConfig{
-		Table:            f.table,
-		Streams:          g.streamsClient(cfg),
-		Tables:           g.dynamodbClient(cfg),
-		StreamArn:        f.streamArn,
-		UntilCaughtUp:    f.untilCaughtUp,
-		AcceptGap:        f.acceptGap,
-		DiscoverInterval: f.discover,
-		ReaderOptions:    []stream.Option{stream.WithPollInterval(f.pollInterval)},
-		Stats:            stats,
-		Logger:           g.logger,
-	})
-	if err != nil {
-		return err
+	streams, ddb := g.streamsClient(cfg), g.dynamodbClient(cfg)
+	reg := metrics.NewRegistry()
+	if f.metricsAddr != "" {
+		addr, err := reg.Serve(ctx, f.metricsAddr, f.readyLag, g.logger)
+		if err != nil {
+			return err
+		}
+		g.logger.Info("serving metrics", "addr", addr)
 	}
-	if res.Watermark.IsZero() {
-		fmt.Fprintf(g.stdout, "stopped; applied %d changes; no watermark yet\n", res.Applied)
-		return nil
+
+	type outcome struct {
+		table string
+		res   reconcile.FollowResult
+		err   error
 	}
-	fmt.Fprintf(g.stdout, "watermark %s: every change made before it is in the copy (applied %d changes from %d shards)\n",
-		res.Watermark.UTC().Format(time.RFC3339), res.Applied, res.Shards)
-	return nil
+	results := make(chan outcome, len(tables))
+	for _, t := range tables {
+		stats := &reconcile.FollowStats{}
+		reg.Follow(t.Name, stats)
+		arn := t.StreamArn
+		if f.streamArn != "" {
+			arn = f.streamArn
+		}
+		go func() {
+			res, err := reconcile.Follow(ctx, pool, reconcile.FollowConfig{
+				Table:            t.Name,
+				Streams:          streams,
+				Tables:           ddb,
+				StreamArn:        arn,
+				UntilCaughtUp:    f.untilCaughtUp,
+				AcceptGap:        f.acceptGap || t.AcceptGap,
+				DiscoverInterval: f.discover,
+				ReaderOptions:    []stream.Option{stream.WithPollInterval(f.pollInterval)},
+				Stats:            stats,
+				Logger:           g.logger,
+			})
+			if err != nil && len(tables) > 1 {
+				g.logger.Error("follow stopped", "table", t.Name, "error", err.Error())
+			}
+			results <- outcome{t.Name, res, err}
+		}()
+	}
+	var errs []error
+	for range tables {
+		o := <-results
+		if o.err != nil {
+			errs = append(errs, o.err)
+			continue
+		}
+		if o.res.Watermark.IsZero() {
+			fmt.Fprintf(g.stdout, "%s: stopped; applied %d changes; no watermark yet\n", o.table, o.res.Applied)
+			continue
+		}
+		fmt.Fprintf(g.stdout, "%s: watermark %s: every change made before it is in the copy (applied %d changes from %d shards)\n",
+			o.table, o.res.Watermark.UTC().Format(time.RFC3339), o.res.Applied, o.res.Shards)
+	}
+	return errors.Join(errs...)
 }
 
 func (g *globals) streamsClient(cfg aws.Config) *dynamodbstreams.Client {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -13,18 +15,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/internal/metrics"
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
 type loadFlags struct {
-	export   string
-	table    string
-	key      string
-	schema   string
-	workers  int
-	restart  bool
-	progress string
+	export      string
+	table       string
+	key         string
+	schema      string
+	workers     int
+	restart     bool
+	progress    string
+	schemaSet   bool // --schema given explicitly
+	metricsAddr string
+	registry    *metrics.Registry // serving --metrics-addr, once started
 }
 
 func newLoadCmd(g *globals) *cobra.Command {
@@ -42,17 +48,23 @@ s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
 		Example: `  ddbsync load --export ./export/AWSDynamoDB/01700000000000-abcd1234 --table TenureInformation --key id
   ddbsync load --export s3://exports/tenure/AWSDynamoDB/01700000000000-abcd1234/ --table TenureInformation`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd.Context(), g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.schemaSet = cmd.Flags().Changed("schema")
+			if !f.schemaSet {
+				f.schema = g.schemaFor(g.config.table(f.table), f.schema, false)
+			}
+			return runLoad(cmd.Context(), g, f)
+		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.export, "export", "", "the export folder: a local directory or s3://bucket/key/ (required)")
+	fl.StringVar(&f.export, "export", "", "the export folder: a local directory or s3://bucket/key/ (default with --config: each table's export)")
 	fl.StringVar(&f.table, "table", "", "DynamoDB table name (default: from the export's table ARN)")
 	fl.StringVar(&f.key, "key", "", "key attributes HASH[,RANGE], each NAME or NAME:S|N|B (default: the last load's, else DescribeTable)")
-	fl.StringVar(&f.schema, "schema", envOr("DDBSYNC_SCHEMA", reconcile.DefaultSchema), "PostgreSQL schema for the data table (env DDBSYNC_SCHEMA)")
+	fl.StringVar(&f.schema, "schema", reconcile.DefaultSchema, "PostgreSQL schema for the data table (env DDBSYNC_SCHEMA)")
 	fl.IntVar(&f.workers, "workers", 0, "data files loaded at once (default: number of CPUs, at least 2)")
 	fl.BoolVar(&f.restart, "restart", false, "discard an unfinished load of this table instead of resuming it")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, else log lines), bar, log or none")
-	_ = cmd.MarkFlagRequired("export")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve load progress on /metrics at this address (env DDBSYNC_METRICS_ADDR)")
 	return cmd
 }
 
@@ -62,6 +74,47 @@ func runLoad(ctx context.Context, g *globals, f loadFlags) error {
 	default:
 		return usageErrorf("--progress %q: want auto, bar, log or none", f.progress)
 	}
+	if f.metricsAddr != "" {
+		f.registry = metrics.NewRegistry()
+		addr, err := f.registry.Serve(ctx, f.metricsAddr, time.Minute, g.logger)
+		if err != nil {
+			return err
+		}
+		g.logger.Info("serving metrics", "addr", addr)
+	}
+	if f.export != "" {
+		if f.key == "" && f.table != "" {
+			f.key = g.config.table(f.table).Key
+		}
+		return loadOne(ctx, g, f)
+	}
+	// Every table of the configuration file (or the one named) that names an export.
+	tables, err := g.selectTables(f.table)
+	if err != nil {
+		return usageErrorf("--export is required (or a --config file whose tables name their export)")
+	}
+	for _, t := range tables {
+		if t.Export == "" {
+			if f.table != "" {
+				return usageErrorf("--export is required: the config names no export for table %s", t.Name)
+			}
+			g.logger.Info("no export configured; skipping", "table", t.Name)
+			continue
+		}
+		tf := f
+		tf.export, tf.table = t.Export, t.Name
+		if tf.key == "" {
+			tf.key = t.Key
+		}
+		tf.schema = g.schemaFor(t, f.schema, f.schemaSet)
+		if err := loadOne(ctx, g, tf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	src, err := g.openSource(ctx, f.export)
 	if err != nil {
 		return err
@@ -101,6 +154,9 @@ func runLoad(ctx context.Context, g *globals, f loadFlags) error {
 	g.logger.Info("loading export", "table", table, "export_arn", exp.ID(), "source", src.String(),
 		"files", len(exp.Files), "items", exp.Summary.ItemCount, "checksums_verified", strings.Join(exp.Verified, ","))
 	stats := &reconcile.LoadStats{}
+	if f.registry != nil {
+		f.registry.Load(table, stats)
+	}
 	stopProgress := startProgress(ctx, g, f.progress, stats)
 	res, err := reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger})
 	stopProgress()

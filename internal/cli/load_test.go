@@ -132,7 +132,7 @@ func TestLoadCmd_ExitStatus(t *testing.T) {
 		{"unreachable database", []string{"load", "--export", good, "--key", "id", "--database-url", "postgres://nobody:secret@127.0.0.1:1/x?connect_timeout=2"}, 2, "connecting to PostgreSQL at 127.0.0.1:1"},
 		{"no database", []string{"load", "--export", good, "--key", "id", "--database-url", ""}, 2, "pass --database-url"},
 		{"bad key", []string{"load", "--export", good, "--key", "id:X", "--database-url", db}, 2, `type "X"`},
-		{"no --export", []string{"load", "--database-url", db}, 2, `"export" not set`},
+		{"no --export", []string{"load", "--database-url", db}, 2, "--export is required"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

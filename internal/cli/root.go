@@ -22,6 +22,8 @@ type globals struct {
 	region      string
 	logFormat   string
 	logLevel    string
+	configPath  string
+	config      *fileConfig // nil without --config
 	stdout      io.Writer
 	stderr      io.Writer
 	logger      *slog.Logger
@@ -56,6 +58,21 @@ so analysts can query the table with SQL.`,
 				return usageError{err}
 			}
 			g.logger = l
+			if g.configPath == "" {
+				return nil
+			}
+			if g.config, err = readConfig(g.configPath); err != nil {
+				return err
+			}
+			// The file fills in what neither a flag nor the environment set.
+			fill := func(flag string, dst *string, v string) {
+				if !cmd.Flags().Changed(flag) && *dst == "" {
+					*dst = v
+				}
+			}
+			fill("database-url", &g.databaseURL, g.config.DatabaseURL)
+			fill("endpoint-url", &g.endpointURL, g.config.EndpointURL)
+			fill("region", &g.region, g.config.Region)
 			return nil
 		},
 	}
@@ -64,6 +81,7 @@ so analysts can query the table with SQL.`,
 	pf.StringVar(&g.endpointURL, "endpoint-url", os.Getenv("AWS_ENDPOINT_URL"), "AWS endpoint for DynamoDB, Streams and S3, e.g. a local emulator (env AWS_ENDPOINT_URL)")
 	pf.StringVar(&g.region, "region", "", "AWS region (default: the standard AWS configuration, else us-east-1)")
 	pf.StringVar(&g.logFormat, "log-format", envOr("DDBSYNC_LOG_FORMAT", "text"), "log format: text or json (env DDBSYNC_LOG_FORMAT)")
+	pf.StringVar(&g.configPath, "config", os.Getenv("DDBSYNC_CONFIG"), "configuration file (YAML) listing tables and settings; flags and environment override it (env DDBSYNC_CONFIG)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("DDBSYNC_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env DDBSYNC_LOG_LEVEL)")
 	root.AddCommand(newDemoCmd(g), newExportCmd(g), newLoadCmd(g), newFollowCmd(g), newStatusCmd(g), newDiffCmd(g), newSampleExportCmd(g), newMigrateCmd(g))
 	return root

@@ -1,0 +1,173 @@
+// Package metrics exposes ddbsync's running totals to Prometheus, with
+// /healthz and /readyz for orchestrators. It reads the counters that loads
+// and follows keep anyway ([reconcile.LoadStats], [reconcile.FollowStats])
+// when scraped, so the hot paths carry no instrumentation of their own.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/stream"
+)
+
+// Registry collects the stats of the tables a process serves. Safe for
+// concurrent use.
+type Registry struct {
+	now func() time.Time
+
+	mu      sync.Mutex // guards the maps
+	follows map[string]*reconcile.FollowStats
+	loads   map[string]*reconcile.LoadStats
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{now: time.Now, follows: map[string]*reconcile.FollowStats{}, loads: map[string]*reconcile.LoadStats{}}
+}
+
+// Follow registers the stats of a follow of table.
+func (r *Registry) Follow(table string, s *reconcile.FollowStats) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.follows[table] = s
+}
+
+// Load registers the stats of a load of table.
+func (r *Registry) Load(table string, s *reconcile.LoadStats) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loads[table] = s
+}
+
+var (
+	descApplied   = prometheus.NewDesc("ddbsync_changes_applied_total", "Stream changes applied to the PostgreSQL copy, by table and event.", []string{"table", "event"}, nil)
+	descTTL       = prometheus.NewDesc("ddbsync_ttl_removes_total", "REMOVE changes made by DynamoDB's TTL, by table (also counted in changes_applied).", []string{"table"}, nil)
+	descWatermark = prometheus.NewDesc("ddbsync_watermark_timestamp_seconds", "The watermark W: every change created before it is applied (Unix time).", []string{"table"}, nil)
+	descLag       = prometheus.NewDesc("ddbsync_watermark_age_seconds", "Now minus the watermark: how far the copy lags the table.", []string{"table"}, nil)
+	descShards    = prometheus.NewDesc("ddbsync_shards", "Stream shards by state.", []string{"table", "state"}, nil)
+	descRetries   = prometheus.NewDesc("ddbsync_retries_total", "Retries by cause: stream throttling, server and network errors, iterator renewals, database errors.", []string{"table", "cause"}, nil)
+	descLoadItems = prometheus.NewDesc("ddbsync_load_items", "Items of the current or last load: done and total.", []string{"table", "kind"}, nil)
+	descLoadFiles = prometheus.NewDesc("ddbsync_load_files", "Data files of the current or last load: done and total.", []string{"table", "kind"}, nil)
+	descLoadBytes = prometheus.NewDesc("ddbsync_load_bytes_read_total", "Compressed export bytes read by the current or last load.", []string{"table"}, nil)
+)
+
+var retryCauses = []stream.RetryCause{stream.CauseThrottle, stream.CauseServer, stream.CauseNetwork,
+	stream.CauseExpiredIterator, stream.CauseIteratorAge, stream.CauseTrimHorizon}
+
+// Describe implements prometheus.Collector.
+func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descApplied, descTTL, descWatermark, descLag, descShards, descRetries,
+		descLoadItems, descLoadFiles, descLoadBytes} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (r *Registry) Collect(ch chan<- prometheus.Metric) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for table, s := range r.follows {
+		for ev, n := range s.Events() {
+			ch <- prometheus.MustNewConstMetric(descApplied, prometheus.CounterValue, float64(n), table, strings.ToLower(string(ev)))
+		}
+		ch <- prometheus.MustNewConstMetric(descTTL, prometheus.CounterValue, float64(s.TTLRemoves.Load()), table)
+		if w := s.Watermark(); !w.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descWatermark, prometheus.GaugeValue, float64(w.UnixNano())/1e9, table)
+			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, now.Sub(w).Seconds(), table)
+		}
+		for i, n := range s.Shards() {
+			ch <- prometheus.MustNewConstMetric(descShards, prometheus.GaugeValue, float64(n), table, reconcile.ShardStates[i])
+		}
+		for _, c := range retryCauses {
+			ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(s.Retries(c)), table, c.String())
+		}
+		ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(s.ApplyRetries.Load()), table, "database")
+	}
+	for table, s := range r.loads {
+		ch <- prometheus.MustNewConstMetric(descLoadItems, prometheus.GaugeValue, float64(s.ItemsDone.Load()), table, "done")
+		ch <- prometheus.MustNewConstMetric(descLoadItems, prometheus.GaugeValue, float64(s.ItemsTotal.Load()), table, "total")
+		ch <- prometheus.MustNewConstMetric(descLoadFiles, prometheus.GaugeValue, float64(s.FilesDone.Load()), table, "done")
+		ch <- prometheus.MustNewConstMetric(descLoadFiles, prometheus.GaugeValue, float64(s.FilesTotal.Load()), table, "total")
+		ch <- prometheus.MustNewConstMetric(descLoadBytes, prometheus.CounterValue, float64(s.BytesDone.Load()), table)
+	}
+}
+
+// Ready reports whether every followed table's watermark is within maxLag
+// of now; the error names the tables that are not.
+func (r *Registry) Ready(maxLag time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	var behind []string
+	for table, s := range r.follows {
+		w := s.Watermark()
+		switch {
+		case w.IsZero():
+			behind = append(behind, table+" (no watermark yet)")
+		case now.Sub(w) > maxLag:
+			behind = append(behind, fmt.Sprintf("%s (lag %s)", table, now.Sub(w).Round(time.Second)))
+		}
+	}
+	if len(behind) > 0 {
+		sort.Strings(behind)
+		return fmt.Errorf("not caught up within %s: %s", maxLag, strings.Join(behind, ", "))
+	}
+	return nil
+}
+
+// Handler serves /metrics, /healthz (the process is up) and /readyz (every
+// followed table is caught up within maxLag).
+func (r *Registry) Handler(maxLag time.Duration) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := r.Ready(maxLag); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+// Serve listens on addr and serves [Registry.Handler] until ctx is done.
+// It returns the address it listens on (useful with port 0) once listening.
+func (r *Registry) Serve(ctx context.Context, addr string, maxLag time.Duration, log *slog.Logger) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("metrics: listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: r.Handler(maxLag), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", slog.String("error", err.Error()))
+		}
+	}()
+	return l.Addr().String(), nil
+}
