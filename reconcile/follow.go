@@ -320,6 +320,8 @@ type shardRun struct {
 	running  bool
 	progress stream.ShardState
 	caughtUp bool
+	// lastTime is the latest read position time the shard reported.
+	lastTime time.Time
 }
 
 // shardEvent is what a shard's reader goroutine reports after each page.

@@ -51,6 +51,9 @@ func (f *follower) loop(ctx context.Context, desc stream.Description) error {
 			}
 			s := f.shards[ev.id]
 			s.progress, s.caughtUp = ev.state, ev.caughtUp
+			if p := ev.state.Progress; (p == stream.ProgressReading || p == stream.ProgressCaughtUp) && ev.state.Time.After(s.lastTime) {
+				s.lastTime = ev.state.Time
+			}
 			if ev.finished {
 				s.state, s.running = "finished", false
 				f.log.Info("shard finished", slog.String("shard_id", s.id))
@@ -273,6 +276,15 @@ func (f *follower) updateWatermark(ctx context.Context) error {
 	var states []stream.ShardState
 	for _, s := range f.shards {
 		switch {
+		case s.state == "finished" && f.lineage != nil && len(f.lineage.Children(s.id)) == 0:
+			// A closed shard whose children are not listed yet (DescribeStream
+			// may lag behind a rollover): their changes come after this
+			// shard's, so it still bounds W, at the last time it reached.
+			t := s.lastTime
+			if t.IsZero() {
+				t = f.start
+			}
+			states = append(states, stream.ShardState{ShardID: s.id, Progress: stream.ProgressReading, Time: t})
 		case s.state == "finished":
 			states = append(states, stream.ShardState{ShardID: s.id, Progress: stream.ProgressFinished})
 		case s.running:
