@@ -55,6 +55,7 @@ type Totals struct {
 	Checks        atomic.Int64 // watermark checks passed
 	Refusals      atomic.Int64 // gap refusals that were required or allowed, and correct
 	Divergences   atomic.Int64 // scenarios that failed an assertion
+	Diffs         atomic.Int64 // ddbsync diff runs that found nothing
 }
 
 // Crashes is the number of crashes injected.
@@ -70,10 +71,10 @@ func (t *Totals) Faults() int64 {
 func (t *Totals) String() string {
 	return fmt.Sprintf("scenarios run: %d\ncrashes injected: %d (load %d, follow cancelled %d, child SIGKILL %d)\n"+
 		"faults injected: %d (API errors and expired iterators retried %d, forced empty pages %d, clock jumps %d, shard rollovers and splits %d)\n"+
-		"changes applied: %d\nwatermark checks: %d\ndivergences found: %d\nrefusals that were correct: %d",
+		"changes applied: %d\nwatermark checks: %d\ndiffs with 0 findings: %d\ndivergences found: %d\nrefusals that were correct: %d",
 		t.Scenarios.Load(), t.Crashes(), t.LoadCrashes.Load(), t.FollowCancels.Load(), t.ChildKills.Load(),
 		t.Faults(), t.APIRetries.Load(), t.EmptyPages.Load(), t.ClockJumps.Load(), t.ShardEvents.Load(),
-		t.Changes.Load(), t.Checks.Load(), t.Divergences.Load(), t.Refusals.Load())
+		t.Changes.Load(), t.Checks.Load(), t.Diffs.Load(), t.Divergences.Load(), t.Refusals.Load())
 }
 
 // env is one scenario's world: the emulator, the database, the model.
@@ -363,7 +364,7 @@ func (e *env) load(dir string, at time.Time, crash LoadCrash) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	e.must(err, "loading")
-	e.lastW = time.Time{}
+	e.lastW, e.exportTime = time.Time{}, at
 	e.logf("loaded")
 	got := e.pgItems()
 	for k := range e.m.keys {
@@ -591,6 +592,33 @@ func (e *env) checkFinal() {
 		}
 	}
 	e.checkShards()
+	e.checkDiff()
+}
+
+// checkDiff runs `ddbsync diff` against a new export as of just before W:
+// it must find nothing missing, extra or different.
+func (e *env) checkDiff() {
+	e.t.Helper()
+	w := e.watermark()
+	at := w.Add(-time.Second)
+	if !at.After(e.exportTime) {
+		return // W is not past the copy's own export (a child's wall-clock W)
+	}
+	dir := e.exportAt(at)
+	src, err := snapshot.NewDirSource(dir)
+	e.must(err, "diff source")
+	exp, err := snapshot.Open(e.t.Context(), src)
+	e.must(err, "opening the diff's export")
+	sum, err := reconcile.Diff(e.t.Context(), e.pool, reconcile.DiffConfig{Table: tableName, Export: exp, Workers: 1, Now: e.emu.Clock().Now})
+	if err != nil {
+		e.fail("ddbsync diff against an export as of %s (W %s) failed: %v", at, w, err)
+	}
+	e.logf("diff: %d source items, %d rows, %d in flight", sum.SourceItems, sum.CopyRows, sum.InFlight)
+	if sum.Missing+sum.Extra+sum.Different != 0 {
+		e.fail("ddbsync diff against an export as of %s (W %s) found %d missing, %d extra, %d different",
+			at, w, sum.Missing, sum.Extra, sum.Different)
+	}
+	e.totals.Diffs.Add(1)
 }
 
 func (e *env) scan() map[string]string {

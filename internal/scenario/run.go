@@ -34,7 +34,6 @@ func Run(t testing.TB, seed uint64, totals *Totals) {
 	dir := e.exportAt(exportTime)
 	e.writes(e.r.IntN(10))
 	e.load(dir, exportTime, plan.LoadCrash)
-	e.exportTime = exportTime
 
 	if plan.Kind == KindExportTooOld {
 		e.runExportTooOld()
