@@ -341,22 +341,11 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 	f.apply = newApplier(f.table.layout)
 	f.start = f.table.exportTime.Add(-f.cfg.Skew)
 
-	lockConn, err := f.pool.Acquire(ctx)
+	lock, err := tableLock(ctx, f.pool, "follow", f.cfg.Table)
 	if err != nil {
 		return FollowResult{}, err
 	}
-	defer lockConn.Release()
-	lockKey := advisoryKey("follow:" + f.cfg.Table)
-	var locked bool
-	if err := lockConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&locked); err != nil {
-		return FollowResult{}, err
-	}
-	if !locked {
-		return FollowResult{}, fmt.Errorf("table %s: another ddbsync follow of this table is running", f.cfg.Table)
-	}
-	defer func() {
-		_, _ = lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
-	}()
+	defer lock.Close(context.WithoutCancel(ctx))
 
 	if f.arn, err = f.streamArn(ctx); err != nil {
 		return FollowResult{}, err

@@ -322,3 +322,23 @@ func TestFollow_RefusesStreamsWithoutNewImages(t *testing.T) {
 	require.ErrorIs(t, err, stream.ErrViewType)
 	require.Contains(t, err.Error(), "KEYS_ONLY")
 }
+
+func TestFollow_OneFollowerPerTable(t *testing.T) {
+	h := newFollowHarness(t)
+	h.insert(3)
+	h.exportAndLoad(h.now())
+	cfg := h.followConfig()
+	cfg.UntilCaughtUp = false
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { _, err := reconcile.Follow(ctx, h.pool, cfg); done <- err }()
+	require.Eventually(t, func() bool {
+		var n int
+		_ = h.pool.QueryRow(t.Context(), `SELECT count(*) FROM ddbsync.shards`).Scan(&n)
+		return n > 0
+	}, 10*time.Second, 5*time.Millisecond)
+	_, err := h.follow()
+	require.ErrorIs(t, err, reconcile.ErrBusy)
+	cancel()
+	require.NoError(t, <-done)
+}

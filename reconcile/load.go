@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"runtime"
 	"sync/atomic"
@@ -92,24 +91,12 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 		res.ExportTime = *exp.Summary.ExportTime
 	}
 
-	// One load per table at a time: a session advisory lock held for the
-	// whole load, on a connection of its own.
-	lockConn, err := pool.Acquire(ctx)
+	// One load per table at a time.
+	lock, err := tableLock(ctx, pool, "load", l.Table)
 	if err != nil {
-		return res, fmt.Errorf("loading %s: connecting: %w", l.Table, err)
+		return res, err
 	}
-	defer lockConn.Release()
-	lockKey := advisoryKey("load:" + l.Table)
-	var locked bool
-	if err := lockConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&locked); err != nil {
-		return res, fmt.Errorf("loading %s: taking the load lock: %w", l.Table, err)
-	}
-	if !locked {
-		return res, fmt.Errorf("loading %s: another ddbsync load of this table is running", l.Table)
-	}
-	defer func() {
-		_, _ = lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
-	}()
+	defer lock.Close(context.WithoutCancel(ctx))
 
 	if err := checkTarget(ctx, pool, l); err != nil {
 		return res, err
@@ -185,12 +172,6 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	log.Info("load published", slog.String("table", l.Table), slog.String("pg_table", l.Ident().Sanitize()),
 		slog.Int64("items", items), slog.Duration("duration", res.Duration))
 	return res, nil
-}
-
-func advisoryKey(s string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("ddbsync:" + s))
-	return int64(h.Sum64())
 }
 
 func loadTableName(id int64) string { return fmt.Sprintf("load_%d", id) }

@@ -30,7 +30,7 @@ func usageErrorf(format string, args ...any) error { return usageError{fmt.Error
 var refusals = []error{
 	snapshot.ErrUnsupported, snapshot.ErrChecksum, snapshot.ErrCount,
 	snapshot.ErrMissingFile, snapshot.ErrOutsideExport, snapshot.ErrCorrupt, snapshot.ErrPITRDisabled, snapshot.ErrExportFailed,
-	stream.ErrGap, stream.ErrViewType, reconcile.ErrStreamChanged, reconcile.ErrNotLoaded, reconcile.ErrTableNotOurs,
+	stream.ErrGap, stream.ErrViewType, reconcile.ErrStreamChanged, reconcile.ErrNotLoaded, reconcile.ErrTableNotOurs, reconcile.ErrBusy,
 	reconcile.ErrInconsistent,
 }
 
