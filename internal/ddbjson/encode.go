@@ -17,50 +17,79 @@ import (
 // input for PostgreSQL jsonb and for [DecodeItem], and two items that
 // DynamoDB considers equal encode to the same bytes.
 func AppendItem(dst []byte, item Item) ([]byte, error) {
-	return appendMap(dst, item, 0)
+	return lossless.appendMap(dst, item, 0)
 }
 
 // EncodeItem is [AppendItem] into a new slice.
 func EncodeItem(item Item) ([]byte, error) { return AppendItem(nil, item) }
 
-func appendMap(dst []byte, m map[string]types.AttributeValue, depth int) ([]byte, error) {
+// AppendWire appends item as DynamoDB JSON the way AWS sends it on the wire:
+// like [AppendItem], except that U+0000 stays a "\u0000" escape inside the
+// string instead of the S0/SS0 form PostgreSQL needs. For servers speaking
+// the DynamoDB protocol, such as the test emulator.
+func AppendWire(dst []byte, item Item) ([]byte, error) {
+	return wire.appendMap(dst, item, 0)
+}
+
+// encoding is one of the two DynamoDB JSON encodings: lossless (stored in
+// PostgreSQL) or wire (what AWS sends). They differ only in U+0000.
+type encoding struct{ wire bool }
+
+var (
+	lossless = encoding{}
+	wire     = encoding{wire: true}
+)
+
+// plainNul is U+0000 in the plain form: U+FFFD, since jsonb cannot hold it.
+const plainNul = `\ufffd`
+
+// nul is how a string escapes U+0000: the wire keeps it; the lossless form
+// escapes such strings before they reach appendString.
+func (e encoding) nul() string {
+	if e.wire {
+		return `\u0000`
+	}
+	return plainNul
+}
+
+func (e encoding) appendMap(dst []byte, m map[string]types.AttributeValue, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return dst, fmt.Errorf("nesting deeper than %d levels", maxDepth)
 	}
 	dst = append(dst, '{')
 	for i, name := range sortedKeys(m) {
-		if containsNul(name) {
+		if !e.wire && containsNul(name) {
 			return dst, fmt.Errorf("%w: %q", ErrNulInName, name)
 		}
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, name)
+		dst = appendString(dst, name, e.nul())
 		dst = append(dst, ':')
 		var err error
-		if dst, err = appendValue(dst, m[name], depth+1); err != nil {
+		if dst, err = e.appendValue(dst, m[name], depth+1); err != nil {
 			return dst, fmt.Errorf("attribute %s: %w", name, err)
 		}
 	}
 	return append(dst, '}'), nil
 }
 
-func appendValue(dst []byte, v types.AttributeValue, depth int) ([]byte, error) {
+func (e encoding) appendValue(dst []byte, v types.AttributeValue, depth int) ([]byte, error) {
 	switch v := v.(type) {
 	case *types.AttributeValueMemberS:
-		if containsNul(v.Value) {
+		if !e.wire && containsNul(v.Value) {
 			dst = append(dst, `{"S0":`...)
 			dst = appendBase64(dst, []byte(v.Value))
 			return append(dst, '}'), nil
 		}
 		dst = append(dst, `{"S":`...)
-		dst = appendString(dst, v.Value)
+		dst = appendString(dst, v.Value, e.nul())
 	case *types.AttributeValueMemberN:
 		if err := CheckNumber(v.Value); err != nil {
 			return dst, err
 		}
 		dst = append(dst, `{"N":`...)
-		dst = appendString(dst, v.Value)
+		dst = appendString(dst, v.Value, e.nul())
 	case *types.AttributeValueMemberB:
 		dst = append(dst, `{"B":`...)
 		dst = appendBase64(dst, v.Value)
@@ -77,7 +106,7 @@ func appendValue(dst []byte, v types.AttributeValue, depth int) ([]byte, error) 
 			return dst, fmt.Errorf("a set must not be empty")
 		}
 		ss := sortedStrings(v.Value)
-		escape := slices.ContainsFunc(ss, containsNul)
+		escape := !e.wire && slices.ContainsFunc(ss, containsNul)
 		if escape {
 			dst = append(dst, `{"SS0":[`...)
 		} else {
@@ -90,7 +119,7 @@ func appendValue(dst []byte, v types.AttributeValue, depth int) ([]byte, error) 
 			if escape {
 				dst = appendBase64(dst, []byte(s))
 			} else {
-				dst = appendString(dst, s)
+				dst = appendString(dst, s, e.nul())
 			}
 		}
 		dst = append(dst, ']')
@@ -107,7 +136,7 @@ func appendValue(dst []byte, v types.AttributeValue, depth int) ([]byte, error) 
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, s)
+			dst = appendString(dst, s, e.nul())
 		}
 		dst = append(dst, ']')
 	case *types.AttributeValueMemberBS:
@@ -125,7 +154,7 @@ func appendValue(dst []byte, v types.AttributeValue, depth int) ([]byte, error) 
 	case *types.AttributeValueMemberM:
 		dst = append(dst, `{"M":`...)
 		var err error
-		if dst, err = appendMap(dst, v.Value, depth); err != nil {
+		if dst, err = e.appendMap(dst, v.Value, depth); err != nil {
 			return dst, err
 		}
 	case *types.AttributeValueMemberL:
@@ -133,12 +162,12 @@ func appendValue(dst []byte, v types.AttributeValue, depth int) ([]byte, error) 
 			return dst, fmt.Errorf("nesting deeper than %d levels", maxDepth)
 		}
 		dst = append(dst, `{"L":[`...)
-		for i, e := range v.Value {
+		for i, el := range v.Value {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendValue(dst, e, depth+1); err != nil {
+			if dst, err = e.appendValue(dst, el, depth+1); err != nil {
 				return dst, fmt.Errorf("[%d]: %w", i, err)
 			}
 		}
@@ -215,9 +244,10 @@ func appendBase64(dst, b []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string. Invalid UTF-8 is replaced by
-// U+FFFD, as encoding/json does; the decoders never produce it.
-func appendString(dst []byte, s string) []byte {
+// appendString appends s as a JSON string, writing U+0000 as nul. Invalid
+// UTF-8 is replaced by U+FFFD, as encoding/json does; the decoders never
+// produce it.
+func appendString(dst []byte, s string, nul string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -238,9 +268,7 @@ func appendString(dst []byte, s string) []byte {
 			case '\t':
 				dst = append(dst, '\\', 't')
 			case 0:
-				// Only the plain form gets here (the lossless form escapes
-				// such strings first): jsonb cannot hold U+0000.
-				dst = append(dst, `\ufffd`...)
+				dst = append(dst, nul...)
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}

@@ -30,7 +30,7 @@ func appendPlainMap(dst []byte, m map[string]types.AttributeValue, depth int) ([
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, name)
+		dst = appendString(dst, name, plainNul)
 		dst = append(dst, ':')
 		var err error
 		if dst, err = appendPlainValue(dst, m[name], depth+1); err != nil {
@@ -43,7 +43,7 @@ func appendPlainMap(dst []byte, m map[string]types.AttributeValue, depth int) ([
 func appendPlainValue(dst []byte, v types.AttributeValue, depth int) ([]byte, error) {
 	switch v := v.(type) {
 	case *types.AttributeValueMemberS:
-		return appendString(dst, v.Value), nil
+		return appendString(dst, v.Value, plainNul), nil
 	case *types.AttributeValueMemberN:
 		n, err := parseDecimal(v.Value)
 		if err != nil {
@@ -65,7 +65,7 @@ func appendPlainValue(dst []byte, v types.AttributeValue, depth int) ([]byte, er
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, s)
+			dst = appendString(dst, s, plainNul)
 		}
 		return append(dst, ']'), nil
 	case *types.AttributeValueMemberNS:

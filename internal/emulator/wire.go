@@ -1,147 +1,24 @@
 package emulator
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 )
 
-// The wire encoding is plain DynamoDB JSON as AWS sends it. It differs from
-// ddbjson's lossless form only for strings holding U+0000, which go out as
-// JSON "\u0000" here instead of ddbjson's base64 escape.
-
-// appendWireItem appends item as a JSON object of AttributeValues.
+// appendWireItem appends item as DynamoDB JSON the way AWS sends it.
+// Items are validated on the way in, so encoding cannot fail.
 func appendWireItem(dst []byte, item ddbjson.Item) []byte {
-	dst = append(dst, '{')
-	names := make([]string, 0, len(item))
-	for k := range item {
-		names = append(names, k)
+	out, err := ddbjson.AppendWire(dst, item)
+	if err != nil {
+		panic(fmt.Sprintf("emulator: encoding a stored item: %v", err))
 	}
-	slices.Sort(names)
-	for i, name := range names {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendJSONString(dst, name)
-		dst = append(dst, ':')
-		dst = appendWireValue(dst, item[name])
-	}
-	return append(dst, '}')
-}
-
-func appendWireValue(dst []byte, v types.AttributeValue) []byte {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		dst = append(dst, `{"S":`...)
-		dst = appendJSONString(dst, v.Value)
-	case *types.AttributeValueMemberN:
-		dst = append(dst, `{"N":`...)
-		dst = appendJSONString(dst, v.Value)
-	case *types.AttributeValueMemberB:
-		dst = append(dst, `{"B":"`...)
-		dst = base64.StdEncoding.AppendEncode(dst, v.Value)
-		dst = append(dst, '"')
-	case *types.AttributeValueMemberBOOL:
-		dst = append(dst, `{"BOOL":`...)
-		dst = strconv.AppendBool(dst, v.Value)
-	case *types.AttributeValueMemberNULL:
-		dst = append(dst, `{"NULL":true`...)
-	case *types.AttributeValueMemberSS:
-		dst = appendStringSet(dst, `{"SS":[`, v.Value)
-	case *types.AttributeValueMemberNS:
-		dst = appendStringSet(dst, `{"NS":[`, v.Value)
-	case *types.AttributeValueMemberBS:
-		dst = append(dst, `{"BS":[`...)
-		for i, b := range v.Value {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, '"')
-			dst = base64.StdEncoding.AppendEncode(dst, b)
-			dst = append(dst, '"')
-		}
-		dst = append(dst, ']')
-	case *types.AttributeValueMemberM:
-		dst = append(dst, `{"M":`...)
-		dst = appendWireItem(dst, v.Value)
-	case *types.AttributeValueMemberL:
-		dst = append(dst, `{"L":[`...)
-		for i, e := range v.Value {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendWireValue(dst, e)
-		}
-		dst = append(dst, ']')
-	default:
-		// Items are validated on the way in; this cannot happen.
-		panic(fmt.Sprintf("emulator: unexpected AttributeValue %T", v))
-	}
-	return append(dst, '}')
-}
-
-func appendStringSet(dst []byte, open string, ss []string) []byte {
-	dst = append(dst, open...)
-	for i, s := range ss {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendJSONString(dst, s)
-	}
-	return append(dst, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, escaping control characters
-// (U+0000 included) and replacing invalid UTF-8 with U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return out
 }
 
 // wireItem is an item in a response, encoded by appendWireItem.
