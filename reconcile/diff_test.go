@@ -75,7 +75,7 @@ func diffExport(t *testing.T, pool *pgxpool.Pool, exp *snapshot.Export, repair b
 	return sum, c, err
 }
 
-func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+func sqlExec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
 	t.Helper()
 	_, err := pool.Exec(t.Context(), sql, args...)
 	require.NoError(t, err)
@@ -112,11 +112,11 @@ func TestDiff_FindsEachKindOfCorruption(t *testing.T) {
 	exp := loadedCopy(t, pool, items)
 	deleted, changed, digit, nested := idOf(items[0]), idOf(items[1]), idOf(items[2]), idOf(items[3])
 
-	exec(t, pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, deleted)
-	exec(t, pool, `INSERT INTO dynamodb.tenure_information (id, item, doc, origin) VALUES ('added', '{"id":{"S":"added"}}', '{"id":"added"}', 'export')`)
-	exec(t, pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{charges,M,rent,N}', '"1.01"') WHERE id = $1`, changed)
-	exec(t, pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{big,N}', '"1234567890123456789012345678901234567.9"') WHERE id = $1`, digit)
-	exec(t, pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{householdMembers,L,0,M,fullName,S}', '"Someone Else"') WHERE id = $1`, nested)
+	sqlExec(t, pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, deleted)
+	sqlExec(t, pool, `INSERT INTO dynamodb.tenure_information (id, item, doc, origin) VALUES ('added', '{"id":{"S":"added"}}', '{"id":"added"}', 'export')`)
+	sqlExec(t, pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{charges,M,rent,N}', '"1.01"') WHERE id = $1`, changed)
+	sqlExec(t, pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{big,N}', '"1234567890123456789012345678901234567.9"') WHERE id = $1`, digit)
+	sqlExec(t, pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{householdMembers,L,0,M,fullName,S}', '"Someone Else"') WHERE id = $1`, nested)
 
 	sum, c, err := diffExport(t, pool, exp, false)
 	require.ErrorIs(t, err, reconcile.ErrInconsistent)
@@ -203,13 +203,13 @@ func TestDiff_RefusesCopyBehindTheSource(t *testing.T) {
 	require.Contains(t, err.Error(), "ddbsync follow --table TenureInformation --until-caught-up")
 
 	// A watermark before the source's instant is not enough either.
-	exec(t, pool, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time, watermark) VALUES ($1, 'arn', $2, $3)`,
+	sqlExec(t, pool, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time, watermark) VALUES ($1, 'arn', $2, $3)`,
 		tenure.TableName, t0, t0.Add(30*time.Minute))
 	_, _, err = diffExport(t, pool, newer, false)
 	require.ErrorIs(t, err, reconcile.ErrNotCaughtUp)
 
 	// Caught up: compared.
-	exec(t, pool, `UPDATE ddbsync.streams SET watermark = $1`, t0.Add(2*time.Hour))
+	sqlExec(t, pool, `UPDATE ddbsync.streams SET watermark = $1`, t0.Add(2*time.Hour))
 	_, _, err = diffExport(t, pool, newer, false)
 	require.NoError(t, err)
 
@@ -224,9 +224,9 @@ func TestDiff_RepairThenSecondDiffIsClean(t *testing.T) {
 	pool := pgtest.New(t)
 	items := diffItems(40)
 	exp := loadedCopy(t, pool, items)
-	exec(t, pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, idOf(items[0]))
-	exec(t, pool, `INSERT INTO dynamodb.tenure_information (id, item, doc, origin) VALUES ('added', '{"id":{"S":"added"}}', '{"id":"added"}', 'stream')`)
-	exec(t, pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{charges,M,rent,N}', '"1.01"'), doc = '{}' WHERE id = $1`, idOf(items[1]))
+	sqlExec(t, pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, idOf(items[0]))
+	sqlExec(t, pool, `INSERT INTO dynamodb.tenure_information (id, item, doc, origin) VALUES ('added', '{"id":{"S":"added"}}', '{"id":"added"}', 'stream')`)
+	sqlExec(t, pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{charges,M,rent,N}', '"1.01"'), doc = '{}' WHERE id = $1`, idOf(items[1]))
 
 	sum, c, err := diffExport(t, pool, exp, true)
 	require.ErrorIs(t, err, reconcile.ErrInconsistent, "findings are reported even when repaired")
@@ -267,7 +267,7 @@ func TestDiff_RepairRefusedWhileFollowRuns(t *testing.T) {
 	pool := pgtest.New(t)
 	items := diffItems(5)
 	exp := loadedCopy(t, pool, items)
-	exec(t, pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, idOf(items[0]))
+	sqlExec(t, pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, idOf(items[0]))
 
 	conn, err := pool.Acquire(t.Context())
 	require.NoError(t, err)

@@ -24,6 +24,8 @@ type TableStatus struct {
 	Shards      []ShardStatus `json:"shards,omitempty"`
 	// UnfinishedLoad is set while a load of another export is in progress or interrupted.
 	UnfinishedLoad *LoadStatus `json:"unfinished_load,omitempty"`
+	// LastDiff is the table's most recent `ddbsync diff`, if any.
+	LastDiff *DiffStatus `json:"last_diff,omitempty"`
 }
 
 // ShardStatus is one shard's checkpoint.
@@ -85,6 +87,9 @@ func Status(ctx context.Context, pool *pgxpool.Pool, table string, now time.Time
 			Scan(&ls.LoadID, &ls.ExportArn, &ls.FilesTotal, &ls.StartedAt, &ls.FilesDone)
 		if err == nil {
 			out[i].UnfinishedLoad = &ls
+		}
+		if out[i].LastDiff, err = lastDiff(ctx, pool, out[i].Table); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

@@ -142,6 +142,11 @@ func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
 		cfg.Report = reconcile.NewHTMLReport(w)
 	}
 	sum, err := reconcile.Diff(ctx, pool, cfg)
+	if errors.Is(err, reconcile.ErrNotLoaded) {
+		// For load and follow an unloaded table is a refusal (exit 1); for
+		// diff, exit 1 means inconsistencies, so this is a failure (exit 2).
+		return errors.New(err.Error())
+	}
 	if err != nil && !errors.Is(err, reconcile.ErrInconsistent) {
 		return err
 	}

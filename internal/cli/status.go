@@ -64,6 +64,9 @@ func printStatus(w io.Writer, st []reconcile.TableStatus) {
 			fmt.Fprintf(w, "  unfinished load %d of %s: %d of %d files (run load again to resume)\n",
 				t.UnfinishedLoad.LoadID, t.UnfinishedLoad.ExportArn, t.UnfinishedLoad.FilesDone, t.UnfinishedLoad.FilesTotal)
 		}
+		if d := t.LastDiff; d != nil {
+			printLastDiff(w, d)
+		}
 		if t.StreamArn == "" {
 			fmt.Fprintln(w, "  stream     not followed since the load (run `ddbsync follow`)")
 			continue
@@ -89,4 +92,19 @@ func printStatus(w io.Writer, st []reconcile.TableStatus) {
 			}
 		}
 	}
+}
+
+func printLastDiff(w io.Writer, d *reconcile.DiffStatus) {
+	fmt.Fprintf(w, "  last diff  %d against %s, started %s: %s", d.DiffID, d.Source, d.StartedAt.UTC().Format(time.RFC3339), d.State)
+	switch d.State {
+	case "consistent", "inconsistent":
+		fmt.Fprintf(w, " (%d missing, %d extra, %d different, %d in flight", d.Missing, d.Extra, d.Different, d.InFlight)
+		if d.Repaired != nil {
+			fmt.Fprintf(w, "; %d repaired", *d.Repaired)
+		}
+		fmt.Fprint(w, ")")
+	case "failed":
+		fmt.Fprintf(w, ": %s", d.Error)
+	}
+	fmt.Fprintln(w)
 }
