@@ -482,9 +482,11 @@ func (d *differ) begin(ctx context.Context) error {
 	}
 	names := scratchTables(d.sum.DiffID)
 	d.source, d.findings = names[0], names[1]
-	// Same columns as the data table, no constraints: a scan's rows carry
-	// origin 'scan'. Unlogged: the scratch table is thrown away.
-	_, err = d.pool.Exec(ctx, fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING COMPRESSION)",
+	// Same columns as the data table, no constraints (a scan's rows carry
+	// origin 'scan'), doc left empty (see diffColumns). Unlogged: the
+	// scratch table is thrown away.
+	_, err = d.pool.Exec(ctx, fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING COMPRESSION); "+
+		"ALTER TABLE %[1]s ALTER COLUMN doc DROP NOT NULL",
 		d.source.Sanitize(), d.table.layout.Ident().Sanitize()))
 	return err
 }
@@ -526,7 +528,7 @@ func (d *differ) fillSource(ctx context.Context) error {
 					return err
 				}
 				defer tx.Rollback(context.WithoutCancel(gctx))
-				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, l, prov, d.cfg.LoadStats); err != nil {
+				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, diffColumns(l), newImageEncoder(l), prov, d.cfg.LoadStats); err != nil {
 					return err
 				}
 				if err := tx.Commit(gctx); err != nil {

@@ -162,11 +162,12 @@ func (d *differ) repair(ctx context.Context) error {
 			return err
 		}
 	}
-	upsert := fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s s JOIN %s f ON %s
-		WHERE f.kind IN ('missing', 'different') AND NOT f.in_flight
-		ON CONFLICT (%s) DO UPDATE SET %s`,
-		data, strings.Join(quoted, ", "), strings.Join(srcCols, ", "), d.source.Sanitize(), d.findings.Sanitize(),
-		p.joinOn("s", "f"), strings.Join(p.keyCols, ", "), strings.Join(set, ", "))
+	if err := d.stageRepairs(ctx, tx); err != nil {
+		return err
+	}
+	upsert := fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s s ON CONFLICT (%s) DO UPDATE SET %s`,
+		data, strings.Join(quoted, ", "), strings.Join(srcCols, ", "), repairStage.Sanitize(),
+		strings.Join(p.keyCols, ", "), strings.Join(set, ", "))
 	tag, err := tx.Exec(ctx, upsert)
 	if err != nil {
 		return err
@@ -192,6 +193,36 @@ func (d *differ) repair(ctx context.Context) error {
 	}
 	d.sum.Repair = &RepairCounts{Inserted: d.sum.Missing, Updated: d.sum.Different, Deleted: d.sum.Extra}
 	return nil
+}
+
+// repairStage holds, for the repair's transaction, the full rows to write.
+var repairStage = pgx.Identifier{"ddbsync_repair_stage"}
+
+// stageRepairs copies into a temporary table the data table rows, doc
+// included, of the source images to write: one per missing or different
+// finding not in flight.
+func (d *differ) stageRepairs(ctx context.Context, tx pgx.Tx) error {
+	l := d.table.layout
+	p := d.parts()
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP",
+		repairStage.Sanitize(), d.source.Sanitize())); err != nil {
+		return err
+	}
+	rows, err := d.pool.Query(ctx, fmt.Sprintf(`SELECT s.item FROM %s s JOIN %s f ON %s
+		WHERE f.kind IN ('missing', 'different') AND NOT f.in_flight`,
+		d.source.Sanitize(), d.findings.Sanitize(), p.joinOn("s", "f")))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	src := &repairRows{rows: rows, enc: newRowEncoder(l), prov: Provenance{Origin: d.sum.SourceKind, Time: d.sum.Instant}}
+	if _, err := tx.CopyFrom(ctx, repairStage, l.Columns(), src); err != nil {
+		if serr := src.Err(); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("staging the repairs: %w", err)
+	}
+	return src.Err()
 }
 
 // allowOrigin widens the data table's origin CHECK to accept origin, once:

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -321,7 +322,8 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 		return fmt.Errorf("%s: %w", f.Name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	n, bytes, err := copyExportFile(ctx, tx, exp, f, loadTable, l, Provenance{Origin: OriginExport, Time: exportTime}, stats)
+	n, bytes, err := copyExportFile(ctx, tx, exp, f, loadTable, l.Columns(), newRowEncoder(l),
+		Provenance{Origin: OriginExport, Time: exportTime}, stats)
 	if err != nil {
 		return err
 	}
@@ -337,20 +339,21 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 }
 
 // copyExportFile streams data file f of exp into table through tx with
-// PostgreSQL's binary COPY, every row in l's layout with provenance prov,
-// and checks the file as [snapshot.FileReader] does (lines, MD5, item
-// count) plus the rows copied against the manifest. It returns the rows
-// copied and the stored bytes read. Load and diff both read exports through
-// it, so a diff's source is verified exactly as a load's.
+// PostgreSQL's binary COPY, each item turned into the columns cols by enc
+// with provenance prov, and checks the file as [snapshot.FileReader] does
+// (lines, MD5, item count) plus the rows copied against the manifest. It
+// returns the rows copied and the stored bytes read. Load and diff both
+// read exports through it, so a diff's source is verified exactly as a
+// load's.
 func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snapshot.DataFile,
-	table pgx.Identifier, l Layout, prov Provenance, stats *LoadStats) (int64, int64, error) {
+	table pgx.Identifier, cols []string, enc itemEncoder, prov Provenance, stats *LoadStats) (int64, int64, error) {
 	r, err := exp.OpenFile(ctx, f)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer r.Close()
-	src := &fileRows{name: f.Name, r: r, enc: newRowEncoder(l), prov: prov, stats: stats}
-	n, err := tx.CopyFrom(ctx, table, l.Columns(), src)
+	src := &fileRows{name: f.Name, r: r, enc: enc, prov: prov, stats: stats}
+	n, err := tx.CopyFrom(ctx, table, cols, src)
 	if err != nil {
 		// pgx reports a source's error as the server's COPY failure, as
 		// text; the source still holds the original, with its type.
@@ -365,11 +368,17 @@ func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snap
 	return n, r.BytesRead(), nil
 }
 
+// itemEncoder turns an item into the values of one row; [rowEncoder] makes
+// data table rows.
+type itemEncoder interface {
+	encode(item ddbjson.Item, p Provenance) ([]any, error)
+}
+
 // fileRows is a pgx.CopyFromSource over one data file.
 type fileRows struct {
 	name   string
 	r      *snapshot.FileReader
-	enc    *rowEncoder
+	enc    itemEncoder
 	prov   Provenance
 	vals   []any
 	err    error

@@ -81,8 +81,9 @@ func scanInto(ctx context.Context, pool *pgxpool.Pool, table string, src ScanSou
 			if src.PageLimit > 0 {
 				in.Limit = aws.Int32(src.PageLimit)
 			}
-			rows := &scanRows{ctx: gctx, api: src.Client, in: in, limiter: limiter, enc: newRowEncoder(l), prov: prov, stats: stats}
-			n, err := pool.CopyFrom(gctx, dst, l.Columns(), rows)
+			rows := &scanRows{ctx: gctx, api: src.Client, in: in, limiter: limiter, enc: newImageEncoder(l),
+				itemCol: len(l.KeyColumns), prov: prov, stats: stats}
+			n, err := pool.CopyFrom(gctx, dst, diffColumns(l), rows)
 			if rerr := rows.Err(); rerr != nil {
 				return fmt.Errorf("scanning %s segment %d of %d: %w", table, seg, segments, rerr)
 			}
@@ -106,7 +107,8 @@ type scanRows struct {
 	api     ScanAPI
 	in      *dynamodb.ScanInput
 	limiter *rate.Limiter
-	enc     *rowEncoder
+	enc     itemEncoder
+	itemCol int // the index of the encoded item among the values
 	prov    Provenance
 	stats   *ScanStats
 
@@ -139,7 +141,8 @@ func (s *scanRows) Next() bool {
 	}
 	if !s.measured {
 		// One read unit per 4 KB, as strongly consistent reads cost.
-		units := float64(len(s.enc.item)) / 4096
+		b, _ := vals[s.itemCol].([]byte)
+		units := float64(len(b)) / 4096
 		s.debt += units
 		s.stats.MilliRCU.Add(int64(units * 1000))
 	}

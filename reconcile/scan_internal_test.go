@@ -40,7 +40,7 @@ func scanAll(t *testing.T, api ScanAPI, limiter *rate.Limiter) (*ScanStats, time
 	require.NoError(t, err)
 	stats := &ScanStats{}
 	rows := &scanRows{ctx: t.Context(), api: api, in: &dynamodb.ScanInput{ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal},
-		limiter: limiter, enc: newRowEncoder(l), prov: Provenance{Origin: OriginScan}, stats: stats}
+		limiter: limiter, enc: newImageEncoder(l), itemCol: 1, prov: Provenance{Origin: OriginScan}, stats: stats}
 	start := time.Now()
 	for rows.Next() {
 		_, err := rows.Values()
