@@ -1,0 +1,80 @@
+package reconcile_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/tenure"
+	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/snapshot"
+)
+
+// BenchmarkDiff diffs a loaded tenure copy of DDBSYNC_BENCH_ITEMS items
+// (default 1,000,000) against its export after planting 1,000 differences
+// in the copy (a third each missing, extra and different), and checks that
+// exactly those are found. bench/diff.sh does the same through the command
+// line and reports peak RSS.
+//
+//	go test ./reconcile -run '^$' -bench BenchmarkDiff -benchtime 1x
+func BenchmarkDiff(b *testing.B) {
+	items := 1_000_000
+	if s := os.Getenv("DDBSYNC_BENCH_ITEMS"); s != "" {
+		var err error
+		items, err = strconv.Atoi(s)
+		require.NoError(b, err)
+	}
+	const planted, third = 1000, 333
+	dir := b.TempDir()
+	w, err := snapshot.NewWriter(b.Context(), snapshot.DirSink(dir), snapshot.WriterConfig{
+		TableArn: "arn:aws:dynamodb:eu-west-2:000000000000:table/" + tenure.TableName, ExportTime: t0, Files: 16,
+	})
+	require.NoError(b, err)
+	gen := tenure.NewGenerator(1)
+	for range items {
+		require.NoError(b, w.Write(gen.Item()))
+	}
+	_, err = w.Close(b.Context())
+	require.NoError(b, err)
+	src, err := snapshot.NewDirSource(dir)
+	require.NoError(b, err)
+	exp, err := snapshot.Open(b.Context(), src)
+	require.NoError(b, err)
+	pool := pgtest.New(b)
+	_, err = reconcile.Load(b.Context(), pool, exp, reconcile.LoadConfig{Layout: tenureLayout(b, "")})
+	require.NoError(b, err)
+	for _, sql := range []string{
+		fmt.Sprintf(`CREATE TABLE victims AS SELECT id, row_number() OVER () AS n
+			FROM (SELECT id FROM dynamodb.tenure_information ORDER BY md5(id) LIMIT %d) s`, planted-third),
+		fmt.Sprintf(`DELETE FROM dynamodb.tenure_information t USING victims v WHERE t.id = v.id AND v.n <= %d`, third),
+		fmt.Sprintf(`UPDATE dynamodb.tenure_information t SET item = jsonb_set(t.item, '{charges,M,rent,N}', '"0.01"')
+			FROM victims v WHERE t.id = v.id AND v.n > %d`, third),
+		fmt.Sprintf(`INSERT INTO dynamodb.tenure_information (id, item, doc, origin, origin_time)
+			SELECT 'planted-' || g, jsonb_build_object('id', jsonb_build_object('S', 'planted-' || g)), '{}', 'export', now()
+			FROM generate_series(1, %d) g`, third),
+	} {
+		_, err := pool.Exec(b.Context(), sql)
+		require.NoError(b, err)
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		sum, err := reconcile.Diff(b.Context(), pool, reconcile.DiffConfig{Table: tenure.TableName, Export: exp})
+		require.ErrorIs(b, err, reconcile.ErrInconsistent)
+		require.EqualValues(b, third, sum.Missing)
+		require.EqualValues(b, third, sum.Extra)
+		require.EqualValues(b, planted-2*third, sum.Different)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(items)*float64(b.N)/b.Elapsed().Seconds(), "items/s")
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
+	}
+}
