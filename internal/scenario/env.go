@@ -569,6 +569,7 @@ func (e *env) checkWatermark(when string) {
 	for k := range got {
 		e.fail("%s: key %s is in the copy but was never written", when, k)
 	}
+	e.checkOnce(when)
 	e.totals.Checks.Add(1)
 }
 
@@ -705,6 +706,14 @@ func sameNumber(a, b string) bool {
 // shardRecords reads a shard from TRIM_HORIZON: how many records were
 // created at or after since, and the last record's sequence number.
 func (e *env) shardRecords(arn, shardID string, since time.Time) (int64, string) {
+	n, last, _ := e.shardRecordsUpTo(arn, shardID, since, "")
+	return n, last
+}
+
+// shardRecordsUpTo is shardRecords counting only records at or before
+// upTo (all when ""); it also returns the sequence numbers counted.
+func (e *env) shardRecordsUpTo(arn, shardID string, since time.Time, upTo string) (int64, string, []string) {
+	var seqs []string
 	ctx := e.t.Context()
 	it, err := e.plain.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn),
 		ShardId: aws.String(shardID), ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
@@ -716,17 +725,67 @@ func (e *env) shardRecords(arn, shardID string, since time.Time) (int64, string)
 		page, err := e.plain.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
 		e.must(err, "GetRecords")
 		for _, r := range page.Records {
+			seq := aws.ToString(r.Dynamodb.SequenceNumber)
+			if upTo != "" && cmpNumber(seq, upTo) > 0 {
+				continue
+			}
 			if !r.Dynamodb.ApproximateCreationDateTime.Before(since) {
 				n++
+				seqs = append(seqs, seq)
 			}
-			last = aws.ToString(r.Dynamodb.SequenceNumber)
+			last = seq
 		}
 		if len(page.Records) == 0 {
 			break
 		}
 		iter = page.NextShardIterator
 	}
-	return n, last
+	return n, last, seqs
+}
+
+func cmpNumber(a, b string) int {
+	x, _ := new(big.Int).SetString(a, 10)
+	y, _ := new(big.Int).SetString(b, 10)
+	if x == nil || y == nil {
+		return 0
+	}
+	return x.Cmp(y)
+}
+
+// checkOnce asserts, for every checkpointed shard, that changes_applied is
+// the number of the shard's records since the replay start up to the
+// checkpoint: every change applied once, however the follower was stopped.
+func (e *env) checkOnce(when string) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	var startTime time.Time
+	var arn string
+	err := e.pool.QueryRow(ctx, `SELECT start_time, stream_arn FROM ddbsync.streams WHERE table_name = $1`, tableName).Scan(&startTime, &arn)
+	if errors.Is(err, pgx.ErrNoRows) || e.now().Sub(startTime) >= 23*time.Hour || e.faultsOn {
+		return // the checker's own reads would meet the faults
+	}
+	e.must(err, "start time")
+	rows, err := e.pool.Query(ctx, `SELECT shard_id, last_sequence::text, changes_applied FROM ddbsync.shards
+		WHERE table_name = $1 AND last_sequence IS NOT NULL`, tableName)
+	e.must(err, "checkpoints")
+	type ck struct {
+		id, seq string
+		n       int64
+	}
+	var cks []ck
+	for rows.Next() {
+		var c ck
+		e.must(rows.Scan(&c.id, &c.seq, &c.n), "checkpoint")
+		cks = append(cks, c)
+	}
+	e.must(rows.Err(), "checkpoints")
+	for _, c := range cks {
+		n, _, seqs := e.shardRecordsUpTo(arn, c.id, startTime, c.seq)
+		if n != c.n {
+			e.fail("%s: shard %s: %d changes applied up to its checkpoint %s, the shard holds %d since the replay start %s (each must be applied once): %v",
+				when, c.id, c.n, c.seq, n, startTime, seqs)
+		}
+	}
 }
 
 // child starts ddbsync as a child process (this test binary, see

@@ -90,7 +90,7 @@ func (e *env) finish() {
 		e.cliFollow()
 	} else {
 		var err error
-		for range 3 { // a follower killed a moment ago may still hold its lock
+		for range 50 { // a follower killed a moment ago may still hold its lock
 			if _, err = e.follow("final follow"); err == nil {
 				break
 			}
