@@ -276,17 +276,21 @@ func (d *differ) run(ctx context.Context) (_ DiffSummary, retErr error) {
 		}
 	}()
 
+	phase := time.Now()
 	if err := d.fillSource(ctx); err != nil {
 		return d.sum, fmt.Errorf("diffing %s: reading the source: %w", d.cfg.Table, err)
 	}
+	d.log.Info("source copied", slog.Int64("items", d.sum.SourceItems), slog.Duration("duration", time.Since(phase)))
 	if d.cfg.Scan != nil {
 		if err := d.waitCaughtUp(ctx, *d.sum.ScanEnd); err != nil {
 			return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
 		}
 	}
+	phase = time.Now()
 	if err := d.compare(ctx); err != nil {
 		return d.sum, fmt.Errorf("diffing %s: comparing: %w", d.cfg.Table, err)
 	}
+	d.log.Info("compared", slog.Int64("copy_rows", d.sum.CopyRows), slog.Duration("duration", time.Since(phase)))
 	if d.cfg.Repair {
 		if err := d.repair(ctx); err != nil {
 			return d.sum, fmt.Errorf("diffing %s: repairing: %w", d.cfg.Table, err)

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"strings"
@@ -286,4 +287,29 @@ func TestDiff_RepairRefusedWhileFollowRuns(t *testing.T) {
 	_, err = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, followLockKey(tenure.TableName))
 	require.NoError(t, err)
 	require.Equal(t, 4, len(tableItems(t, pool, tenureLayout(t, ""))), "nothing was repaired")
+}
+
+func TestDiff_CleansUpAfterAnInterruptedDiff(t *testing.T) {
+	pool := pgtest.New(t)
+	exp := loadedCopy(t, pool, diffItems(5))
+	// A diff killed mid-way leaves its run 'running' and its scratch table.
+	var id int64
+	require.NoError(t, pool.QueryRow(t.Context(), `INSERT INTO ddbsync.diff_runs (table_name, source_kind, source, skew)
+		VALUES ($1, 'export', 'x', '1 minute') RETURNING diff_id`, tenure.TableName).Scan(&id))
+	sqlExec(t, pool, fmt.Sprintf(`CREATE TABLE ddbsync.diff_%d_source (id text)`, id))
+
+	_, _, err := diffExport(t, pool, exp, false)
+	require.NoError(t, err)
+	var state, msg string
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT state, error FROM ddbsync.diff_runs WHERE diff_id = $1`, id).Scan(&state, &msg))
+	require.Equal(t, "failed", state)
+	require.Equal(t, "interrupted", msg)
+	var scratch int
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_tables WHERE schemaname = 'ddbsync' AND tablename ~ '^diff_[0-9]+_'`).Scan(&scratch))
+	require.Zero(t, scratch)
+
+	st, err := reconcile.Status(t.Context(), pool, tenure.TableName, time.Now())
+	require.NoError(t, err)
+	require.NotNil(t, st[0].LastDiff)
+	require.Equal(t, "consistent", st[0].LastDiff.State)
 }
