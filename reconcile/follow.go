@@ -320,8 +320,12 @@ type shardRun struct {
 	running  bool
 	progress stream.ShardState
 	caughtUp bool
-	// lastTime is the latest read position time the shard reported.
-	lastTime time.Time
+	// readTime is the creation time of the last record read from the shard.
+	readTime time.Time
+	// openAt is when the latest listing showing the shard open was asked
+	// for; closedListed is set once a listing shows it closed.
+	openAt       time.Time
+	closedListed bool
 }
 
 // shardEvent is what a shard's reader goroutine reports after each page.
@@ -350,6 +354,7 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 	if f.arn, err = f.streamArn(ctx); err != nil {
 		return FollowResult{}, err
 	}
+	listedAt := f.cfg.Now()
 	desc, err := stream.Describe(ctx, f.cfg.Streams, f.arn)
 	if err != nil {
 		return FollowResult{}, fmt.Errorf("table %s: describing stream %s: %w", f.cfg.Table, f.arn, err)
@@ -360,7 +365,7 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 	if err := f.beginOrResume(ctx); err != nil {
 		return f.result(), err
 	}
-	err = f.loop(ctx, desc)
+	err = f.loop(ctx, desc, listedAt)
 	return f.result(), err
 }
 

@@ -15,7 +15,7 @@ import (
 // loop runs the shard readers and publishes the watermark. Only this
 // goroutine touches f.shards, f.lineage and f.watermark; readers report
 // through events.
-func (f *follower) loop(ctx context.Context, desc stream.Description) error {
+func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt time.Time) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -23,7 +23,7 @@ func (f *follower) loop(ctx context.Context, desc stream.Description) error {
 		wg.Wait()
 	}()
 	events := make(chan shardEvent)
-	if err := f.discover(ctx, desc); err != nil {
+	if err := f.discover(ctx, desc, listedAt); err != nil {
 		return err
 	}
 	f.startReady(ctx, events, &wg)
@@ -51,8 +51,8 @@ func (f *follower) loop(ctx context.Context, desc stream.Description) error {
 			}
 			s := f.shards[ev.id]
 			s.progress, s.caughtUp = ev.state, ev.caughtUp
-			if p := ev.state.Progress; (p == stream.ProgressReading || p == stream.ProgressCaughtUp) && ev.state.Time.After(s.lastTime) {
-				s.lastTime = ev.state.Time
+			if ev.state.Progress == stream.ProgressReading && ev.state.Time.After(s.readTime) {
+				s.readTime = ev.state.Time
 			}
 			if ev.finished {
 				s.state, s.running = "finished", false
@@ -77,6 +77,7 @@ func (f *follower) loop(ctx context.Context, desc stream.Description) error {
 }
 
 func (f *follower) rediscover(ctx context.Context, events chan<- shardEvent, wg *sync.WaitGroup) error {
+	listedAt := f.cfg.Now()
 	desc, err := stream.Describe(ctx, f.cfg.Streams, f.arn)
 	if err != nil {
 		if errors.Is(err, stream.ErrStreamNotFound) {
@@ -84,7 +85,7 @@ func (f *follower) rediscover(ctx context.Context, events chan<- shardEvent, wg 
 		}
 		return fmt.Errorf("table %s: describing stream %s: %w", f.cfg.Table, f.arn, err)
 	}
-	if err := f.discover(ctx, desc); err != nil {
+	if err := f.discover(ctx, desc, listedAt); err != nil {
 		return err
 	}
 	f.startReady(ctx, events, wg)
@@ -93,7 +94,7 @@ func (f *follower) rediscover(ctx context.Context, events chan<- shardEvent, wg 
 
 // discover takes a shard listing: a shard we know of and had not finished
 // that is no longer listed is a gap; new shards are recorded.
-func (f *follower) discover(ctx context.Context, desc stream.Description) error {
+func (f *follower) discover(ctx context.Context, desc stream.Description, listedAt time.Time) error {
 	lin, err := stream.NewShardLineage(desc.Shards)
 	if err != nil {
 		return fmt.Errorf("table %s: %w", f.cfg.Table, err)
@@ -125,6 +126,16 @@ func (f *follower) discover(ctx context.Context, desc stream.Description) error 
 			return fmt.Errorf("table %s: recording shard %s: %w", f.cfg.Table, id, err)
 		}
 		f.shards[id] = &shardRun{id: id, parent: parent, state: "pending"}
+	}
+	for _, id := range lin.Order() {
+		sh, _ := lin.Shard(id)
+		if s := f.shards[id]; s != nil {
+			if sh.Open() {
+				s.openAt = listedAt
+			} else {
+				s.closedListed = true
+			}
+		}
 	}
 	f.lineage = lin
 	f.countShards()
@@ -244,6 +255,15 @@ func (f *follower) applyWithRetry(ctx context.Context, u pageUpdate) error {
 	return nil
 }
 
+// readTimeOf is the time up to which a shard's records are known to be
+// applied: its last record read, else the replay start.
+func (f *follower) readTimeOf(s *shardRun) time.Time {
+	if s.readTime.IsZero() {
+		return f.start
+	}
+	return s.readTime
+}
+
 // countShards publishes the shard states for metrics.
 func (f *follower) countShards() {
 	var n [4]int64
@@ -280,16 +300,26 @@ func (f *follower) updateWatermark(ctx context.Context) error {
 			// A closed shard whose children are not listed yet (DescribeStream
 			// may lag behind a rollover): their changes come after this
 			// shard's, so it still bounds W, at the last time it reached.
-			t := s.lastTime
-			if t.IsZero() {
-				t = f.start
-			}
-			states = append(states, stream.ShardState{ShardID: s.id, Progress: stream.ProgressReading, Time: t})
+			states = append(states, stream.ShardState{ShardID: s.id, Progress: stream.ProgressReading, Time: f.readTimeOf(s)})
 		case s.state == "finished":
 			states = append(states, stream.ShardState{ShardID: s.id, Progress: stream.ProgressFinished})
 		case s.running:
 			st := s.progress
 			st.ShardID = s.id
+			if st.Progress == stream.ProgressCaughtUp {
+				// Empty pages prove a shard caught up only while it is open:
+				// once it has closed, its children hold the changes that
+				// follow, and they are read only after it finishes. So a
+				// shard a listing shows closed counts up to its last record,
+				// and an open one no further than the last listing that
+				// showed it open.
+				switch {
+				case s.closedListed || s.openAt.IsZero():
+					st = stream.ShardState{ShardID: s.id, Progress: stream.ProgressReading, Time: f.readTimeOf(s)}
+				case st.Time.After(s.openAt):
+					st.Time = s.openAt
+				}
+			}
 			states = append(states, st)
 		}
 	}

@@ -315,6 +315,11 @@ func abandonLoad(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 // copyFile copies one data file in one transaction, with its bookkeeping row.
 // The file's checks run as its last rows are read, before the COPY ends, so
 // a file that fails them leaves nothing behind.
+//
+// The bookkeeping row is claimed first. A load killed with SIGKILL may leave
+// a server session that still commits its last file after a resumed load
+// has listed the files done; claiming the row waits for that session and
+// then finds the file taken, instead of copying it twice.
 func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f snapshot.DataFile,
 	loadID int64, loadTable pgx.Identifier, l Layout, exportTime time.Time, stats *LoadStats) error {
 	tx, err := pool.Begin(ctx)
@@ -322,13 +327,23 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 		return fmt.Errorf("%s: %w", f.Name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	tag, err := tx.Exec(ctx, `INSERT INTO ddbsync.load_files (load_id, file_name, item_count, md5, bytes) VALUES ($1, $2, $3, $4, 0)
+		ON CONFLICT DO NOTHING`, loadID, f.Name, f.ItemCount, f.MD5Checksum)
+	if err != nil {
+		return fmt.Errorf("%s: recording: %w", f.Name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		stats.FilesDone.Add(1)
+		stats.ItemsDone.Add(f.ItemCount)
+		return nil // loaded by an earlier run after all
+	}
 	n, bytes, err := copyExportFile(ctx, tx, exp, f, loadTable, l.Columns(), newRowEncoder(l),
 		Provenance{Origin: OriginExport, Time: exportTime}, stats)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO ddbsync.load_files (load_id, file_name, item_count, md5, bytes) VALUES ($1, $2, $3, $4, $5)`,
-		loadID, f.Name, n, f.MD5Checksum, bytes); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE ddbsync.load_files SET item_count = $3, bytes = $4 WHERE load_id = $1 AND file_name = $2`,
+		loadID, f.Name, n, bytes); err != nil {
 		return fmt.Errorf("%s: recording: %w", f.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
