@@ -36,10 +36,10 @@ func TestMain(m *testing.M) {
 // ciSeeds is the fixed set CI runs (about 20 s here): every kind (follow,
 // cli, away past and short of the retention, export-too-old), splits,
 // rollovers, faults, clock jumps and crashes of each sort; see
-// TestCISeeds_CoverEverything. The last seeds are regressions: each once
-// found a divergence (the watermark passing changes in the child of a shard
-// that empty pages made look caught up after it had closed).
-var ciSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 38, 635121793041, 635121793078}
+// TestCISeeds_CoverEverything. The last seed is a regression: it found the
+// watermark passing changes in the child of a shard that empty pages made
+// look caught up after it had closed.
+var ciSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 38, 635121793041}
 
 func TestCISeeds_CoverEverything(t *testing.T) {
 	kinds := map[scenario.Kind]int{}
