@@ -80,8 +80,8 @@ func replay(t *testing.T, changes []stream.Change) map[string]string {
 // on at most one change per row (it writes the page's new images in one
 // merge and its removes after it), so that is checked too.
 func FuzzCoalesce(f *testing.F) {
-	f.Add([]byte{0, 0, 0, 2, 0, 0, 0, 0, 0})      // insert, remove, re-insert of one key
-	f.Add([]byte{0, 0, 0, 1, 0, 1, 2, 0, 2})      // one row under three spellings of 1
+	f.Add([]byte{0, 0, 0, 2, 0, 0, 0, 0, 0})       // insert, remove, re-insert of one key
+	f.Add([]byte{0, 0, 0, 1, 0, 1, 2, 0, 2})       // one row under three spellings of 1
 	f.Add([]byte{0, 0, 0x80, 1, 0, 0x80, 0, 1, 5}) // changes without a readable key are kept
 	f.Add([]byte{2, 1, 9, 0, 1, 10, 0, 2, 6, 1, 2, 7})
 	key := ddbjson.KeySchema{Hash: ddbjson.KeyAttribute{Name: "pk", Type: ddbjson.TypeS}, Range: ddbjson.KeyAttribute{Name: "sk", Type: ddbjson.TypeN}}
