@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -151,7 +150,7 @@ type DiffConfig struct {
 	// Report receives the findings; nil discards them.
 	Report DiffReport
 	// Workers is the number of export data files read at once (default:
-	// the number of CPUs, at least 2).
+	// the twice the CPUs, at least 4).
 	Workers int
 	// WatermarkWait is how long a scan diff waits, after the scan, for a
 	// running follower to carry W past the scan's end (default: no wait).
@@ -178,7 +177,7 @@ func (c *DiffConfig) defaults() error {
 		c.Skew = DefaultDiffSkew
 	}
 	if c.Workers <= 0 {
-		c.Workers = max(2, runtime.NumCPU())
+		c.Workers = DefaultWorkers()
 	}
 	if c.WatermarkPoll <= 0 {
 		c.WatermarkPoll = time.Second

@@ -63,7 +63,7 @@ Exit status: 0 consistent, 1 inconsistencies found (even when repaired), 2 the d
 	fl.IntVar(&f.segments, "segments", reconcile.DefaultScanSegments, "scan: parallel Scan segments")
 	fl.Float64Var(&f.maxRCU, "max-rcu", 0, "scan: cap on read capacity units consumed per second (0: no cap)")
 	fl.IntVar(&f.limit, "limit", -1, "findings to list (0: all; default 20 for text, 1000 for html, all for json)")
-	fl.IntVar(&f.workers, "workers", 0, "export: data files read at once (default: number of CPUs, at least 2)")
+	fl.IntVar(&f.workers, "workers", 0, "export: data files read at once (default: twice the CPUs, at least 4)")
 	fl.DurationVar(&f.skew, "skew", reconcile.DefaultDiffSkew, "changes at or after I minus this are in flight")
 	fl.DurationVar(&f.watermarkWait, "wait-watermark", time.Minute, "scan: how long to wait for a running follow to carry the watermark past the scan's end")
 	_ = cmd.MarkFlagRequired("table")

@@ -61,7 +61,7 @@ s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
 	fl.StringVar(&f.table, "table", "", "DynamoDB table name (default: from the export's table ARN)")
 	fl.StringVar(&f.key, "key", "", "key attributes HASH[,RANGE], each NAME or NAME:S|N|B (default: the last load's, else DescribeTable)")
 	fl.StringVar(&f.schema, "schema", reconcile.DefaultSchema, "PostgreSQL schema for the data table (env DDBSYNC_SCHEMA)")
-	fl.IntVar(&f.workers, "workers", 0, "data files loaded at once (default: number of CPUs, at least 2)")
+	fl.IntVar(&f.workers, "workers", 0, "data files loaded at once (default: twice the CPUs, at least 4)")
 	fl.BoolVar(&f.restart, "restart", false, "discard an unfinished load of this table instead of resuming it")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, else log lines), bar, log or none")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve load progress on /metrics at this address (env DDBSYNC_METRICS_ADDR)")

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ddbsync/ddbsync/migrations"
+	"github.com/ddbsync/ddbsync/reconcile"
 )
 
 func newMigrateCmd(g *globals) *cobra.Command {
@@ -37,8 +38,8 @@ func (g *globals) connect(ctx context.Context) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, usageErrorf("--database-url: %v", err) // pgx redacts passwords
 	}
-	if cfg.MaxConns < 10 {
-		cfg.MaxConns = 10 // parallel loaders and shard appliers each hold one
+	if n := int32(max(10, reconcile.DefaultWorkers()+4)); cfg.MaxConns < n {
+		cfg.MaxConns = n // parallel loaders and shard appliers each hold one
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
