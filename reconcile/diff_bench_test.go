@@ -2,8 +2,6 @@ package reconcile_test
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -13,7 +11,6 @@ import (
 	"github.com/ddbsync/ddbsync/internal/pgtest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
-	"github.com/ddbsync/ddbsync/snapshot"
 )
 
 // BenchmarkDiff diffs a loaded tenure copy of DDBSYNC_BENCH_ITEMS items
@@ -24,30 +21,10 @@ import (
 //
 //	go test ./reconcile -run '^$' -bench BenchmarkDiff -benchtime 1x
 func BenchmarkDiff(b *testing.B) {
-	items := 1_000_000
-	if s := os.Getenv("DDBSYNC_BENCH_ITEMS"); s != "" {
-		var err error
-		items, err = strconv.Atoi(s)
-		require.NoError(b, err)
-	}
 	const planted, third = 1000, 333
-	dir := b.TempDir()
-	w, err := snapshot.NewWriter(b.Context(), snapshot.DirSink(dir), snapshot.WriterConfig{
-		TableArn: "arn:aws:dynamodb:eu-west-2:000000000000:table/" + tenure.TableName, ExportTime: t0, Files: 16,
-	})
-	require.NoError(b, err)
-	gen := tenure.NewGenerator(1)
-	for range items {
-		require.NoError(b, w.Write(gen.Item()))
-	}
-	_, err = w.Close(b.Context())
-	require.NoError(b, err)
-	src, err := snapshot.NewDirSource(dir)
-	require.NoError(b, err)
-	exp, err := snapshot.Open(b.Context(), src)
-	require.NoError(b, err)
+	items, exp := benchExport(b)
 	pool := pgtest.New(b)
-	_, err = reconcile.Load(b.Context(), pool, exp, reconcile.LoadConfig{Layout: tenureLayout(b, "")})
+	_, err := reconcile.Load(b.Context(), pool, exp, reconcile.LoadConfig{Layout: tenureLayout(b, "")})
 	require.NoError(b, err)
 	for _, sql := range []string{
 		fmt.Sprintf(`CREATE TABLE victims AS SELECT id, row_number() OVER () AS n

@@ -14,12 +14,10 @@ import (
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
-// BenchmarkLoad loads a tenure sample export: DDBSYNC_BENCH_ITEMS items
-// (default 1,000,000) in 16 files. bench/load.sh runs the same load through
-// the command line and compares it with PostgreSQL's own COPY.
-//
-//	go test ./reconcile -run '^$' -bench BenchmarkLoad -benchtime 1x
-func BenchmarkLoad(b *testing.B) {
+// benchExport writes a tenure sample export of DDBSYNC_BENCH_ITEMS items
+// (default 1,000,000) in 16 files, for the load and diff benchmarks.
+func benchExport(b *testing.B) (int, *snapshot.Export) {
+	b.Helper()
 	items := 1_000_000
 	if s := os.Getenv("DDBSYNC_BENCH_ITEMS"); s != "" {
 		var err error
@@ -41,6 +39,16 @@ func BenchmarkLoad(b *testing.B) {
 	require.NoError(b, err)
 	exp, err := snapshot.Open(b.Context(), src)
 	require.NoError(b, err)
+	return items, exp
+}
+
+// BenchmarkLoad loads a tenure sample export: DDBSYNC_BENCH_ITEMS items
+// (default 1,000,000) in 16 files. bench/load.sh runs the same load through
+// the command line and compares it with PostgreSQL's own COPY.
+//
+//	go test ./reconcile -run '^$' -bench BenchmarkLoad -benchtime 1x
+func BenchmarkLoad(b *testing.B) {
+	items, exp := benchExport(b)
 	l, err := reconcile.NewLayout(tenure.TableName, "", tenure.Key)
 	require.NoError(b, err)
 
