@@ -164,6 +164,9 @@ type DiffConfig struct {
 	LoadStats *LoadStats
 	// Logger receives lifecycle events (default: discard).
 	Logger *slog.Logger
+	// LockTimeout is how long to wait for another ddbsync process to let
+	// go of the table (0: [DefaultLockTimeout]; negative: do not wait).
+	LockTimeout time.Duration
 }
 
 func (c *DiffConfig) defaults() error {
@@ -321,35 +324,18 @@ func (d *differ) lock(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("connecting: %w", err)
 	}
 	d.lockConn = conn
-	var held []int64
-	unlock := func() {
-		for _, k := range held {
-			_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", k)
-		}
-		conn.Release()
-	}
-	locks := []struct{ name, busy string }{
-		{"diff:", "another ddbsync diff of this table is running"},
-	}
+	locks := &tableLocks{conn: conn, table: d.cfg.Table, kinds: []lockKind{lockDiff}}
 	if d.cfg.Repair {
-		locks = append(locks,
-			struct{ name, busy string }{"follow:", "a ddbsync follow of this table is running; stop it for the repair (or diff without --repair), then start it again"},
-			struct{ name, busy string }{"load:", "a ddbsync load of this table is running; diff when it has finished"})
+		locks.kinds = append(locks.kinds, lockFollow, lockLoad)
 	}
-	for _, lk := range locks {
-		key := advisoryKey(lk.name + d.cfg.Table)
-		var ok bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
-			unlock()
-			return nil, fmt.Errorf("taking the %slock: %w", lk.name, err)
-		}
-		if !ok {
-			unlock()
-			return nil, errors.New(lk.busy)
-		}
-		held = append(held, key)
+	if err := locks.acquire(ctx, lockWait(d.cfg.LockTimeout)); err != nil {
+		conn.Release()
+		return nil, err
 	}
-	return unlock, nil
+	return func() {
+		locks.release(ctx)
+		conn.Release()
+	}, nil
 }
 
 // describeSource fills in the summary's source and, for an export, I.

@@ -72,6 +72,9 @@ type FollowConfig struct {
 	Stats *FollowStats
 	// Logger receives lifecycle events (default: discard).
 	Logger *slog.Logger
+	// LockTimeout is how long to wait for another ddbsync process to let
+	// go of the table (0: [DefaultLockTimeout]; negative: do not wait).
+	LockTimeout time.Duration
 }
 
 // FollowStats are a follower's running totals, safe to read while it runs.
@@ -345,11 +348,11 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 	f.apply = newApplier(f.table.layout)
 	f.start = f.table.exportTime.Add(-f.cfg.Skew)
 
-	lock, err := tableLock(ctx, f.pool, "follow", f.cfg.Table)
+	lock, err := lockTable(ctx, f.pool, lockWait(f.cfg.LockTimeout), lockFollow, f.cfg.Table)
 	if err != nil {
 		return FollowResult{}, err
 	}
-	defer lock.Close(context.WithoutCancel(ctx))
+	defer lock.Release(ctx)
 
 	if f.arn, err = f.streamArn(ctx); err != nil {
 		return FollowResult{}, err

@@ -337,7 +337,9 @@ func TestFollow_OneFollowerPerTable(t *testing.T) {
 		_ = h.pool.QueryRow(t.Context(), `SELECT count(*) FROM ddbsync.shards`).Scan(&n)
 		return n > 0
 	}, 10*time.Second, 5*time.Millisecond)
-	_, err := h.follow()
+	second := h.followConfig()
+	second.LockTimeout = 50 * time.Millisecond
+	_, err := reconcile.Follow(t.Context(), h.pool, second)
 	require.ErrorIs(t, err, reconcile.ErrBusy)
 	cancel()
 	require.NoError(t, <-done)

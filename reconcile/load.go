@@ -39,6 +39,9 @@ type LoadConfig struct {
 	Stats *LoadStats
 	// Logger receives lifecycle events (default: discard).
 	Logger *slog.Logger
+	// LockTimeout is how long to wait for another ddbsync process to let
+	// go of the table (0: [DefaultLockTimeout]; negative: do not wait).
+	LockTimeout time.Duration
 }
 
 // LoadStats are a load's running totals, safe to read while it runs.
@@ -100,11 +103,11 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	}
 
 	// One load per table at a time.
-	lock, err := tableLock(ctx, pool, "load", l.Table)
+	lock, err := lockTable(ctx, pool, lockWait(cfg.LockTimeout), lockLoad, l.Table)
 	if err != nil {
 		return res, err
 	}
-	defer lock.Close(context.WithoutCancel(ctx))
+	defer lock.Release(ctx)
 
 	if err := checkTarget(ctx, pool, l); err != nil {
 		return res, err

@@ -5,38 +5,164 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// ErrBusy is a table that another ddbsync process is loading or following.
+// ErrBusy is a table that another ddbsync process is loading, following or
+// diffing, still so after the lock timeout. The error is a [*BusyError].
 var ErrBusy = errors.New("another ddbsync process holds this table")
 
-// advisoryKey maps a lock name to a PostgreSQL advisory lock key.
-func advisoryKey(s string) int64 {
+// BusyError says which process holds a table, and how long we waited.
+type BusyError struct {
+	Table  string
+	Holder string // "load", "follow" or "diff"
+	Waited time.Duration
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("another ddbsync %s of this table (%s) is running; waited %s for it", e.Holder, e.Table, e.Waited)
+}
+
+// Is makes a BusyError match [ErrBusy].
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+
+// DefaultLockTimeout is how long load, follow and diff wait for another
+// ddbsync process to let go of a table before they refuse with [ErrBusy].
+// A script running `load && diff --repair` must not fail because the
+// previous command's session is still closing; a real concurrent writer
+// holds the table much longer than this.
+const DefaultLockTimeout = 30 * time.Second
+
+// lockKind is what a process does to a table: one process per kind and
+// table at a time. The kind and table name make the advisory lock key, so
+// every holder of a kind takes the same key.
+type lockKind string
+
+const (
+	lockLoad   lockKind = "load"
+	lockFollow lockKind = "follow"
+	lockDiff   lockKind = "diff"
+)
+
+func (k lockKind) key(table string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("ddbsync:" + s))
+	h.Write([]byte("ddbsync:" + string(k) + ":" + table))
 	return int64(h.Sum64())
 }
 
-// tableLock takes the session advisory lock that lets one process at a time
-// do what (load or follow) to table. It holds the lock on a connection of its
-// own, outside the pool, so that many tables followed by one process never
-// starve the pool; closing the returned connection releases the lock.
-func tableLock(ctx context.Context, pool *pgxpool.Pool, what, table string) (*pgx.Conn, error) {
+// sessionConn is the part of a connection the locks use; a *pgx.Conn and a
+// *pgxpool.Conn both have it.
+type sessionConn interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// tableLocks are session advisory locks held on one connection.
+type tableLocks struct {
+	conn  sessionConn
+	table string
+	kinds []lockKind
+}
+
+// acquire takes the locks of kinds on table, in order, waiting up to
+// timeout for each (0: not at all). On failure it releases what it took.
+func (l *tableLocks) acquire(ctx context.Context, timeout time.Duration) error {
+	for i, k := range l.kinds {
+		if err := lockOne(ctx, l.conn, k.key(l.table), timeout); err != nil {
+			held := &tableLocks{conn: l.conn, table: l.table, kinds: l.kinds[:i]}
+			held.release(ctx)
+			if errors.Is(err, ErrBusy) {
+				return &BusyError{Table: l.table, Holder: string(k), Waited: timeout}
+			}
+			return fmt.Errorf("taking the %s lock of table %s: %w", k, l.table, err)
+		}
+	}
+	return nil
+}
+
+// release unlocks explicitly rather than leaving it to the connection's
+// close: the server frees a closed session's locks some time after the
+// client has gone, and the next command of a script must find them free.
+func (l *tableLocks) release(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	for i := len(l.kinds) - 1; i >= 0; i-- {
+		_, _ = l.conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", l.kinds[i].key(l.table))
+	}
+}
+
+// lockOne takes one session advisory lock. The wait is bounded by
+// lock_timeout, set for a transaction only, so a pooled connection keeps
+// its settings; the session lock outlives that transaction.
+func lockOne(ctx context.Context, conn sessionConn, key int64, timeout time.Duration) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if timeout <= 0 {
+		var ok bool
+		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+			return err
+		}
+		if !ok {
+			return ErrBusy
+		}
+		return tx.Commit(ctx)
+	}
+	ms := max(1, timeout.Milliseconds())
+	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprint(ms)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+			return ErrBusy
+		}
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// ownLock is a table lock held on a connection of its own, outside the
+// pool, so that many tables followed by one process never starve the pool.
+type ownLock struct {
+	conn  *pgx.Conn
+	locks tableLocks
+}
+
+// lockTable takes the lock of kind on table on a new connection, waiting
+// up to timeout for another process to let go of it.
+func lockTable(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, kind lockKind, table string) (*ownLock, error) {
 	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: connecting for the table lock: %w", what, table, err)
+		return nil, fmt.Errorf("%s %s: connecting for the table lock: %w", kind, table, err)
 	}
-	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", advisoryKey(what+":"+table)).Scan(&locked); err != nil {
+	l := &ownLock{conn: conn, locks: tableLocks{conn: conn, table: table, kinds: []lockKind{kind}}}
+	if err := l.locks.acquire(ctx, timeout); err != nil {
 		conn.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("%s %s: taking the table lock: %w", what, table, err)
+		return nil, err
 	}
-	if !locked {
-		conn.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("%s %s: %w (another `ddbsync %s` of this table is running)", what, table, ErrBusy, what)
+	return l, nil
+}
+
+// Release unlocks the table and closes the lock's connection.
+func (l *ownLock) Release(ctx context.Context) {
+	l.locks.release(ctx)
+	l.conn.Close(context.WithoutCancel(ctx))
+}
+
+// lockWait turns a configuration's LockTimeout into the wait: 0 means the
+// default, a negative value no wait at all.
+func lockWait(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultLockTimeout
+	case d < 0:
+		return 0
 	}
-	return conn, nil
+	return d
 }

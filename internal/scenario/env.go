@@ -406,7 +406,7 @@ func (e *env) followErr(err error, what string) {
 	case err == nil:
 	case errors.Is(err, stream.ErrGap):
 		e.fail("%s refused with a gap in a scenario that never crossed the retention: %v", what, err)
-	case e.faultsOn || strings.Contains(err.Error(), "of this table is running"):
+	case e.faultsOn || errors.Is(err, reconcile.ErrBusy):
 		e.transient++
 		e.logf("%s failed while faults were on (tolerated): %v", what, err)
 	default:
@@ -832,7 +832,7 @@ func (e *env) cliFollow() {
 			if strings.Contains(msg, "gap") || strings.Contains(msg, "new export") {
 				e.fail("ddbsync follow refused in a scenario that never crossed the retention: %s", msg)
 			}
-			if !e.faultsOn && !strings.Contains(msg, "of this table is running") {
+			if !e.faultsOn && !strings.Contains(msg, "of this table (") {
 				e.fail("ddbsync follow failed: %v: %s", err, msg)
 			}
 			e.transient++
