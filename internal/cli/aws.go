@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 )
@@ -17,7 +19,10 @@ import (
 // awsConfig loads the standard AWS configuration chain (environment, shared
 // files, SSO, instance roles), with --region and --endpoint-url on top.
 func (g *globals) awsConfig(ctx context.Context) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+	// The SDK's own warnings (IMDS fallbacks while looking for credentials,
+	// a response body left unread when a follow stops) are not the user's
+	// concern: they go to our log at debug level.
+	opts := []func(*config.LoadOptions) error{config.WithLogger(sdkLogger{g.logger})}
 	if g.region != "" {
 		opts = append(opts, config.WithRegion(g.region))
 	}
@@ -28,7 +33,28 @@ func (g *globals) awsConfig(ctx context.Context) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
+	// Ask for credentials now, so that their absence is said plainly rather
+	// than inside the first request's error. They are cached for later.
+	if cfg.Credentials != nil {
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			hint := ""
+			if g.endpointURL != "" {
+				hint = "; an emulator (moto, LocalStack) takes any, e.g. AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
+			}
+			return aws.Config{}, fmt.Errorf("no AWS credentials: the standard chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "+
+				"AWS_PROFILE and the shared files, SSO, a container or instance role) found none%s (%w)", hint, err)
+		}
+	}
 	return cfg, nil
+}
+
+// sdkLogger hands the AWS SDK's log lines to slog at debug level.
+type sdkLogger struct{ log *slog.Logger }
+
+func (l sdkLogger) Logf(class logging.Classification, format string, v ...any) {
+	if l.log != nil {
+		l.log.Debug(fmt.Sprintf(format, v...), "source", "aws-sdk", "sdk_level", string(class))
+	}
 }
 
 func (g *globals) dynamodbClient(cfg aws.Config) *dynamodb.Client {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,10 +23,11 @@ type diffFlags struct {
 	repair        bool
 	segments      int
 	maxRCU        float64
-	limit         int
+	limit         findingLimit
 	workers       int
 	skew          time.Duration
 	watermarkWait time.Duration
+	lockTimeout   time.Duration
 }
 
 func newDiffCmd(g *globals) *cobra.Command {
@@ -62,17 +64,21 @@ Exit status: 0 consistent, 1 inconsistencies found (even when repaired), 2 the d
 	fl.BoolVar(&f.repair, "repair", false, "write the source's images for the findings (not those in flight), in one transaction")
 	fl.IntVar(&f.segments, "segments", reconcile.DefaultScanSegments, "scan: parallel Scan segments")
 	fl.Float64Var(&f.maxRCU, "max-rcu", 0, "scan: cap on read capacity units consumed per second (0: no cap)")
-	fl.IntVar(&f.limit, "limit", -1, "findings to list (0: all; default 20 for text, 1000 for html, all for json)")
+	fl.Var(&f.limit, "limit", "findings to list (0: all; default 20 for text, 1000 for html, all for json)")
 	fl.IntVar(&f.workers, "workers", 0, "export: data files read at once (default: twice the CPUs, at least 4)")
 	fl.DurationVar(&f.skew, "skew", reconcile.DefaultDiffSkew, "changes at or after I minus this are in flight")
 	fl.DurationVar(&f.watermarkWait, "wait-watermark", time.Minute, "scan: how long to wait for a running follow to carry the watermark past the scan's end")
+	addLockTimeoutFlag(fl, &f.lockTimeout)
 	_ = cmd.MarkFlagRequired("table")
 	_ = cmd.MarkFlagRequired("against")
 	return cmd
 }
 
 func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
-	limit := f.limit
+	limit := -1
+	if f.limit.set {
+		limit = f.limit.n
+	}
 	switch f.format {
 	case "text":
 		if limit < 0 {
@@ -96,7 +102,7 @@ func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
 		return usageErrorf("--max-rcu must not be negative")
 	}
 	cfg := reconcile.DiffConfig{Table: f.table, Repair: f.repair, Limit: limit, Workers: f.workers, Skew: f.skew,
-		WatermarkWait: f.watermarkWait, Logger: g.logger}
+		WatermarkWait: f.watermarkWait, Logger: g.logger, LockTimeout: lockTimeout(f.lockTimeout)}
 	if f.against == "scan" {
 		awsCfg, err := g.awsConfig(ctx)
 		if err != nil {
@@ -142,11 +148,6 @@ func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
 		cfg.Report = reconcile.NewHTMLReport(w)
 	}
 	sum, err := reconcile.Diff(ctx, pool, cfg)
-	if errors.Is(err, reconcile.ErrNotLoaded) {
-		// For load and follow an unloaded table is a refusal (exit 1); for
-		// diff, exit 1 means inconsistencies, so this is a failure (exit 2).
-		return errors.New(err.Error())
-	}
 	if err != nil && !errors.Is(err, reconcile.ErrInconsistent) {
 		return err
 	}
@@ -159,3 +160,27 @@ func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
 	}
 	return err
 }
+
+// findingLimit is --limit: a count, or unset for the format's default.
+type findingLimit struct {
+	n   int
+	set bool
+}
+
+func (l *findingLimit) String() string {
+	if !l.set {
+		return ""
+	}
+	return strconv.Itoa(l.n)
+}
+
+func (l *findingLimit) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a count of findings, 0 for all")
+	}
+	l.n, l.set = n, true
+	return nil
+}
+
+func (l *findingLimit) Type() string { return "int" }

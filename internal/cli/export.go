@@ -40,6 +40,7 @@ With --load it then loads the export, as ddbsync load does.`,
 	fl.StringVar(&f.key, "key", "", "with --load: key attributes, as for load")
 	fl.StringVar(&f.schema, "schema", envOr("DDBSYNC_SCHEMA", "dynamodb"), "with --load: PostgreSQL schema")
 	fl.StringVar(&f.progress, "progress", "auto", "with --load: progress display")
+	addLockTimeoutFlag(fl, &f.lockTimeout)
 	_ = cmd.MarkFlagRequired("table")
 	_ = cmd.MarkFlagRequired("s3")
 	return cmd

@@ -25,6 +25,7 @@ type followFlags struct {
 	discover      time.Duration
 	metricsAddr   string
 	readyLag      time.Duration
+	lockTimeout   time.Duration
 }
 
 func newFollowCmd(g *globals) *cobra.Command {
@@ -67,6 +68,7 @@ what was lost and what to do.`,
 	fl.DurationVar(&f.discover, "discover-interval", reconcile.DefaultDiscoverInterval, "how often to look for new shards")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve /metrics, /healthz and /readyz on this address, e.g. :9090 (env DDBSYNC_METRICS_ADDR)")
 	fl.DurationVar(&f.readyLag, "ready-lag", time.Minute, "/readyz answers 200 while every table's watermark is within this of now")
+	addLockTimeoutFlag(fl, &f.lockTimeout)
 	return cmd
 }
 
@@ -125,6 +127,7 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 				ReaderOptions:    []stream.Option{stream.WithPollInterval(f.pollInterval)},
 				Stats:            stats,
 				Logger:           g.logger,
+				LockTimeout:      lockTimeout(f.lockTimeout),
 			})
 			if err != nil && len(tables) > 1 {
 				g.logger.Error("follow stopped", "table", t.Name, "error", err.Error())

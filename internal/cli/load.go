@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/metrics"
@@ -30,6 +31,7 @@ type loadFlags struct {
 	progress    string
 	schemaSet   bool // --schema given explicitly
 	metricsAddr string
+	lockTimeout time.Duration
 	registry    *metrics.Registry // serving --metrics-addr, once started
 }
 
@@ -65,6 +67,7 @@ s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
 	fl.BoolVar(&f.restart, "restart", false, "discard an unfinished load of this table instead of resuming it")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, else log lines), bar, log or none")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve load progress on /metrics at this address (env DDBSYNC_METRICS_ADDR)")
+	addLockTimeoutFlag(fl, &f.lockTimeout)
 	return cmd
 }
 
@@ -158,7 +161,8 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 		f.registry.Load(table, stats)
 	}
 	stopProgress := startProgress(ctx, g, f.progress, stats)
-	res, err := reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger})
+	res, err := reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger,
+		LockTimeout: lockTimeout(f.lockTimeout)})
 	stopProgress()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -274,4 +278,19 @@ func inferKeyTypes(ctx context.Context, exp *snapshot.Export, key ddbjson.KeySch
 		key.Range.Type = ddbjson.TypeS
 	}
 	return key, nil
+}
+
+// addLockTimeoutFlag adds --lock-timeout, how long to wait for another
+// ddbsync process holding the table.
+func addLockTimeoutFlag(fl *pflag.FlagSet, d *time.Duration) {
+	fl.DurationVar(d, "lock-timeout", reconcile.DefaultLockTimeout, "wait this long for another ddbsync process holding the table before refusing (0: do not wait)")
+}
+
+// lockTimeout turns --lock-timeout into the library's setting, where 0
+// means the default and a negative value no wait.
+func lockTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -38,6 +41,11 @@ func (g *globals) connect(ctx context.Context) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, usageErrorf("--database-url: %v", err) // pgx redacts passwords
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Neither connect_timeout nor PGCONNECT_TIMEOUT: a server that
+		// accepts connections and never answers must not hang us.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
 	if n := int32(max(10, reconcile.DefaultWorkers()+4)); cfg.MaxConns < n {
 		cfg.MaxConns = n // parallel loaders and shard appliers each hold one
 	}
@@ -47,12 +55,39 @@ func (g *globals) connect(ctx context.Context) (*pgxpool.Pool, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d (database %s): no answer within %s (connect_timeout in the URL sets the wait): %w",
+				cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, cfg.ConnConfig.ConnectTimeout, dedupLines{err})
+		}
 		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d (database %s): %w",
-			cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+			cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, dedupLines{err})
 	}
 	if err := migrations.Up(ctx, pool, g.logger); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return pool, nil
+}
+
+// defaultConnectTimeout bounds connecting to PostgreSQL when the URL does
+// not say (connect_timeout, in seconds).
+const defaultConnectTimeout = 10 * time.Second
+
+// dedupLines drops repeated lines of an error: pgx reports each attempt,
+// and with sslmode=prefer it tries TLS and then plain text, which fail
+// alike against a server that is down.
+type dedupLines struct{ err error }
+
+func (e dedupLines) Unwrap() error { return e.err }
+
+func (e dedupLines) Error() string {
+	seen := map[string]bool{}
+	var out []string
+	for _, line := range strings.Split(e.err.Error(), "\n") {
+		if !seen[line] {
+			seen[line] = true
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -6,10 +6,14 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -40,8 +44,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	return exitCode(stderr, err)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitCode(stderr, cmd, err)
 }
 
 func newRoot(g *globals) *cobra.Command {
@@ -50,19 +54,20 @@ func newRoot(g *globals) *cobra.Command {
 		Short: "Keep an exact, queryable PostgreSQL copy of DynamoDB tables",
 		Long: `ddbsync loads a DynamoDB point-in-time export into PostgreSQL, verified and atomically,
 so analysts can query the table with SQL.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := newLogger(g.stderr, g.logFormat, g.logLevel)
 			if err != nil {
-				return usageError{err}
+				return &exitError{status: exitFailure, err: err}
 			}
 			g.logger = l
 			if g.configPath == "" {
 				return nil
 			}
 			if g.config, err = readConfig(g.configPath); err != nil {
-				return err
+				return &exitError{status: exitFailure, err: err}
 			}
 			// The file fills in what neither a flag nor the environment set.
 			fill := func(flag string, dst *string, v string) {
@@ -83,8 +88,63 @@ so analysts can query the table with SQL.`,
 	pf.StringVar(&g.logFormat, "log-format", envOr("DDBSYNC_LOG_FORMAT", "text"), "log format: text or json (env DDBSYNC_LOG_FORMAT)")
 	pf.StringVar(&g.configPath, "config", os.Getenv("DDBSYNC_CONFIG"), "configuration file (YAML) listing tables and settings; flags and environment override it (env DDBSYNC_CONFIG)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("DDBSYNC_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env DDBSYNC_LOG_LEVEL)")
-	root.AddCommand(newDemoCmd(g), newExportCmd(g), newLoadCmd(g), newFollowCmd(g), newStatusCmd(g), newDiffCmd(g), newSampleExportCmd(g), newMigrateCmd(g))
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// Each command with the conditions it refuses to act on (exit 1); any
+	// other error of its is a failure (exit 2). See exit.go.
+	commands := []struct {
+		cmd      *cobra.Command
+		refusals refusals
+	}{
+		{newDemoCmd(g), nil},
+		{newExportCmd(g), exportRefusals},
+		{newLoadCmd(g), loadRefusals},
+		{newFollowCmd(g), followRefusals},
+		{newStatusCmd(g), statusRefusals},
+		{newDiffCmd(g), diffRefusals},
+		{newSampleExportCmd(g), nil},
+		{newMigrateCmd(g), nil},
+	}
+	for _, c := range commands {
+		c.cmd.RunE = c.refusals.runE(c.cmd.RunE)
+		root.AddCommand(c.cmd)
+	}
 	return root
+}
+
+// version describes this build from the module's build information.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown (no build information)"
+	}
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, at string
+	var dirty bool
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	out := v
+	if rev != "" && !strings.Contains(v, rev[:min(12, len(rev))]) {
+		out += ", commit " + rev[:min(12, len(rev))]
+		if dirty {
+			out += " (modified)"
+		}
+		if at != "" {
+			out += " of " + at
+		}
+	}
+	return fmt.Sprintf("ddbsync %s, %s %s/%s", out, info.GoVersion, runtime.GOOS, runtime.GOARCH)
 }
 
 func envOr(name, def string) string {

@@ -32,7 +32,10 @@ func newStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if table != "" && len(st) == 0 {
-				return usageErrorf("table %s has not been loaded", table)
+				return fmt.Errorf("%w: %s", reconcile.ErrNotLoaded, table)
+			}
+			if st == nil {
+				st = []reconcile.TableStatus{} // JSON: [], not null
 			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
