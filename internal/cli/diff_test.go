@@ -90,7 +90,6 @@ func TestDiffCmd_ExitStatuses(t *testing.T) {
 		{"copy behind the source", []string{"--against", newer}, "ddbsync follow --table TenureInformation --until-caught-up"},
 		{"missing export", []string{"--against", filepath.Join(dir, "nope")}, "no such file"},
 		{"bad format", []string{"--against", dir, "--format", "xml"}, `--format "xml"`},
-		{"unknown table", []string{"--against", dir, "--table", "Nope"}, "has not been loaded"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,4 +99,8 @@ func TestDiffCmd_ExitStatuses(t *testing.T) {
 			require.Contains(t, errOut, tc.msg)
 		})
 	}
+	// A table never loaded is a refusal, as for follow and status.
+	code, _, errOut = run(t, "diff", "--table", "Nope", "--against", dir, "--database-url", db)
+	require.Equal(t, 1, code, errOut)
+	require.Contains(t, errOut, "has not been loaded")
 }

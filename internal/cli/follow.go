@@ -56,7 +56,13 @@ what was lost and what to do.`,
 			if !cmd.Flags().Changed("ready-lag") && g.config != nil && g.config.ReadyLag > 0 {
 				f.readyLag = g.config.ReadyLag
 			}
-			return runFollow(cmd.Context(), g, f)
+			err := runFollow(cmd.Context(), g, f)
+			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
+				// A requested stop is a clean stop at any moment, even
+				// before the follow has started.
+				return nil
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
@@ -138,7 +144,7 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 	var errs []error
 	for range tables {
 		o := <-results
-		if o.err != nil {
+		if o.err != nil && !(errors.Is(o.err, context.Canceled) && ctx.Err() != nil) {
 			errs = append(errs, o.err)
 			continue
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,7 +45,7 @@ func (g *globals) connect(ctx context.Context) (*pgxpool.Pool, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		// Neither connect_timeout nor PGCONNECT_TIMEOUT: a server that
 		// accepts connections and never answers must not hang us.
-		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+		cfg.ConnConfig.ConnectTimeout = cmp.Or(g.connectTimeout, defaultConnectTimeout)
 	}
 	if n := int32(max(10, reconcile.DefaultWorkers()+4)); cfg.MaxConns < n {
 		cfg.MaxConns = n // parallel loaders and shard appliers each hold one

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -31,6 +32,9 @@ type globals struct {
 	stdout      io.Writer
 	stderr      io.Writer
 	logger      *slog.Logger
+	// connectTimeout bounds connecting to PostgreSQL when the URL does not
+	// (default defaultConnectTimeout); tests shorten it.
+	connectTimeout time.Duration
 }
 
 // Run executes the command line args and returns the exit status:
@@ -38,6 +42,12 @@ type globals struct {
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return RunContext(ctx, args, stdin, stdout, stderr)
+}
+
+// RunContext is [Run] stopped by ctx instead of by SIGINT and SIGTERM: a
+// cancelled ctx is an interruption.
+func RunContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
