@@ -288,7 +288,9 @@ func lockKey(what, table string) int64 {
 
 var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
 
-func slug(s string) string { return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "_"), "_") }
+func slug(s string) string {
+	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "_"), "_")
+}
 
 func runCode(t *testing.T, args ...string) (int, string) {
 	t.Helper()
