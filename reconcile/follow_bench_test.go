@@ -120,9 +120,6 @@ func BenchmarkFollowApply(b *testing.B) {
 	require.Equal(b, min(changes, keys), rows)
 }
 
-// lagSample is one write and when its image became visible in PostgreSQL.
-type lagSample struct{ written, visible time.Time }
-
 func percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
 		return 0

@@ -189,6 +189,7 @@ func (p *exprParser) parseName() (string, error) {
 		return n, nil
 	case t != "" && isIdent(t[0]):
 		if p.reserved[strings.ToUpper(t)] {
+			//lint:ignore ST1005 DynamoDB's own wording, which clients match
 			return "", fmt.Errorf("Attribute name is a reserved keyword; reserved keyword: %s", t)
 		}
 		return t, nil
