@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -224,9 +225,8 @@ func (d *demo) write(ctx context.Context, n int) error {
 
 // changeSome updates, deletes and adds tenures as the Tenure API would.
 func (d *demo) changeSome(ctx context.Context, items int) (string, error) {
-	n := max(1, items/20)
-	for i := range n {
-		id := d.ids[(i*7919+len(d.ids))%len(d.ids)]
+	update, gone := planChanges(d.ids, items)
+	for _, id := range update {
 		out, err := d.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tenure.TableName),
 			Key: ddbjson.Item{"id": &types.AttributeValueMemberS{Value: id}}})
 		if err != nil {
@@ -239,19 +239,31 @@ func (d *demo) changeSome(ctx context.Context, items int) (string, error) {
 			return "", err
 		}
 	}
-	del := max(1, n/10)
-	for i := range del {
-		id := d.ids[len(d.ids)-1-i]
-		d.ids = d.ids[:len(d.ids)-1-i]
+	d.ids = d.ids[:len(d.ids)-len(gone)]
+	for _, id := range gone {
 		if _, err := d.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tenure.TableName),
 			Key: ddbjson.Item{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
 			return "", err
 		}
 	}
-	if err := d.write(ctx, del); err != nil {
+	if err := d.write(ctx, len(gone)); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d tenures were updated, %d deleted and %d added", n, del, del), nil
+	return fmt.Sprintf("%d tenures were updated, %d deleted and %d added", len(update), len(gone), len(gone)), nil
+}
+
+// planChanges picks the ids of a round of changes to a table of items
+// tenures: one in 20 to update, spread over ids, and a tenth as many to
+// delete, the newest ones, each once. The deleted ids are a copy, because
+// the caller shortens ids and appends the replacements in their place.
+func planChanges(ids []string, items int) (update, gone []string) {
+	n := max(1, items/20)
+	update = make([]string, n)
+	for i := range n {
+		update[i] = ids[(i*7919+len(ids))%len(ids)]
+	}
+	del := min(len(ids), max(1, n/10))
+	return update, slices.Clone(ids[len(ids)-del:])
 }
 
 // check compares the copy with the table, item by item.
