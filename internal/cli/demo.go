@@ -17,9 +17,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/emulator"
-	"github.com/ddbsync/ddbsync/internal/pgcluster"
 	"github.com/ddbsync/ddbsync/internal/tenure"
-	"github.com/ddbsync/ddbsync/migrations"
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
@@ -36,17 +34,18 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Use:   "demo",
 		Short: "Run the whole flow on sample data, with no AWS: export, load, follow, diff",
 		Long: `demo starts what it needs itself: an in-process DynamoDB, Streams and S3 emulator, and
-PostgreSQL from DATABASE_URL or, when none is given, a throwaway local cluster. It creates a
+PostgreSQL: a fresh database of its own on the server DATABASE_URL names (it never writes to
+any other) or, when none is given, a throwaway local cluster. It creates a
 TenureInformation table with a stream, writes sample tenures, exports the table to S3, loads the
 export, keeps writing, follows the stream until caught up, checks the copy against the table,
-and prints what happened and SQL to try. It cleans up what it started.`,
+and prints what happened and SQL to try. It cleans up what it started, also on Ctrl-C.`,
 		Example: `  ddbsync demo
   DATABASE_URL=postgres://localhost/analytics ddbsync demo --items 20000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, f) },
 	}
 	cmd.Flags().IntVar(&f.items, "items", 5000, "number of sample tenures")
-	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the throwaway PostgreSQL cluster running and print how to connect")
+	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the demo's database (or throwaway cluster) and print how to connect and remove it")
 	return cmd
 }
 
@@ -54,6 +53,7 @@ and prints what happened and SQL to try. It cleans up what it started.`,
 type demo struct {
 	g    *globals
 	out  io.Writer
+	pg   *demoPostgres
 	emu  *emulator.Server
 	ddb  *dynamodb.Client
 	pool *pgxpool.Pool
@@ -65,60 +65,94 @@ func (d *demo) say(format string, args ...any) {
 	fmt.Fprintf(d.out, "• "+format+"\n", args...)
 }
 
-func runDemo(ctx context.Context, g *globals, f demoFlags) (err error) {
+func runDemo(ctx context.Context, g *globals, f demoFlags) error {
 	if f.items <= 0 {
 		return usageErrorf("--items must be positive")
 	}
 	d := &demo{g: g, out: g.stdout, gen: tenure.NewGenerator(2024)}
 	start := time.Now()
+	err := d.run(ctx, f.items)
+	// A failed or interrupted demo leaves nothing behind, even with --keep:
+	// a half-built copy is of no use.
+	keep := f.keep && err == nil
+	cleaned, cerr := d.close(context.WithoutCancel(ctx), keep)
+	if err != nil && ctx.Err() != nil {
+		if cerr != nil {
+			return fmt.Errorf("demo interrupted (%w), and cleaning up failed: %w", context.Canceled, cerr)
+		}
+		return interruptedError{cleaned: cleaned}
+	}
+	if err != nil || cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	d.say("done in %s; %s", time.Since(start).Round(100*time.Millisecond), cleaned)
+	if keep {
+		for _, line := range d.pg.kept() {
+			fmt.Fprintf(d.out, "  %s\n", line)
+		}
+	}
+	return nil
+}
 
-	d.emu, err = emulator.New(emulator.WithStartTime(time.Now().UTC()), emulator.WithShards(4), emulator.WithExportFiles(4))
-	if err != nil {
+// interruptedError is a demo stopped by Ctrl-C or SIGTERM that cleaned up
+// after itself. It matches context.Canceled without saying so: the user
+// asked for the stop, and needs to know only that nothing is left behind.
+type interruptedError struct{ cleaned string }
+
+func (e interruptedError) Error() string {
+	if e.cleaned == "" {
+		return "demo interrupted before it had started anything"
+	}
+	return "demo interrupted; cleaned up (" + e.cleaned + ")"
+}
+
+func (e interruptedError) Unwrap() error { return context.Canceled }
+
+// close stops what the demo started, keeping its PostgreSQL if keep, and
+// says what it did.
+func (d *demo) close(ctx context.Context, keep bool) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var done []string
+	if d.pool != nil {
+		d.pool.Close()
+	}
+	if d.emu != nil {
+		d.emu.Close()
+		done = append(done, "the emulator stopped")
+	}
+	if d.pg == nil {
+		return strings.Join(done, ", "), nil
+	}
+	s, err := d.pg.close(ctx, keep)
+	if err == nil {
+		done = append(done, s)
+	}
+	return strings.Join(done, ", "), err
+}
+
+// run tells the story: set up, write, export, change, load, change,
+// follow, check.
+func (d *demo) run(ctx context.Context, items int) (err error) {
+	if d.pg, err = startDemoPostgres(ctx, d.g.databaseURL); err != nil {
 		return err
 	}
-	if err := d.emu.Start(); err != nil {
-		return fmt.Errorf("starting the AWS emulator: %w", err)
-	}
-	defer d.emu.Close()
-	d.emu.Clock().Tick()
-	d.ddb = d.emu.DynamoDB()
-	d.say("AWS emulator (DynamoDB, Streams, S3) listening on %s", d.emu.URL())
-
-	dbURL := g.databaseURL
-	cleanup := " and the throwaway database removed"
-	if dbURL == "" {
-		c, err := pgcluster.Start()
-		if err != nil {
-			return fmt.Errorf("no DATABASE_URL, and a throwaway PostgreSQL could not be started: %w", err)
-		}
-		if f.keep {
-			cleanup = ""
-			d.say("throwaway PostgreSQL kept running: psql \"%s\" (stop it with pg_ctl -D <dir>/data stop)", c.URL)
-		} else {
-			defer c.Stop()
-			d.say("throwaway PostgreSQL cluster started (DATABASE_URL is unset)")
-		}
-		dbURL = c.URL
-	} else {
-		cleanup = ""
-		d.say("PostgreSQL from DATABASE_URL")
-	}
-	g.databaseURL = dbURL
+	d.say("%s", d.pg.describe())
+	g := *d.g
+	g.databaseURL = d.pg.url
 	if d.pool, err = g.connect(ctx); err != nil {
 		return err
 	}
-	defer d.pool.Close()
-	if err := migrations.Up(ctx, d.pool, nil); err != nil {
+	if err := d.startEmulator(); err != nil {
 		return err
 	}
-
 	if err := d.createTable(ctx); err != nil {
 		return err
 	}
-	if err := d.write(ctx, f.items); err != nil {
+	if err := d.write(ctx, items); err != nil {
 		return err
 	}
-	d.say("created table %s (key id, stream NEW_AND_OLD_IMAGES, PITR on) and wrote %d tenures", tenure.TableName, f.items)
+	d.say("created table %s (key id, stream NEW_AND_OLD_IMAGES, PITR on) and wrote %d tenures", tenure.TableName, items)
 
 	uri, err := snapshot.RequestExport(ctx, d.ddb, snapshot.ExportRequest{Table: tenure.TableName, Bucket: "demo-exports",
 		Prefix: "tenure", Poll: 50 * time.Millisecond})
@@ -128,40 +162,74 @@ func runDemo(ctx context.Context, g *globals, f demoFlags) (err error) {
 	d.say("exported the table (ExportTableToPointInTime) to %s", uri)
 
 	// Changes made after the export instant: only the stream has them.
-	changed, err := d.changeSome(ctx, f.items)
+	changed, err := d.changeSome(ctx, items)
 	if err != nil {
 		return err
 	}
 	d.say("meanwhile %s", changed)
 
-	src, err := snapshot.NewS3Source(d.emu.S3(), uri)
+	layout, err := d.load(ctx, uri)
 	if err != nil {
 		return err
 	}
-	exp, err := snapshot.Open(ctx, src)
-	if err != nil {
-		return err
-	}
-	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, tenure.Key)
-	if err != nil {
-		return err
-	}
-	res, err := reconcile.Load(ctx, d.pool, exp, reconcile.LoadConfig{Layout: layout, Logger: g.logger})
-	if err != nil {
-		return err
-	}
-	d.say("loaded %d items into %s in %s (checksums and counts verified, published atomically)",
-		res.Items, res.Table.Sanitize(), res.Duration.Round(time.Millisecond))
-
-	more, err := d.changeSome(ctx, f.items)
+	more, err := d.changeSome(ctx, items)
 	if err != nil {
 		return err
 	}
 	d.say("after the load, %s", more)
+	if err := d.follow(ctx); err != nil {
+		return err
+	}
+	if err := d.check(ctx, layout); err != nil {
+		return err
+	}
+	d.showQueries(ctx)
+	return nil
+}
 
+func (d *demo) startEmulator() (err error) {
+	d.emu, err = emulator.New(emulator.WithStartTime(time.Now().UTC()), emulator.WithShards(4), emulator.WithExportFiles(4))
+	if err != nil {
+		return err
+	}
+	if err := d.emu.Start(); err != nil {
+		d.emu = nil // nothing to stop
+		return fmt.Errorf("starting the AWS emulator: %w", err)
+	}
+	d.emu.Clock().Tick()
+	d.ddb = d.emu.DynamoDB()
+	d.say("AWS emulator (DynamoDB, Streams, S3) listening on %s", d.emu.URL())
+	return nil
+}
+
+// load loads the export at uri into the demo's database.
+func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
+	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, tenure.Key)
+	if err != nil {
+		return layout, err
+	}
+	src, err := snapshot.NewS3Source(d.emu.S3(), uri)
+	if err != nil {
+		return layout, err
+	}
+	exp, err := snapshot.Open(ctx, src)
+	if err != nil {
+		return layout, err
+	}
+	res, err := reconcile.Load(ctx, d.pool, exp, reconcile.LoadConfig{Layout: layout, Logger: d.g.logger})
+	if err != nil {
+		return layout, err
+	}
+	d.say("loaded %d items into %s in %s (checksums and counts verified, published atomically)",
+		res.Items, res.Table.Sanitize(), res.Duration.Round(time.Millisecond))
+	return layout, nil
+}
+
+// follow applies the stream from the export time until caught up.
+func (d *demo) follow(ctx context.Context) error {
 	fres, err := reconcile.Follow(ctx, d.pool, reconcile.FollowConfig{
 		Table: tenure.TableName, Streams: d.emu.Streams(), Tables: d.ddb, UntilCaughtUp: true,
-		DiscoverInterval: 200 * time.Millisecond, Logger: g.logger,
+		DiscoverInterval: 200 * time.Millisecond, Logger: d.g.logger,
 		ReaderOptions: []stream.Option{stream.WithPollInterval(50 * time.Millisecond), stream.WithCaughtUpRule(3, 300*time.Millisecond)},
 	})
 	if err != nil {
@@ -169,12 +237,6 @@ func runDemo(ctx context.Context, g *globals, f demoFlags) (err error) {
 	}
 	d.say("followed the stream from the export time: %d changes applied over %d shards; watermark %s",
 		fres.Applied, fres.Shards, fres.Watermark.UTC().Format(time.RFC3339))
-
-	if err := d.check(ctx, layout); err != nil {
-		return err
-	}
-	d.showQueries(ctx)
-	d.say("done in %s; the emulator is stopped%s", time.Since(start).Round(100*time.Millisecond), cleanup)
 	return nil
 }
 
