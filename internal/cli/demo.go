@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -53,12 +54,46 @@ and prints what happened and SQL to try. It cleans up what it started, also on C
 type demo struct {
 	g    *globals
 	out  io.Writer
+	log  *slog.Logger
 	pg   *demoPostgres
 	emu  *emulator.Server
 	ddb  *dynamodb.Client
 	pool *pgxpool.Pool
 	gen  *tenure.Generator
 	ids  []string
+	// changed counts the changes made after the export, to tell them
+	// from the earlier writes the follow replays.
+	changed int64
+
+	// writeEvery is how many tenures are written between progress lines,
+	// tick how often the load and the follow report. Tests shrink them.
+	writeEvery int
+	tick       time.Duration
+}
+
+func newDemo(g *globals, items int) *demo {
+	l := g.logger
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return &demo{g: g, out: g.stdout, log: slog.New(warnAndAbove{l.Handler()}), gen: tenure.NewGenerator(2024),
+		writeEvery: max(2500, items/20), tick: 2 * time.Second}
+}
+
+// warnAndAbove passes on warnings and errors only: the demo tells its own
+// story, and the library's lifecycle events would break into it.
+type warnAndAbove struct{ slog.Handler }
+
+func (h warnAndAbove) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnAndAbove) WithAttrs(as []slog.Attr) slog.Handler {
+	return warnAndAbove{h.Handler.WithAttrs(as)}
+}
+
+func (h warnAndAbove) WithGroup(name string) slog.Handler {
+	return warnAndAbove{h.Handler.WithGroup(name)}
 }
 
 func (d *demo) say(format string, args ...any) {
@@ -69,7 +104,10 @@ func runDemo(ctx context.Context, g *globals, f demoFlags) error {
 	if f.items <= 0 {
 		return usageErrorf("--items must be positive")
 	}
-	d := &demo{g: g, out: g.stdout, gen: tenure.NewGenerator(2024)}
+	return newDemo(g, f.items).runAndCleanUp(ctx, f)
+}
+
+func (d *demo) runAndCleanUp(ctx context.Context, f demoFlags) error {
 	start := time.Now()
 	err := d.run(ctx, f.items)
 	// A failed or interrupted demo leaves nothing behind, even with --keep:
@@ -140,6 +178,7 @@ func (d *demo) run(ctx context.Context, items int) (err error) {
 	d.say("%s", d.pg.describe())
 	g := *d.g
 	g.databaseURL = d.pg.url
+	g.logger = d.log
 	if d.pool, err = g.connect(ctx); err != nil {
 		return err
 	}
@@ -167,6 +206,7 @@ func (d *demo) run(ctx context.Context, items int) (err error) {
 		return err
 	}
 	d.say("meanwhile %s", changed)
+	d.changed += changed.total()
 
 	layout, err := d.load(ctx, uri)
 	if err != nil {
@@ -177,6 +217,7 @@ func (d *demo) run(ctx context.Context, items int) (err error) {
 		return err
 	}
 	d.say("after the load, %s", more)
+	d.changed += more.total()
 	if err := d.follow(ctx); err != nil {
 		return err
 	}
@@ -216,7 +257,14 @@ func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
 	if err != nil {
 		return layout, err
 	}
-	res, err := reconcile.Load(ctx, d.pool, exp, reconcile.LoadConfig{Layout: layout, Logger: d.g.logger})
+	var stats reconcile.LoadStats
+	stop := d.every(ctx, func() {
+		if total := stats.ItemsTotal.Load(); total > 0 {
+			fmt.Fprintf(d.out, "  loaded %d of %d items\n", stats.ItemsDone.Load(), total)
+		}
+	})
+	res, err := reconcile.Load(ctx, d.pool, exp, reconcile.LoadConfig{Layout: layout, Logger: d.log, Stats: &stats})
+	stop()
 	if err != nil {
 		return layout, err
 	}
@@ -227,17 +275,62 @@ func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
 
 // follow applies the stream from the export time until caught up.
 func (d *demo) follow(ctx context.Context) error {
+	var stats reconcile.FollowStats
+	var shown int64
+	stop := d.every(ctx, func() {
+		if n := stats.Applied.Load(); n != shown { // quiet while it waits to be sure it caught up
+			fmt.Fprintf(d.out, "  applied %d changes so far\n", n)
+			shown = n
+		}
+	})
 	fres, err := reconcile.Follow(ctx, d.pool, reconcile.FollowConfig{
 		Table: tenure.TableName, Streams: d.emu.Streams(), Tables: d.ddb, UntilCaughtUp: true,
-		DiscoverInterval: 200 * time.Millisecond, Logger: d.g.logger,
+		DiscoverInterval: 200 * time.Millisecond, Logger: d.log, Stats: &stats,
 		ReaderOptions: []stream.Option{stream.WithPollInterval(50 * time.Millisecond), stream.WithCaughtUpRule(3, 300*time.Millisecond)},
 	})
+	stop()
 	if err != nil {
 		return err
 	}
-	d.say("followed the stream from the export time: %d changes applied over %d shards; watermark %s",
-		fres.Applied, fres.Shards, fres.Watermark.UTC().Format(time.RFC3339))
+	d.say("followed the stream from the export time: %s; %d shards, watermark %s",
+		followed(fres.Applied, d.changed), fres.Shards, fres.Watermark.UTC().Format(time.RFC3339))
 	return nil
+}
+
+// followed explains the changes a follow applied when after of them were
+// made after the export. The rest are writes from shortly before it: the
+// follow replays from DefaultSkew before the export time, because an
+// export's instant is not exact, and applying a change twice is harmless.
+func followed(applied, after int64) string {
+	replayed := applied - after
+	if replayed <= 0 {
+		return fmt.Sprintf("%d changes applied, of the %d made after the export", applied, after)
+	}
+	return fmt.Sprintf("%d changes made after the export, plus %d writes from the %.0f minutes before it, "+
+		"replayed because an export's instant is not exact (replaying is idempotent)",
+		after, replayed, reconcile.DefaultSkew.Minutes())
+}
+
+// every calls report every d.tick until the returned stop is called, for
+// progress lines during a long step. Nothing else writes to d.out until
+// stop returns.
+func (d *demo) every(ctx context.Context, report func()) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d.tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				report()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (d *demo) createTable(ctx context.Context) error {
@@ -261,16 +354,26 @@ func (d *demo) createTable(ctx context.Context) error {
 	return d.emu.CreateBucket("demo-exports")
 }
 
-// write puts n new tenures, 25 to a call.
+// write puts n new tenures, 25 to a call, with a progress line every
+// d.writeEvery.
 func (d *demo) write(ctx context.Context, n int) error {
 	var reqs []types.WriteRequest
+	written := 0
 	flush := func() error {
 		if len(reqs) == 0 {
 			return nil
 		}
 		_, err := d.ddb.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{tenure.TableName: reqs}})
+		if err != nil {
+			return err
+		}
+		before := written
+		written += len(reqs)
 		reqs = nil
-		return err
+		if written < n && written/d.writeEvery > before/d.writeEvery {
+			fmt.Fprintf(d.out, "  wrote %d of %d tenures\n", written, n)
+		}
+		return nil
 	}
 	for range n {
 		id := d.gen.ID()
@@ -286,32 +389,45 @@ func (d *demo) write(ctx context.Context, n int) error {
 }
 
 // changeSome updates, deletes and adds tenures as the Tenure API would.
-func (d *demo) changeSome(ctx context.Context, items int) (string, error) {
+func (d *demo) changeSome(ctx context.Context, items int) (changes, error) {
+	var c changes
 	update, gone := planChanges(d.ids, items)
 	for _, id := range update {
 		out, err := d.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tenure.TableName),
 			Key: ddbjson.Item{"id": &types.AttributeValueMemberS{Value: id}}})
 		if err != nil {
-			return "", err
+			return c, err
 		}
 		if out.Item == nil {
 			continue
 		}
 		if _, err := d.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tenure.TableName), Item: d.gen.Update(out.Item)}); err != nil {
-			return "", err
+			return c, err
 		}
+		c.updated++
 	}
 	d.ids = d.ids[:len(d.ids)-len(gone)]
 	for _, id := range gone {
 		if _, err := d.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tenure.TableName),
 			Key: ddbjson.Item{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
-			return "", err
+			return c, err
 		}
+		c.deleted++
 	}
 	if err := d.write(ctx, len(gone)); err != nil {
-		return "", err
+		return c, err
 	}
-	return fmt.Sprintf("%d tenures were updated, %d deleted and %d added", len(update), len(gone), len(gone)), nil
+	c.added = len(gone)
+	return c, nil
+}
+
+// changes counts a round of changes, each a stream record.
+type changes struct{ updated, deleted, added int }
+
+func (c changes) total() int64 { return int64(c.updated + c.deleted + c.added) }
+
+func (c changes) String() string {
+	return fmt.Sprintf("%d tenures were updated, %d deleted and %d added", c.updated, c.deleted, c.added)
 }
 
 // planChanges picks the ids of a round of changes to a table of items

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -51,6 +52,21 @@ func TestDemo_InterruptedCleansUpAndSaysSo(t *testing.T) {
 	require.Equal(t, "demo interrupted; cleaned up (the emulator stopped, database "+name[1]+" dropped)", err.Error())
 	require.False(t, databaseExists(t, db, name[1]))
 	require.NotContains(t, out.String(), "done in")
+}
+
+// Writing 20,000 tenures used to be 12 s of silence.
+func TestDemo_ReportsProgressDuringLongSteps(t *testing.T) {
+	var out bytes.Buffer
+	d := newDemo(demoGlobals(pgtest.URL(t), &out), 200)
+	d.writeEvery, d.tick = 50, 5*time.Millisecond
+
+	require.NoError(t, d.runAndCleanUp(t.Context(), demoFlags{items: 200}), out.String())
+
+	story := out.String()
+	require.Contains(t, story, "  wrote 50 of 200 tenures\n  wrote 100 of 200 tenures\n  wrote 150 of 200 tenures\n• created table")
+	require.NotContains(t, story, "wrote 200 of 200", "the step's own line says it is done")
+	require.Regexp(t, `\n  loaded \d+ of 200 items\n(.*\n)*• loaded 200 items`, story)
+	require.Regexp(t, `\n  applied \d+ changes so far\n(.*\n)*• followed the stream`, story)
 }
 
 // --keep used to print "pg_ctl -D <dir>/data stop", a placeholder, and one
