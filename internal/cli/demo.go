@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,9 +18,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/emulator"
-	"github.com/ddbsync/ddbsync/internal/pgcluster"
 	"github.com/ddbsync/ddbsync/internal/tenure"
-	"github.com/ddbsync/ddbsync/migrations"
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
@@ -35,17 +35,18 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Use:   "demo",
 		Short: "Run the whole flow on sample data, with no AWS: export, load, follow, diff",
 		Long: `demo starts what it needs itself: an in-process DynamoDB, Streams and S3 emulator, and
-PostgreSQL from DATABASE_URL or, when none is given, a throwaway local cluster. It creates a
+PostgreSQL: a fresh database of its own on the server DATABASE_URL names (it never writes to
+any other) or, when none is given, a throwaway local cluster. It creates a
 TenureInformation table with a stream, writes sample tenures, exports the table to S3, loads the
 export, keeps writing, follows the stream until caught up, checks the copy against the table,
-and prints what happened and SQL to try. It cleans up what it started.`,
+and prints what happened and SQL to try. It cleans up what it started, also on Ctrl-C.`,
 		Example: `  ddbsync demo
   DATABASE_URL=postgres://localhost/analytics ddbsync demo --items 20000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, f) },
 	}
 	cmd.Flags().IntVar(&f.items, "items", 5000, "number of sample tenures")
-	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the throwaway PostgreSQL cluster running and print how to connect")
+	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the demo's database (or throwaway cluster) and print how to connect and remove it")
 	return cmd
 }
 
@@ -53,71 +54,149 @@ and prints what happened and SQL to try. It cleans up what it started.`,
 type demo struct {
 	g    *globals
 	out  io.Writer
+	log  *slog.Logger
+	pg   *demoPostgres
 	emu  *emulator.Server
 	ddb  *dynamodb.Client
 	pool *pgxpool.Pool
 	gen  *tenure.Generator
 	ids  []string
+	// changed counts the changes made after the export, to tell them
+	// from the earlier writes the follow replays.
+	changed int64
+
+	// writeEvery is how many tenures are written between progress lines,
+	// tick how often the load and the follow report. Tests shrink them.
+	writeEvery int
+	tick       time.Duration
+}
+
+func newDemo(g *globals, items int) *demo {
+	l := g.logger
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return &demo{g: g, out: g.stdout, log: slog.New(warnAndAbove{l.Handler()}), gen: tenure.NewGenerator(2024),
+		writeEvery: max(2500, items/20), tick: 2 * time.Second}
+}
+
+// warnAndAbove passes on warnings and errors only: the demo tells its own
+// story, and the library's lifecycle events would break into it.
+type warnAndAbove struct{ slog.Handler }
+
+func (h warnAndAbove) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnAndAbove) WithAttrs(as []slog.Attr) slog.Handler {
+	return warnAndAbove{h.Handler.WithAttrs(as)}
+}
+
+func (h warnAndAbove) WithGroup(name string) slog.Handler {
+	return warnAndAbove{h.Handler.WithGroup(name)}
 }
 
 func (d *demo) say(format string, args ...any) {
 	fmt.Fprintf(d.out, "• "+format+"\n", args...)
 }
 
-func runDemo(ctx context.Context, g *globals, f demoFlags) (err error) {
+func runDemo(ctx context.Context, g *globals, f demoFlags) error {
 	if f.items <= 0 {
 		return usageErrorf("--items must be positive")
 	}
-	d := &demo{g: g, out: g.stdout, gen: tenure.NewGenerator(2024)}
-	start := time.Now()
+	return newDemo(g, f.items).runAndCleanUp(ctx, f)
+}
 
-	d.emu, err = emulator.New(emulator.WithStartTime(time.Now().UTC()), emulator.WithShards(4), emulator.WithExportFiles(4))
-	if err != nil {
+// runAndCleanUp runs the demo and then removes what it started, also when
+// it fails or is interrupted.
+func (d *demo) runAndCleanUp(ctx context.Context, f demoFlags) error {
+	start := time.Now()
+	err := d.run(ctx, f.items)
+	// A failed or interrupted demo leaves nothing behind, even with --keep:
+	// a half-built copy is of no use.
+	keep := f.keep && err == nil
+	cleaned, cerr := d.cleanUp(context.WithoutCancel(ctx), keep)
+	if err != nil && ctx.Err() != nil {
+		if cerr != nil {
+			return fmt.Errorf("demo interrupted (%w), and cleaning up failed: %w", context.Canceled, cerr)
+		}
+		return interruptedError{cleaned: cleaned}
+	}
+	if err != nil || cerr != nil {
+		if cleaned != "" {
+			d.say("stopped early; %s", cleaned)
+		}
+		return errors.Join(err, cerr)
+	}
+	d.say("done in %s; %s", time.Since(start).Round(100*time.Millisecond), cleaned)
+	if keep {
+		for _, line := range d.pg.kept() {
+			fmt.Fprintf(d.out, "  %s\n", line)
+		}
+	}
+	return nil
+}
+
+// interruptedError is a demo stopped by Ctrl-C or SIGTERM that cleaned up
+// after itself. It matches context.Canceled without saying so: the user
+// asked for the stop, and needs to know only that nothing is left behind.
+type interruptedError struct{ cleaned string }
+
+func (e interruptedError) Error() string {
+	if e.cleaned == "" {
+		return "demo interrupted before it had started anything"
+	}
+	return "demo interrupted; cleaned up (" + e.cleaned + ")"
+}
+
+func (e interruptedError) Unwrap() error { return context.Canceled }
+
+// cleanUp stops what the demo started, keeping its PostgreSQL if keep,
+// and says what it did.
+func (d *demo) cleanUp(ctx context.Context, keep bool) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var done []string
+	if d.pool != nil {
+		d.pool.Close()
+	}
+	if d.emu != nil {
+		d.emu.Close()
+		done = append(done, "the emulator stopped")
+	}
+	if d.pg == nil {
+		return strings.Join(done, ", "), nil
+	}
+	s, err := d.pg.close(ctx, keep)
+	if err == nil {
+		done = append(done, s)
+	}
+	return strings.Join(done, ", "), err
+}
+
+// run tells the story: set up, write, export, change, load, change,
+// follow, check.
+func (d *demo) run(ctx context.Context, items int) (err error) {
+	if d.pg, err = startDemoPostgres(ctx, d.g.databaseURL); err != nil {
 		return err
 	}
-	if err := d.emu.Start(); err != nil {
-		return fmt.Errorf("starting the AWS emulator: %w", err)
-	}
-	defer d.emu.Close()
-	d.emu.Clock().Tick()
-	d.ddb = d.emu.DynamoDB()
-	d.say("AWS emulator (DynamoDB, Streams, S3) listening on %s", d.emu.URL())
-
-	dbURL := g.databaseURL
-	cleanup := " and the throwaway database removed"
-	if dbURL == "" {
-		c, err := pgcluster.Start()
-		if err != nil {
-			return fmt.Errorf("no DATABASE_URL, and a throwaway PostgreSQL could not be started: %w", err)
-		}
-		if f.keep {
-			cleanup = ""
-			d.say("throwaway PostgreSQL kept running: psql \"%s\" (stop it with pg_ctl -D <dir>/data stop)", c.URL)
-		} else {
-			defer c.Stop()
-			d.say("throwaway PostgreSQL cluster started (DATABASE_URL is unset)")
-		}
-		dbURL = c.URL
-	} else {
-		cleanup = ""
-		d.say("PostgreSQL from DATABASE_URL")
-	}
-	g.databaseURL = dbURL
+	d.say("%s", d.pg.describe())
+	g := *d.g
+	g.databaseURL = d.pg.url
+	g.logger = d.log
 	if d.pool, err = g.connect(ctx); err != nil {
 		return err
 	}
-	defer d.pool.Close()
-	if err := migrations.Up(ctx, d.pool, nil); err != nil {
+	if err := d.startEmulator(); err != nil {
 		return err
 	}
-
 	if err := d.createTable(ctx); err != nil {
 		return err
 	}
-	if err := d.write(ctx, f.items); err != nil {
+	if err := d.write(ctx, items); err != nil {
 		return err
 	}
-	d.say("created table %s (key id, stream NEW_AND_OLD_IMAGES, PITR on) and wrote %d tenures", tenure.TableName, f.items)
+	d.say("created table %s (key id, stream NEW_AND_OLD_IMAGES, PITR on) and wrote %d tenures", tenure.TableName, items)
 
 	uri, err := snapshot.RequestExport(ctx, d.ddb, snapshot.ExportRequest{Table: tenure.TableName, Bucket: "demo-exports",
 		Prefix: "tenure", Poll: 50 * time.Millisecond})
@@ -127,54 +206,136 @@ func runDemo(ctx context.Context, g *globals, f demoFlags) (err error) {
 	d.say("exported the table (ExportTableToPointInTime) to %s", uri)
 
 	// Changes made after the export instant: only the stream has them.
-	changed, err := d.changeSome(ctx, f.items)
+	changed, err := d.changeSome(ctx, items)
 	if err != nil {
 		return err
 	}
 	d.say("meanwhile %s", changed)
+	d.changed += changed.total()
 
-	src, err := snapshot.NewS3Source(d.emu.S3(), uri)
+	layout, err := d.load(ctx, uri)
 	if err != nil {
 		return err
 	}
-	exp, err := snapshot.Open(ctx, src)
-	if err != nil {
-		return err
-	}
-	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, tenure.Key)
-	if err != nil {
-		return err
-	}
-	res, err := reconcile.Load(ctx, d.pool, exp, reconcile.LoadConfig{Layout: layout, Logger: g.logger})
-	if err != nil {
-		return err
-	}
-	d.say("loaded %d items into %s in %s (checksums and counts verified, published atomically)",
-		res.Items, res.Table.Sanitize(), res.Duration.Round(time.Millisecond))
-
-	more, err := d.changeSome(ctx, f.items)
+	more, err := d.changeSome(ctx, items)
 	if err != nil {
 		return err
 	}
 	d.say("after the load, %s", more)
-
-	fres, err := reconcile.Follow(ctx, d.pool, reconcile.FollowConfig{
-		Table: tenure.TableName, Streams: d.emu.Streams(), Tables: d.ddb, UntilCaughtUp: true,
-		DiscoverInterval: 200 * time.Millisecond, Logger: g.logger,
-		ReaderOptions: []stream.Option{stream.WithPollInterval(50 * time.Millisecond), stream.WithCaughtUpRule(3, 300*time.Millisecond)},
-	})
-	if err != nil {
+	d.changed += more.total()
+	if err := d.follow(ctx); err != nil {
 		return err
 	}
-	d.say("followed the stream from the export time: %d changes applied over %d shards; watermark %s",
-		fres.Applied, fres.Shards, fres.Watermark.UTC().Format(time.RFC3339))
-
 	if err := d.check(ctx, layout); err != nil {
 		return err
 	}
 	d.showQueries(ctx)
-	d.say("done in %s; the emulator is stopped%s", time.Since(start).Round(100*time.Millisecond), cleanup)
 	return nil
+}
+
+func (d *demo) startEmulator() (err error) {
+	d.emu, err = emulator.New(emulator.WithStartTime(time.Now().UTC()), emulator.WithShards(4), emulator.WithExportFiles(4))
+	if err != nil {
+		return err
+	}
+	if err := d.emu.Start(); err != nil {
+		d.emu = nil // nothing to stop
+		return fmt.Errorf("starting the AWS emulator: %w", err)
+	}
+	d.emu.Clock().Tick()
+	d.ddb = d.emu.DynamoDB()
+	d.say("AWS emulator (DynamoDB, Streams, S3) listening on %s", d.emu.URL())
+	return nil
+}
+
+// load loads the export at uri into the demo's database.
+func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
+	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, tenure.Key)
+	if err != nil {
+		return layout, err
+	}
+	src, err := snapshot.NewS3Source(d.emu.S3(), uri)
+	if err != nil {
+		return layout, err
+	}
+	exp, err := snapshot.Open(ctx, src)
+	if err != nil {
+		return layout, err
+	}
+	var stats reconcile.LoadStats
+	stop := d.every(ctx, func() {
+		if total := stats.ItemsTotal.Load(); total > 0 {
+			fmt.Fprintf(d.out, "  loaded %d of %d items\n", stats.ItemsDone.Load(), total)
+		}
+	})
+	res, err := reconcile.Load(ctx, d.pool, exp, reconcile.LoadConfig{Layout: layout, Logger: d.log, Stats: &stats})
+	stop()
+	if err != nil {
+		return layout, err
+	}
+	d.say("loaded %d items into %s in %s (checksums and counts verified, published atomically)",
+		res.Items, res.Table.Sanitize(), res.Duration.Round(time.Millisecond))
+	return layout, nil
+}
+
+// follow applies the stream from the export time until caught up.
+func (d *demo) follow(ctx context.Context) error {
+	var stats reconcile.FollowStats
+	var shown int64
+	stop := d.every(ctx, func() {
+		if n := stats.Applied.Load(); n != shown { // quiet while it waits to be sure it caught up
+			fmt.Fprintf(d.out, "  applied %d changes so far\n", n)
+			shown = n
+		}
+	})
+	fres, err := reconcile.Follow(ctx, d.pool, reconcile.FollowConfig{
+		Table: tenure.TableName, Streams: d.emu.Streams(), Tables: d.ddb, UntilCaughtUp: true,
+		DiscoverInterval: 200 * time.Millisecond, Logger: d.log, Stats: &stats,
+		ReaderOptions: []stream.Option{stream.WithPollInterval(50 * time.Millisecond), stream.WithCaughtUpRule(3, 300*time.Millisecond)},
+	})
+	stop()
+	if err != nil {
+		return err
+	}
+	d.say("followed the stream from the export time: %s; %d shards, watermark %s",
+		followed(fres.Applied, d.changed), fres.Shards, fres.Watermark.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// followed explains the changes a follow applied when after of them were
+// made after the export. The rest are writes from shortly before it: the
+// follow replays from DefaultSkew before the export time, because an
+// export's instant is not exact, and applying a change twice is harmless.
+func followed(applied, after int64) string {
+	replayed := applied - after
+	if replayed <= 0 {
+		return fmt.Sprintf("%d changes applied, of the %d made after the export", applied, after)
+	}
+	return fmt.Sprintf("%d changes made after the export, plus %d writes from the %.0f minutes before it, "+
+		"replayed because an export's instant is not exact (replaying is idempotent)",
+		after, replayed, reconcile.DefaultSkew.Minutes())
+}
+
+// every calls report every d.tick until the returned stop is called, for
+// progress lines during a long step. Nothing else writes to d.out until
+// stop returns.
+func (d *demo) every(ctx context.Context, report func()) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d.tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				report()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (d *demo) createTable(ctx context.Context) error {
@@ -198,16 +359,26 @@ func (d *demo) createTable(ctx context.Context) error {
 	return d.emu.CreateBucket("demo-exports")
 }
 
-// write puts n new tenures, 25 to a call.
+// write puts n new tenures, 25 to a call, with a progress line every
+// d.writeEvery.
 func (d *demo) write(ctx context.Context, n int) error {
 	var reqs []types.WriteRequest
+	written := 0
 	flush := func() error {
 		if len(reqs) == 0 {
 			return nil
 		}
 		_, err := d.ddb.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{tenure.TableName: reqs}})
+		if err != nil {
+			return err
+		}
+		before := written
+		written += len(reqs)
 		reqs = nil
-		return err
+		if written < n && written/d.writeEvery > before/d.writeEvery {
+			fmt.Fprintf(d.out, "  wrote %d of %d tenures\n", written, n)
+		}
+		return nil
 	}
 	for range n {
 		id := d.gen.ID()
@@ -223,127 +394,57 @@ func (d *demo) write(ctx context.Context, n int) error {
 }
 
 // changeSome updates, deletes and adds tenures as the Tenure API would.
-func (d *demo) changeSome(ctx context.Context, items int) (string, error) {
-	n := max(1, items/20)
-	for i := range n {
-		id := d.ids[(i*7919+len(d.ids))%len(d.ids)]
+func (d *demo) changeSome(ctx context.Context, items int) (changes, error) {
+	var c changes
+	update, gone := planChanges(d.ids, items)
+	for _, id := range update {
 		out, err := d.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tenure.TableName),
 			Key: ddbjson.Item{"id": &types.AttributeValueMemberS{Value: id}}})
 		if err != nil {
-			return "", err
+			return c, err
 		}
 		if out.Item == nil {
 			continue
 		}
 		if _, err := d.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tenure.TableName), Item: d.gen.Update(out.Item)}); err != nil {
-			return "", err
+			return c, err
 		}
+		c.updated++
 	}
-	del := max(1, n/10)
-	for i := range del {
-		id := d.ids[len(d.ids)-1-i]
-		d.ids = d.ids[:len(d.ids)-1-i]
+	d.ids = d.ids[:len(d.ids)-len(gone)]
+	for _, id := range gone {
 		if _, err := d.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tenure.TableName),
 			Key: ddbjson.Item{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
-			return "", err
+			return c, err
 		}
+		c.deleted++
 	}
-	if err := d.write(ctx, del); err != nil {
-		return "", err
+	if err := d.write(ctx, len(gone)); err != nil {
+		return c, err
 	}
-	return fmt.Sprintf("%d tenures were updated, %d deleted and %d added", n, del, del), nil
+	c.added = len(gone)
+	return c, nil
 }
 
-// check compares the copy with the table, item by item.
-func (d *demo) check(ctx context.Context, l reconcile.Layout) error {
-	want := map[string]string{}
-	p := dynamodb.NewScanPaginator(d.ddb, &dynamodb.ScanInput{TableName: aws.String(tenure.TableName)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, it := range page.Items {
-			b, err := ddbjson.EncodeItem(it)
-			if err != nil {
-				return err
-			}
-			want[it["id"].(*types.AttributeValueMemberS).Value] = string(b)
-		}
-	}
-	rows, err := d.pool.Query(ctx, "SELECT id, item::text FROM "+l.Ident().Sanitize())
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var same, differ, extra int
-	for rows.Next() {
-		var id, raw string
-		if err := rows.Scan(&id, &raw); err != nil {
-			return err
-		}
-		item, err := ddbjson.DecodeItem([]byte(raw))
-		if err != nil {
-			return err
-		}
-		b, err := ddbjson.EncodeItem(item)
-		if err != nil {
-			return err
-		}
-		w, ok := want[id]
-		switch {
-		case !ok:
-			extra++
-		case w == string(b):
-			same++
-		default:
-			differ++
-		}
-		delete(want, id)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if differ+extra+len(want) > 0 {
-		return fmt.Errorf("the copy differs from the table: %d different, %d extra, %d missing", differ, extra, len(want))
-	}
-	d.say("checked the copy against a Scan of the table: all %d items identical, every attribute and type", same)
-	return nil
+// changes counts a round of changes, each a stream record.
+type changes struct{ updated, deleted, added int }
+
+func (c changes) total() int64 { return int64(c.updated + c.deleted + c.added) }
+
+func (c changes) String() string {
+	return fmt.Sprintf("%d tenures were updated, %d deleted and %d added", c.updated, c.deleted, c.added)
 }
 
-func (d *demo) showQueries(ctx context.Context) {
-	queries := []struct{ title, sql string }{
-		{"Active tenures by tenure type", `SELECT doc->'tenureType'->>'description' AS tenure_type, count(*) AS active
-FROM dynamodb.tenure_information
-WHERE doc->>'endOfTenureDate' IS NULL OR doc->>'endOfTenureDate' = '1900-01-01'
-   OR left(doc->>'endOfTenureDate', 10)::date >= current_date
-GROUP BY 1 ORDER BY 2 DESC LIMIT 5`},
-		{"Household sizes", `SELECT jsonb_array_length(doc->'householdMembers') AS members, count(*) AS tenures
-FROM dynamodb.tenure_information GROUP BY 1 ORDER BY 1`},
+// planChanges picks the ids of a round of changes to a table of items
+// tenures: one in 20 to update, spread over ids, and a tenth as many to
+// delete, the newest ones, each once. The deleted ids are a copy, because
+// the caller shortens ids and appends the replacements in their place.
+func planChanges(ids []string, items int) (update, gone []string) {
+	n := max(1, items/20)
+	update = make([]string, n)
+	for i := range n {
+		update[i] = ids[(i*7919+len(ids))%len(ids)]
 	}
-	fmt.Fprintln(d.out, "\nSQL to try:")
-	for _, q := range queries {
-		fmt.Fprintf(d.out, "\n-- %s\n%s;\n", q.title, q.sql)
-		rows, err := d.pool.Query(ctx, q.sql)
-		if err != nil {
-			fmt.Fprintf(d.out, "   (failed: %v)\n", err)
-			continue
-		}
-		for rows.Next() {
-			vals, err := rows.Values()
-			if err != nil {
-				break
-			}
-			parts := make([]string, len(vals))
-			for i, v := range vals {
-				parts[i] = fmt.Sprint(v)
-			}
-			fmt.Fprintf(d.out, "   %s\n", strings.Join(parts, " | "))
-		}
-		if err := rows.Err(); err != nil && !errors.Is(err, context.Canceled) {
-			fmt.Fprintf(d.out, "   (failed: %v)\n", err)
-		}
-		rows.Close()
-	}
-	fmt.Fprintln(d.out)
+	del := min(len(ids), max(1, n/10))
+	return update, slices.Clone(ids[len(ids)-del:])
 }

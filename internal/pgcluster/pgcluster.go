@@ -71,6 +71,29 @@ func (c *Cluster) Stop() error {
 	return errors.Join(err, os.RemoveAll(c.dir))
 }
 
+// StopCommand returns a shell command that does what [Cluster.Stop] does,
+// for a cluster left running on purpose: it runs pg_ctl as the user the
+// cluster runs as (as root, pg_ctl refuses to run and the files belong to
+// postgres) and then deletes the directory.
+func (c *Cluster) StopCommand() string {
+	argv := append(append([]string{}, c.runAs...), filepath.Join(c.bin, "pg_ctl"), "-D", filepath.Join(c.dir, "data"), "stop")
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = shellQuote(a)
+	}
+	return strings.Join(quoted, " ") + " && rm -rf " + shellQuote(c.dir)
+}
+
+// shellQuote leaves plain words alone, so the usual command reads as typed,
+// and single-quotes anything else.
+func shellQuote(s string) string {
+	plain := s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@+,") == ""
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func (c *Cluster) run(name string, args ...string) ([]byte, error) {
 	argv := append(append(append([]string{}, c.runAs...), filepath.Join(c.bin, name)), args...)
 	return exec.Command(argv[0], argv[1:]...).CombinedOutput()
