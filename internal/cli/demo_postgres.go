@@ -31,6 +31,10 @@ type demoPostgres struct {
 	server   string // host:port, for messages
 }
 
+// errDemoNeedsItsOwnDatabase is the demo refusing to work in a database it
+// cannot create: it never touches one it did not create.
+var errDemoNeedsItsOwnDatabase = errors.New("the demo works only in a database it creates")
+
 // insufficientPrivilege is the SQLSTATE of a CREATE DATABASE by a role
 // without CREATEDB.
 const insufficientPrivilege = "42501"
@@ -47,18 +51,19 @@ func startDemoPostgres(ctx context.Context, databaseURL string) (*demoPostgres, 
 	if err != nil {
 		return nil, usageErrorf("--database-url: %v", err) // pgx redacts passwords
 	}
+	withConnectTimeout(&cfg.Config, 0)
 	p := &demoPostgres{adminURL: databaseURL, name: "ddbsync_demo_" + randomHex(4),
 		server: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to PostgreSQL at %s (database %s): %w", p.server, cfg.Database, err)
+		return nil, connectError(ctx, &cfg.Config, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{p.name}.Sanitize())
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == insufficientPrivilege {
-		return nil, fmt.Errorf("the demo works only in a database it creates, and role %s may not create one on %s: "+
+		return nil, fmt.Errorf("%w, and role %s may not create one on %s: "+
 			"grant it with ALTER ROLE %s CREATEDB, or unset DATABASE_URL to use a throwaway local cluster",
-			cfg.User, p.server, pgx.Identifier{cfg.User}.Sanitize())
+			errDemoNeedsItsOwnDatabase, cfg.User, p.server, pgx.Identifier{cfg.User}.Sanitize())
 	}
 	if err != nil {
 		if ctx.Err() != nil {

@@ -78,6 +78,7 @@ var (
 	})
 	diffRefusals   = join(notLoaded, busy, refusals{{reconcile.ErrInconsistent, ""}})
 	statusRefusals = notLoaded
+	demoRefusals   = refusals{{errDemoNeedsItsOwnDatabase, ""}}
 )
 
 func join(lists ...refusals) refusals {

@@ -172,6 +172,12 @@ func exitContract() map[string]map[string]exitCase {
 				return code, errOut
 			},
 		},
+		"the demo may not create a database of its own": {
+			"demo": func(t *testing.T) (int, string) {
+				code, _, errOut := demoWithoutCreateDB(t)
+				return code, errOut
+			},
+		},
 		"point-in-time recovery off": {
 			"export": func(t *testing.T) (int, string) {
 				emu, _ := emulatedTable(t, 3)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
@@ -42,11 +43,7 @@ func (g *globals) connect(ctx context.Context) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, usageErrorf("--database-url: %v", err) // pgx redacts passwords
 	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		// Neither connect_timeout nor PGCONNECT_TIMEOUT: a server that
-		// accepts connections and never answers must not hang us.
-		cfg.ConnConfig.ConnectTimeout = cmp.Or(g.connectTimeout, defaultConnectTimeout)
-	}
+	withConnectTimeout(&cfg.ConnConfig.Config, g.connectTimeout)
 	if n := int32(max(10, reconcile.DefaultWorkers()+4)); cfg.MaxConns < n {
 		cfg.MaxConns = n // parallel loaders and shard appliers each hold one
 	}
@@ -56,12 +53,7 @@ func (g *globals) connect(ctx context.Context) (*pgxpool.Pool, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d (database %s): no answer within %s (connect_timeout in the URL sets the wait): %w",
-				cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, cfg.ConnConfig.ConnectTimeout, dedupLines{err})
-		}
-		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d (database %s): %w",
-			cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, dedupLines{err})
+		return nil, connectError(ctx, &cfg.ConnConfig.Config, err)
 	}
 	if err := migrations.Up(ctx, pool, g.logger); err != nil {
 		pool.Close()
@@ -73,6 +65,24 @@ func (g *globals) connect(ctx context.Context) (*pgxpool.Pool, error) {
 // defaultConnectTimeout bounds connecting to PostgreSQL when the URL does
 // not say (connect_timeout, in seconds).
 const defaultConnectTimeout = 10 * time.Second
+
+// withConnectTimeout gives cfg a connect timeout (d, else the default) when
+// neither connect_timeout nor PGCONNECT_TIMEOUT set one: a server that
+// accepts connections and never answers must not hang us.
+func withConnectTimeout(cfg *pgconn.Config, d time.Duration) {
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = cmp.Or(d, defaultConnectTimeout)
+	}
+}
+
+// connectError describes a failed connection to the server of cfg.
+func connectError(ctx context.Context, cfg *pgconn.Config, err error) error {
+	at := fmt.Sprintf("connecting to PostgreSQL at %s:%d (database %s)", cfg.Host, cfg.Port, cfg.Database)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("%s: no answer within %s (connect_timeout in the URL sets the wait): %w", at, cfg.ConnectTimeout, dedupLines{err})
+	}
+	return fmt.Errorf("%s: %w", at, dedupLines{err})
+}
 
 // dedupLines drops repeated lines of an error: pgx reports each attempt,
 // and with sslmode=prefer it tries TLS and then plain text, which fail

@@ -106,7 +106,7 @@ so analysts can query the table with SQL.`,
 		cmd      *cobra.Command
 		refusals refusals
 	}{
-		{newDemoCmd(g), nil},
+		{newDemoCmd(g), demoRefusals},
 		{newExportCmd(g), exportRefusals},
 		{newLoadCmd(g), loadRefusals},
 		{newFollowCmd(g), followRefusals},
