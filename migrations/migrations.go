@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -17,8 +18,14 @@ import (
 //go:embed *.sql
 var files embed.FS
 
+// schemaLockKey is the transaction-scoped advisory lock that serialises
+// creating the schema: the bytes "ddbsync" read as a big-endian integer, so
+// it is recognisable in pg_locks and distinct from goose's lock.
+const schemaLockKey int64 = 0x64646273796e63
+
 // Up applies every pending migration. Concurrent callers are serialised by
-// goose's session lock, so several ddbsync processes may start at once.
+// an advisory lock while creating the schema and by goose's session lock
+// after, so several ddbsync processes may start at once.
 func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -26,8 +33,8 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	// The version table lives beside the bookkeeping tables, so the schema
-	// must exist before goose looks for it.
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS ddbsync"); err != nil {
+	// must exist before goose looks for it, and so before goose's lock.
+	if err := createSchema(ctx, pool); err != nil {
 		return fmt.Errorf("migrating: creating schema ddbsync: %w", err)
 	}
 	locker, err := lock.NewPostgresSessionLocker()
@@ -43,4 +50,18 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 		return fmt.Errorf("migrating: %w", err)
 	}
 	return nil
+}
+
+// createSchema creates schema ddbsync if it is missing. IF NOT EXISTS alone
+// does not make concurrent callers safe: two that both see no schema both
+// insert it, and one fails on pg_namespace's unique index (SQLSTATE 23505).
+// The advisory lock makes the second wait for the first to commit.
+func createSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", schemaLockKey); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS ddbsync")
+		return err
+	})
 }

@@ -419,7 +419,9 @@ func (s *fileRows) Next() bool {
 	}
 	s.vals, s.err = s.enc.encode(s.r.Item(), s.prov)
 	if s.err != nil {
-		s.err = &snapshot.FileError{File: s.name, Line: s.r.Line(), Err: s.err}
+		// A line the encoder refuses is bad data like one the reader
+		// refuses: the same refusal, its cause still matchable.
+		s.err = &snapshot.FileError{File: s.name, Line: s.r.Line(), Err: fmt.Errorf("%w: %w", snapshot.ErrCorrupt, s.err)}
 		return false
 	}
 	// Progress counters are shared by all workers: update them in steps.

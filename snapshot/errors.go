@@ -22,7 +22,8 @@ var (
 	// ErrOutsideExport is a manifest key that points outside the export folder.
 	ErrOutsideExport = errors.New("manifest key points outside the export folder")
 	// ErrCorrupt is a manifest or data file that cannot be parsed: bad gzip,
-	// truncation, a line that is not a DynamoDB JSON item.
+	// truncation, a line that is not a DynamoDB JSON item or is longer than
+	// [MaxLineBytes], or a name that is not a regular file (a FIFO, say).
 	ErrCorrupt = errors.New("corrupt export file")
 )
 

@@ -16,8 +16,19 @@ import (
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 )
 
+// MaxLineBytes caps one line of a data file. A DynamoDB item is at most
+// 400 KB, but its DynamoDB JSON is longer: the densest case, a list of empty
+// strings, costs 1 byte of item size and 9 bytes of JSON an element, about
+// 3.5 MiB for a full item (base64 binary is only 4/3, an escaped control
+// byte 6/1). Without a cap, a small gzip bomb whose one line inflates to
+// gigabytes would be buffered whole.
+const MaxLineBytes = 4 << 20
+
+// errLineTooLong is readLine's report of a line past [MaxLineBytes].
+var errLineTooLong = errors.New("longer than 4 MiB; a DynamoDB item is at most 400 KB")
+
 // FileReader streams the items of one data file. Memory use is bounded by
-// the longest line (DynamoDB items reach 400 KB), never by the file size.
+// [MaxLineBytes], never by the file size; a longer line is refused.
 //
 // The checks the manifest allows run as the file is read: each line must be
 // a DynamoDB JSON item, and at the end the MD5 of the stored (compressed)
@@ -75,6 +86,10 @@ func (r *FileReader) Next() bool {
 	for {
 		line, err := r.readLine()
 		if err != nil && err != io.EOF {
+			if errors.Is(err, errLineTooLong) {
+				r.fail(r.lineNo+1, fmt.Errorf("%w: %w", ErrCorrupt, err))
+				return false
+			}
 			if r.raw.err != nil {
 				// Reading the stored bytes failed (a network error, say):
 				// an I/O failure, not a corrupt file.
@@ -121,21 +136,29 @@ func (r *FileReader) Close() error {
 	return r.body.Close()
 }
 
-// readLine returns the next line without its newline, however long.
+// readLine returns the next line without its newline. It stops reading a
+// line once it passes [MaxLineBytes] and returns errLineTooLong, so memory
+// stays within the cap plus one buffer.
 func (r *FileReader) readLine() ([]byte, error) {
 	line, err := r.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		r.line = append(r.line[:0], line...)
-		for err == bufio.ErrBufferFull {
+		for err == bufio.ErrBufferFull && len(r.line) <= MaxLineBytes {
 			line, err = r.br.ReadSlice('\n')
 			r.line = append(r.line, line...)
 		}
 		line = r.line
 	}
+	if err == bufio.ErrBufferFull {
+		return nil, errLineTooLong
+	}
 	if err == nil {
 		line = line[:len(line)-1]
 	} else if err == io.EOF && len(line) > 0 {
 		err = nil // last line without a newline; EOF comes next call
+	}
+	if len(line) > MaxLineBytes {
+		return nil, errLineTooLong
 	}
 	return line, err
 }

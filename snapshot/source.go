@@ -44,7 +44,10 @@ func NewDirSource(dir string) (*DirSource, error) {
 	return &DirSource{dir: dir}, nil
 }
 
-// Open opens name inside the folder.
+// Open opens name inside the folder. Only a regular file is opened (a
+// symbolic link to one inside the folder is fine): anything else is refused
+// with [ErrCorrupt], checked before opening, since opening a FIFO blocks
+// until something writes to it, which would stall a load forever.
 func (s *DirSource) Open(_ context.Context, name string) (io.ReadCloser, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
@@ -54,18 +57,44 @@ func (s *DirSource) Open(_ context.Context, name string) (io.ReadCloser, error) 
 		return nil, err
 	}
 	defer root.Close()
+	st, err := root.Stat(name)
+	if err != nil {
+		return nil, rootError(name, err)
+	}
+	if !st.Mode().IsRegular() {
+		// ErrCorrupt rather than ErrMissingFile: something is there, and a
+		// missing checksum file is skipped, which would drop a check.
+		return nil, fmt.Errorf("%w: %s in %s is %s, not a regular file", ErrCorrupt, name, s.dir, fileKind(st.Mode()))
+	}
 	f, err := root.Open(name)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		// os.Root reports an escape as a generic path error.
-		if strings.Contains(err.Error(), "escapes from parent") {
-			return nil, fmt.Errorf("%w: %s", ErrOutsideExport, name)
-		}
-		return nil, err
+		return nil, rootError(name, err)
 	}
 	return f, nil
+}
+
+// rootError maps an error of [os.Root] about name to the source's contract.
+func rootError(name string, err error) error {
+	// os.Root reports an escape as a generic path error.
+	if !errors.Is(err, fs.ErrNotExist) && strings.Contains(err.Error(), "escapes from parent") {
+		return fmt.Errorf("%w: %s", ErrOutsideExport, name)
+	}
+	return err
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "of type " + m.Type().String()
 }
 
 func (s *DirSource) String() string { return s.dir }

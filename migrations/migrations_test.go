@@ -1,0 +1,117 @@
+package migrations_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/pgcluster"
+	"github.com/ddbsync/ddbsync/migrations"
+)
+
+// serverURL is the server TEST_DATABASE_URL names, else a throwaway cluster
+// that lasts for the test.
+func serverURL(t *testing.T) string {
+	t.Helper()
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	c, err := pgcluster.Start()
+	if err != nil {
+		t.Skipf("TEST_DATABASE_URL is unset and no throwaway cluster could be started: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	return c.URL
+}
+
+// emptyDatabase creates a database with nothing in it (pgtest's are already
+// migrated) and returns its URL; it is dropped at cleanup.
+func emptyDatabase(t *testing.T, admin string) string {
+	t.Helper()
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, admin)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "ddbsync_test_" + hex.EncodeToString(b)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Logf("dropping %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("dropping %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return admin + " dbname=" + name // a keyword/value connection string
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func TestUp_ConcurrentOnFreshDatabase(t *testing.T) {
+	// Several ddbsync processes may start together on a new database; each
+	// runs Up. Creating the schema raced (SQLSTATE 23505 on pg_namespace).
+	// Each round takes some seconds: goose polls its lock every 5 s.
+	const rounds, callers = 3, 8
+	admin := serverURL(t)
+	for round := range rounds {
+		dbURL := emptyDatabase(t, admin)
+		errs := make([]error, callers)
+		var connected, done sync.WaitGroup
+		start := make(chan struct{})
+		connected.Add(callers)
+		for i := range callers {
+			done.Go(func() {
+				// One pool per caller, as separate processes would have,
+				// connected before the start so that the calls collide.
+				pool, err := pgxpool.New(t.Context(), dbURL)
+				if err == nil {
+					defer pool.Close()
+					err = pool.Ping(t.Context())
+				}
+				connected.Done()
+				<-start
+				if err == nil {
+					err = migrations.Up(t.Context(), pool, nil)
+				}
+				errs[i] = err
+			})
+		}
+		connected.Wait()
+		close(start)
+		done.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "round %d, caller %d", round, i)
+		}
+	}
+}
+
+func TestUp_Idempotent(t *testing.T) {
+	pool, err := pgxpool.New(t.Context(), emptyDatabase(t, serverURL(t)))
+	require.NoError(t, err)
+	defer pool.Close()
+	require.NoError(t, migrations.Up(t.Context(), pool, nil))
+	require.NoError(t, migrations.Up(t.Context(), pool, nil))
+	var n int
+	require.NoError(t, pool.QueryRow(t.Context(), "SELECT count(*) FROM ddbsync.goose_db_version").Scan(&n))
+	require.Positive(t, n)
+}
