@@ -37,7 +37,10 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	if err := createSchema(ctx, pool); err != nil {
 		return fmt.Errorf("migrating: creating schema ddbsync: %w", err)
 	}
-	locker, err := lock.NewPostgresSessionLocker()
+	// goose polls its lock every 5 s by default: processes that start
+	// together would wait 5 s for a migration that takes milliseconds.
+	// Polling each second for 300 s keeps goose's 5-minute limit.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("migrating: %w", err)
 	}
