@@ -17,6 +17,8 @@ import (
 type carryPlan struct {
 	dropViews []string // dependent views, dependents first
 	restore   []string // run once the new table holds the old one's name
+	// tableRestore is the table's part of restore, without its views'.
+	tableRestore []string
 	// foreign lists dependents the plan does not re-create (triggers,
 	// foreign keys, materialized views, user columns…): when there are any,
 	// the rows must be copied into the existing table instead.
@@ -46,6 +48,7 @@ func captureCarry(ctx context.Context, tx pgx.Tx, old, load uint32) (carryPlan, 
 	if err := p.addRelation(ctx, tx, old); err != nil {
 		return p, err
 	}
+	p.tableRestore = slices.Clone(p.restore)
 	for _, v := range views {
 		var create, drop string
 		if err := tx.QueryRow(ctx, viewSQL, v).Scan(&create, &drop); err != nil {
@@ -100,7 +103,9 @@ func strings1(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]string
 // foreignSQL describes the dependents of relations $1 (the table $2 and its
 // views) and the table properties that carryPlan does not re-create. The
 // table's own constraints and defaults count as carried when the load
-// table $3 has the same ones.
+// table $3 has the same ones. Of column options only n_distinct and
+// n_distinct_inherited exist (some servers stamp others of their own on
+// every column, which are not the user's).
 const foreignSQL = `WITH rels AS (SELECT unnest($1::oid[]) AS oid),
 	types AS (SELECT reltype AS oid FROM pg_class WHERE oid IN (SELECT oid FROM rels))
 SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d
@@ -142,7 +147,7 @@ SELECT 'columns that differ from the load table: ' || string_agg(x.attname, ', '
 UNION ALL
 SELECT 'column settings (statistics target or options) on ' || c.oid::regclass::text FROM pg_class c
 	WHERE c.oid IN (SELECT oid FROM rels) AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
-		AND a.attnum > 0 AND (a.attstattarget <> -1 OR a.attoptions IS NOT NULL))
+		AND a.attnum > 0 AND (a.attstattarget <> -1 OR EXISTS (SELECT 1 FROM unnest(a.attoptions) o WHERE o LIKE 'n\_distinct%')))
 UNION ALL
 SELECT 'table settings (storage parameters, replica identity, tablespace, inheritance) on ' || c.oid::regclass::text
 	FROM pg_class c WHERE c.oid = $2 AND (c.reloptions IS NOT NULL OR c.relreplident <> 'd'

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -45,21 +46,36 @@ func publish(ctx context.Context, pool *pgxpool.Pool, p publication) (int64, err
 		return 0, err
 	}
 
+	for attempt := 1; ; attempt++ {
+		err := publishTx(ctx, pool, p, tmpPK, items)
+		if !errors.Is(err, errChangedMeanwhile) || attempt == 3 {
+			return items, err
+		}
+		p.log.Info("what depends on the table changed while publishing; trying again", slog.String("table", l.Table))
+	}
+}
+
+// errChangedMeanwhile is a dependent of the published table created or
+// changed while the publishing transaction re-created its views.
+var errChangedMeanwhile = errors.New("what depends on the table changed while publishing")
+
+func publishTx(ctx context.Context, pool *pgxpool.Pool, p publication, tmpPK string, items int64) error {
+	l := p.layout
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// Generated SQL then names every object with its schema.
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path = pg_catalog"); err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
+		return fmt.Errorf("publishing: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{l.Schema}.Sanitize()); err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
+		return fmt.Errorf("publishing: %w", err)
 	}
 	old, comment, err := claimPublished(ctx, tx, l)
 	if err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
+		return fmt.Errorf("publishing: %w", err)
 	}
 	if old == 0 {
 		err = moveIn(ctx, tx, p, tmpPK)
@@ -67,18 +83,18 @@ func publish(ctx context.Context, pool *pgxpool.Pool, p publication) (int64, err
 		err = replace(ctx, tx, p, old, tmpPK)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
+		return fmt.Errorf("publishing: %w", err)
 	}
 	if err := setComment(ctx, tx, p, comment); err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
+		return fmt.Errorf("publishing: %w", err)
 	}
 	if err := recordPublished(ctx, tx, p, items); err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
+		return fmt.Errorf("publishing: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
+		return fmt.Errorf("publishing: %w", err)
 	}
-	return items, nil
+	return nil
 }
 
 func checkComplete(ctx context.Context, pool *pgxpool.Pool, p publication) (int64, error) {
@@ -113,11 +129,10 @@ func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name 
 	return nil
 }
 
-// claimPublished finds the table's published copy, moves it to the
+// claimPublished finds the table's published copy and moves it to the
 // layout's schema and name if it lives elsewhere ([LoadConfig.MoveSchema]:
 // a relation moves with its indexes, policies and grants, and views follow
-// it), and locks it against readers until the commit. It returns its oid (0
-// when there is none) and its comment.
+// it). It returns its oid (0 when there is none) and its comment.
 func claimPublished(ctx context.Context, tx pgx.Tx, l Layout) (uint32, *string, error) {
 	var old uint32
 	var schema, name string
@@ -141,9 +156,6 @@ func claimPublished(ctx context.Context, tx pgx.Tx, l Layout) (uint32, *string, 
 		if _, err := tx.Exec(ctx, "ALTER TABLE "+pgx.Identifier{l.Schema, name}.Sanitize()+" RENAME TO "+pgx.Identifier{l.Name}.Sanitize()); err != nil {
 			return 0, nil, fmt.Errorf("renaming %s: %w", pgx.Identifier{l.Schema, name}.Sanitize(), err)
 		}
-	}
-	if _, err := tx.Exec(ctx, "LOCK TABLE "+l.Ident().Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-		return 0, nil, fmt.Errorf("locking %s: %w", l.Ident().Sanitize(), err)
 	}
 	return old, comment, nil
 }
@@ -175,21 +187,36 @@ func replace(ctx context.Context, tx pgx.Tx, p publication, old uint32, tmpPK st
 	if err := tx.QueryRow(ctx, `SELECT $1::regclass::oid`, p.loadTable.Sanitize()).Scan(&load); err != nil {
 		return fmt.Errorf("finding the load table: %w", err)
 	}
+	ident := p.layout.Ident().Sanitize()
 	plan, err := captureCarry(ctx, tx, old, load)
 	if err != nil {
-		return fmt.Errorf("reading what depends on %s: %w", p.layout.Ident().Sanitize(), err)
+		return fmt.Errorf("reading what depends on %s: %w", ident, err)
 	}
 	if len(plan.foreign) > 0 {
 		p.log.Info("publishing by copying the rows: the table has dependents ddbsync does not re-create",
 			slog.String("table", p.layout.Table), slog.String("dependents", strings.Join(plan.foreign, "; ")))
 		return copyRows(ctx, tx, p, plan.foreign)
 	}
+	// Readers of a view lock it before the table under it: drop the views,
+	// outermost first, before locking the table, or they could deadlock.
 	for _, s := range plan.dropViews {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			return fmt.Errorf("dropping a dependent view to re-create it (%s): %w", s, err)
 		}
 	}
-	if _, err := tx.Exec(ctx, "DROP TABLE "+p.layout.Ident().Sanitize()); err != nil {
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+ident+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("locking %s: %w", ident, err)
+	}
+	// Nothing may have been built on the table between the capture and the
+	// lock: compare with what it has now that nobody else can change it.
+	now, err := captureCarry(ctx, tx, old, load)
+	if err != nil {
+		return fmt.Errorf("reading what depends on %s: %w", ident, err)
+	}
+	if len(now.foreign) > 0 || len(now.dropViews) > 0 || !slices.Equal(now.restore, plan.tableRestore) {
+		return errChangedMeanwhile
+	}
+	if _, err := tx.Exec(ctx, "DROP TABLE "+ident); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "2BP01" {
 			return fmt.Errorf("%s has dependent objects ddbsync did not expect (%s): %w", p.layout.Ident().Sanitize(), pgErr.Detail, err)

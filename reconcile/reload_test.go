@@ -57,20 +57,21 @@ func mustExec(t *testing.T, pool *pgxpool.Pool, sql string) {
 func describe(t *testing.T, pool *pgxpool.Pool, rel string) map[string]string {
 	t.Helper()
 	queries := map[string]string{
-		"owner":     `SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = $1::regclass`,
-		"kind":      `SELECT relkind::text || coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = $1::regclass`,
-		"rls":       `SELECT relrowsecurity::text || relforcerowsecurity::text FROM pg_class WHERE oid = $1::regclass`,
-		"grants":    `SELECT coalesce(string_agg(format('%s:%s:%s', grantee, privilege_type, is_grantable), ' ' ORDER BY 1), '') FROM (SELECT CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee, a.privilege_type, a.is_grantable FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::regclass) x`,
-		"colgrants": `SELECT coalesce(string_agg(format('%s:%s:%s:%s', attname, pg_get_userbyid(a.grantee), a.privilege_type, a.is_grantable), ' ' ORDER BY 1), '') FROM pg_attribute, aclexplode(attacl) a WHERE attrelid = $1::regclass`,
+		"owner":  `SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = $1::regclass`,
+		"kind":   `SELECT relkind::text || coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = $1::regclass`,
+		"rls":    `SELECT relrowsecurity::text || relforcerowsecurity::text FROM pg_class WHERE oid = $1::regclass`,
+		"grants": `SELECT coalesce(string_agg(format('%s:%s:%s', grantee, privilege_type, is_grantable), ' ' ORDER BY grantee, privilege_type), '') FROM (SELECT CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee, a.privilege_type, a.is_grantable FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::regclass) x`,
+		"colgrants": `SELECT coalesce(string_agg(format('%s:%s:%s:%s', attname, pg_get_userbyid(a.grantee), a.privilege_type, a.is_grantable), ' '
+			ORDER BY attname, pg_get_userbyid(a.grantee), a.privilege_type), '') FROM pg_attribute, aclexplode(attacl) a WHERE attrelid = $1::regclass`,
 		// ddbsync's own comment names the export: only a user's must stay.
 		"comment": `SELECT regexp_replace(coalesce(obj_description($1::regclass, 'pg_class'), ''),
 			'^(DynamoDB table \S+, managed by ddbsync): loaded from export \S+$', '\1')`,
 		"colcomments": `SELECT coalesce(string_agg(attname || '=' || col_description(attrelid, attnum), ' ' ORDER BY attname), '')
 			FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND col_description(attrelid, attnum) IS NOT NULL`,
-		"indexes": `SELECT coalesce(string_agg(pg_get_indexdef(indexrelid) || coalesce(' -- ' || obj_description(indexrelid, 'pg_class'), ''), E'\n' ORDER BY 1), '')
+		"indexes": `SELECT coalesce(string_agg(pg_get_indexdef(indexrelid) || coalesce(' -- ' || obj_description(indexrelid, 'pg_class'), ''), E'\n' ORDER BY pg_get_indexdef(indexrelid)), '')
 			FROM pg_index WHERE indrelid = $1::regclass`,
 		"policies": `SELECT coalesce(string_agg(format('%s %s %s %s %s %s %s', policyname, permissive, roles, cmd, qual, with_check,
-				obj_description(p.oid, 'pg_policy')), E'\n' ORDER BY 1), '')
+				obj_description(p.oid, 'pg_policy')), E'\n' ORDER BY policyname), '')
 			FROM pg_policies pp JOIN pg_policy p ON p.polname = pp.policyname AND p.polrelid = $1::regclass
 			WHERE format('%I.%I', pp.schemaname, pp.tablename)::regclass = $1::regclass`,
 		"view": `SELECT coalesce(pg_get_viewdef($1::regclass), '')`,
@@ -100,19 +101,31 @@ func countRows(t *testing.T, pool *pgxpool.Pool, rel string) int {
 
 // requireKept reloads and checks that each relation is described the same
 // before and after, and that the table holds the second export.
-func requireKept(t *testing.T, pool *pgxpool.Pool, reload func(reconcile.LoadConfig) (reconcile.LoadResult, error), rels ...string) {
+//
+// swapped says how the reload must have published: by swapping in the load
+// table (a new relation) or by copying rows into the existing one.
+func requireKept(t *testing.T, pool *pgxpool.Pool, reload func(reconcile.LoadConfig) (reconcile.LoadResult, error), swapped bool, rels ...string) {
 	t.Helper()
 	before := map[string]map[string]string{}
 	for _, r := range rels {
 		before[r] = describe(t, pool, r)
 	}
+	oid := relationOID(t, pool)
 	res, err := reload(reconcile.LoadConfig{})
 	require.NoError(t, err)
+	require.Equal(t, swapped, oid != relationOID(t, pool), "swapped relations")
 	require.EqualValues(t, 500, res.Items)
 	require.Equal(t, 500, countRows(t, pool, "dynamodb.tenure_information"))
 	for _, r := range rels {
 		require.Equal(t, before[r], describe(t, pool, r), "what was built on %s changed", r)
 	}
+}
+
+func relationOID(t *testing.T, pool *pgxpool.Pool) uint32 {
+	t.Helper()
+	var oid uint32
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT 'dynamodb.tenure_information'::regclass::oid`).Scan(&oid))
+	return oid
 }
 
 func TestReload_KeepsDependentViews(t *testing.T) {
@@ -131,7 +144,7 @@ func TestReload_KeepsDependentViews(t *testing.T) {
 		ALTER VIEW public.active_ids OWNER TO `+role)
 	active := countRows(t, pool, "reports.active")
 	require.Positive(t, active)
-	requireKept(t, pool, reload, "reports.active", "public.active_ids", "public.everything", "dynamodb.tenure_information")
+	requireKept(t, pool, reload, true, "reports.active", "public.active_ids", "public.everything", "dynamodb.tenure_information")
 	require.Equal(t, 500, countRows(t, pool, "public.everything"))
 	require.NotEqual(t, active, countRows(t, pool, "reports.active"), "the view must read the new rows")
 }
@@ -145,7 +158,7 @@ func TestReload_KeepsGrants(t *testing.T) {
 		GRANT SELECT ON dynamodb.tenure_information TO PUBLIC;
 		REVOKE TRUNCATE ON dynamodb.tenure_information FROM CURRENT_USER;
 		GRANT SELECT (id, doc), UPDATE (doc) ON dynamodb.tenure_information TO `+reader)
-	requireKept(t, pool, reload, "dynamodb.tenure_information")
+	requireKept(t, pool, reload, true, "dynamodb.tenure_information")
 	var can bool
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT has_column_privilege($1, 'dynamodb.tenure_information', 'doc', 'UPDATE')`, reader).Scan(&can))
 	require.True(t, can)
@@ -158,7 +171,7 @@ func TestReload_KeepsIndexes(t *testing.T) {
 		CREATE INDEX running ON dynamodb.tenure_information USING hash ((doc->>'tenureType')) WHERE doc->>'endOfTenureDate' IS NULL;
 		CREATE INDEX by_doc ON dynamodb.tenure_information USING gin (doc jsonb_path_ops) WITH (fastupdate = off);
 		COMMENT ON INDEX dynamodb.by_payment_ref IS 'for the rent account screen'`)
-	requireKept(t, pool, reload, "dynamodb.tenure_information")
+	requireKept(t, pool, reload, true, "dynamodb.tenure_information")
 	var valid int
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_index WHERE indrelid = 'dynamodb.tenure_information'::regclass
 		AND indisvalid`).Scan(&valid))
@@ -169,7 +182,7 @@ func TestReload_KeepsComments(t *testing.T) {
 	pool, _, reload := newReload(t)
 	mustExec(t, pool, `COMMENT ON TABLE dynamodb.tenure_information IS 'tenures, refreshed nightly — ask #housing-data';
 		COMMENT ON COLUMN dynamodb.tenure_information.doc IS 'plain JSON; use ->> for text'`)
-	requireKept(t, pool, reload, "dynamodb.tenure_information")
+	requireKept(t, pool, reload, true, "dynamodb.tenure_information")
 }
 
 func TestReload_KeepsRowLevelSecurity(t *testing.T) {
@@ -182,7 +195,7 @@ func TestReload_KeepsRowLevelSecurity(t *testing.T) {
 		CREATE POLICY no_stream_edits ON dynamodb.tenure_information AS RESTRICTIVE FOR UPDATE
 			USING (origin = 'export') WITH CHECK (origin = 'export' AND doc ? 'id');
 		COMMENT ON POLICY running_only ON dynamodb.tenure_information IS 'analysts see current tenures'`)
-	requireKept(t, pool, reload, "dynamodb.tenure_information")
+	requireKept(t, pool, reload, true, "dynamodb.tenure_information")
 }
 
 func TestReload_KeepsOwner(t *testing.T) {
@@ -191,7 +204,7 @@ func TestReload_KeepsOwner(t *testing.T) {
 	mustExec(t, pool, `ALTER TABLE dynamodb.tenure_information OWNER TO `+owner+`;
 		CREATE VIEW public.tenures AS SELECT id FROM dynamodb.tenure_information;
 		ALTER VIEW public.tenures OWNER TO `+owner)
-	requireKept(t, pool, reload, "dynamodb.tenure_information", "public.tenures")
+	requireKept(t, pool, reload, true, "dynamodb.tenure_information", "public.tenures")
 	require.Equal(t, owner, describe(t, pool, "dynamodb.tenure_information")["owner"])
 }
 
@@ -206,7 +219,7 @@ func TestReload_CopiesRowsWhenDependentsCannotBeRecreated(t *testing.T) {
 		CREATE VIEW public.tenures AS SELECT id FROM dynamodb.tenure_information;
 		ALTER TABLE dynamodb.tenure_information ADD COLUMN note text;
 		CREATE STATISTICS tenure_stats ON origin, origin_time FROM dynamodb.tenure_information`)
-	requireKept(t, pool, reload, "dynamodb.tenure_information", "public.snapshot", "public.tenures")
+	requireKept(t, pool, reload, false, "dynamodb.tenure_information", "public.snapshot", "public.tenures")
 	require.Equal(t, 1, countRows(t, pool, "public.audit"), "the trigger must be kept")
 	require.Equal(t, 300, countRows(t, pool, "public.snapshot"))
 	var leftover int
