@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -42,6 +41,14 @@ type LoadConfig struct {
 	// LockTimeout is how long to wait for another ddbsync process to let
 	// go of the table (0: [DefaultLockTimeout]; negative: do not wait).
 	LockTimeout time.Duration
+	// Force reloads the export the table's published copy already holds,
+	// which [Load] otherwise skips; like any reload it resets following.
+	Force bool
+	// MoveSchema lets the load publish into Layout.Schema when the table's
+	// copy is in another schema: the copy is moved there, with what was
+	// built on it, in the publishing transaction. Without it [Load] returns
+	// [ErrSchemaMoved].
+	MoveSchema bool
 }
 
 // LoadStats are a load's running totals, safe to read while it runs.
@@ -67,10 +74,19 @@ type LoadResult struct {
 	ItemsResumed int64 // the items in those files
 	Bytes        int64 // compressed bytes read by this run
 	Duration     time.Duration
+	// Unchanged is set when the table already held this export and nothing
+	// was loaded; LoadedAt is then when it was published.
+	Unchanged bool
+	LoadedAt  time.Time
 }
 
-// ErrTableNotOurs is a data table name taken by a table ddbsync does not manage.
+// ErrTableNotOurs is a data table name taken by a table ddbsync does not
+// manage; [Load] returns it.
 var ErrTableNotOurs = errors.New("table exists and is not managed by ddbsync")
+
+// ErrSchemaMoved is a load into another schema than the one holding the
+// table's published copy, without [LoadConfig.MoveSchema]; [Load] returns it.
+var ErrSchemaMoved = errors.New("the table's copy is in another schema")
 
 // Load copies a verified export into a fresh table and publishes it as the
 // layout's data table in one transaction, replacing the previous copy.
@@ -109,8 +125,14 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	}
 	defer lock.Release(ctx)
 
-	if err := checkTarget(ctx, pool, l); err != nil {
+	cur, err := checkTarget(ctx, pool, l, cfg.MoveSchema)
+	if err != nil {
 		return res, err
+	}
+	if cur.holds(exp, l) && !cfg.Force {
+		res.Unchanged, res.LoadedAt, res.Items = true, cur.loadedAt, cur.items
+		log.Info("table already holds this export; nothing to do", slog.String("table", l.Table), slog.String("export_arn", exp.ID()))
+		return res, nil
 	}
 	loadID, done, err := beginLoad(ctx, pool, exp, l, log)
 	if err != nil {
@@ -174,7 +196,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	}
 	res.Bytes = stats.BytesDone.Load()
 
-	items, err := publish(ctx, pool, exp, l, loadID, loadTable)
+	items, err := publish(ctx, pool, publication{exp: exp, layout: l, loadID: loadID, loadTable: loadTable, log: log})
 	if err != nil {
 		return res, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
@@ -187,30 +209,76 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 
 func loadTableName(id int64) string { return fmt.Sprintf("load_%d", id) }
 
-// checkTarget refuses to replace a table ddbsync did not create.
-func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout) error {
+// publishedCopy is the table's published copy, as ddbsync.tables records it.
+type publishedCopy struct {
+	schema, name string
+	exportArn    string
+	keySchema    string
+	loadedAt     time.Time
+	items        int64
+	exists       bool // the relation is still there
+}
+
+// holds tells whether the copy is l's table loaded from exp, where l puts it.
+func (c *publishedCopy) holds(exp *snapshot.Export, l Layout) bool {
+	return c != nil && c.exists && c.schema == l.Schema && c.name == l.Name &&
+		c.exportArn == exp.ID() && c.keySchema == l.Key.String()
+}
+
+// checkTarget refuses to replace a table ddbsync did not create, and to
+// leave the table's copy behind in another schema unless move is set. It
+// returns the published copy, nil when there is none.
+func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (*publishedCopy, error) {
 	var exists, ours bool
 	err := pool.QueryRow(ctx, `SELECT
 		EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2),
 		EXISTS (SELECT 1 FROM ddbsync.tables WHERE pg_schema = $1 AND pg_table = $2)`, l.Schema, l.Name).Scan(&exists, &ours)
 	if err != nil {
-		return fmt.Errorf("loading %s: checking %s: %w", l.Table, l.Ident().Sanitize(), err)
+		return nil, fmt.Errorf("loading %s: checking %s: %w", l.Table, l.Ident().Sanitize(), err)
 	}
 	if exists && !ours {
-		return fmt.Errorf("loading %s: %s: %w; drop or rename it, or load into another schema with --schema",
+		return nil, fmt.Errorf("loading %s: %s: %w; drop or rename it, or load into another schema with --schema",
 			l.Table, l.Ident().Sanitize(), ErrTableNotOurs)
 	}
 	var other string
 	err = pool.QueryRow(ctx, `SELECT table_name FROM ddbsync.tables WHERE pg_schema = $1 AND pg_table = $2 AND table_name <> $3`,
 		l.Schema, l.Name, l.Table).Scan(&other)
 	if err == nil {
-		return fmt.Errorf("loading %s: %s already holds DynamoDB table %s; use --schema to keep them apart",
+		return nil, fmt.Errorf("loading %s: %s already holds DynamoDB table %s; use --schema to keep them apart",
 			l.Table, l.Ident().Sanitize(), other)
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("loading %s: %w", l.Table, err)
+		return nil, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
-	return nil
+	var c publishedCopy
+	var arn *string
+	var loadedAt *time.Time
+	var items *int64
+	err = pool.QueryRow(ctx, `SELECT pg_schema, pg_table, export_arn, key_schema, loaded_at, item_count,
+			EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = pg_schema AND tablename = pg_table)
+		FROM ddbsync.tables WHERE table_name = $1`, l.Table).Scan(&c.schema, &c.name, &arn, &c.keySchema, &loadedAt, &items, &c.exists)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: reading its published copy: %w", l.Table, err)
+	}
+	if arn != nil {
+		c.exportArn = *arn
+	}
+	if loadedAt != nil {
+		c.loadedAt = *loadedAt
+	}
+	if items != nil {
+		c.items = *items
+	}
+	from := pgx.Identifier{c.schema, c.name}.Sanitize()
+	if c.exists && from != l.Ident().Sanitize() && !move {
+		return nil, fmt.Errorf("loading %s: %w: its copy is %s, this load is into %s; load with --schema %s to reload it where it is, "+
+			"or pass --move-schema to move it (with the views, indexes and grants built on it) to %s",
+			l.Table, ErrSchemaMoved, from, l.Ident().Sanitize(), c.schema, l.Ident().Sanitize())
+	}
+	return &c, nil
 }
 
 // beginLoad resumes the table's unfinished load of the same export, or
@@ -448,86 +516,8 @@ func (s *fileRows) Err() error {
 	return s.r.Err()
 }
 
-// publish checks the load is complete, adds the primary key, and swaps the
-// load table in as the data table, all-or-nothing.
-func publish(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l Layout, loadID int64, loadTable pgx.Identifier) (int64, error) {
-	var files, items int64
-	if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(item_count), 0) FROM ddbsync.load_files WHERE load_id = $1`,
-		loadID).Scan(&files, &items); err != nil {
-		return 0, err
-	}
-	if files != int64(len(exp.Files)) || items != exp.Summary.ItemCount {
-		return 0, fmt.Errorf("%w: loaded %d files with %d items, the export has %d files with %d items",
-			snapshot.ErrCount, files, items, len(exp.Files), exp.Summary.ItemCount)
-	}
-	pkName := l.Name + "_pkey"
-	if len(pkName) > maxIdentLen {
-		pkName = loadTableName(loadID) + "_pkey"
-	}
-	tmpPK := loadTableName(loadID) + "_pkey"
-	var hasPK bool
-	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-		WHERE n.nspname = $1 AND c.conname = $2)`, bookkeepingSchema, tmpPK).Scan(&hasPK); err != nil {
-		return 0, err
-	}
-	if !hasPK {
-		if _, err := pool.Exec(ctx, l.primaryKeySQL(loadTable, tmpPK)); err != nil {
-			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-				return 0, fmt.Errorf("%w: the export holds the same key twice (%s); is --key right?", snapshot.ErrCorrupt, pgErr.Detail)
-			}
-			return 0, fmt.Errorf("adding the primary key: %w", err)
-		}
-	}
-
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	stmts := []string{
-		"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{l.Schema}.Sanitize(),
-		"DROP TABLE IF EXISTS " + l.Ident().Sanitize(),
-		"ALTER TABLE " + loadTable.Sanitize() + " SET SCHEMA " + pgx.Identifier{l.Schema}.Sanitize(),
-		"ALTER TABLE " + pgx.Identifier{l.Schema, loadTable[1]}.Sanitize() + " RENAME TO " + pgx.Identifier{l.Name}.Sanitize(),
-		"ALTER TABLE " + l.Ident().Sanitize() + " RENAME CONSTRAINT " + pgx.Identifier{tmpPK}.Sanitize() + " TO " + pgx.Identifier{pkName}.Sanitize(),
-		"COMMENT ON TABLE " + l.Ident().Sanitize() + " IS " + quoteLiteral(fmt.Sprintf(
-			"DynamoDB table %s, managed by ddbsync: loaded from export %s", l.Table, exp.ID())),
-	}
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && pgErr.Code == "2BP01" {
-				return 0, fmt.Errorf("publishing: %s has dependent objects (%s); drop them, load, then recreate them: %w",
-					l.Ident().Sanitize(), pgErr.Detail, err)
-			}
-			return 0, fmt.Errorf("publishing: %w", err)
-		}
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO ddbsync.tables (table_name, pg_schema, pg_table, key_schema, load_id, export_arn, export_time, item_count, loaded_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
-		ON CONFLICT (table_name) DO UPDATE SET pg_schema = $2, pg_table = $3, key_schema = $4, load_id = $5,
-			export_arn = $6, export_time = $7, item_count = $8, loaded_at = now()`,
-		l.Table, l.Schema, l.Name, l.Key.String(), loadID, exp.ID(), exp.Summary.ExportTime, items)
-	if err != nil {
-		return 0, fmt.Errorf("publishing: recording the table: %w", err)
-	}
-	// The copy now reflects the new export's instant: following starts afresh from it.
-	if _, err := tx.Exec(ctx, `DELETE FROM ddbsync.streams WHERE table_name = $1`, l.Table); err != nil {
-		return 0, fmt.Errorf("publishing: resetting the stream position: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM ddbsync.tombstones WHERE table_name = $1`, l.Table); err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE ddbsync.loads SET state = 'published', finished_at = now() WHERE load_id = $1`, loadID); err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("publishing: %w", err)
-	}
-	return items, nil
-}
-
+// quoteLiteral quotes s as an SQL string literal, for the diff's generated
+// queries (reconcile/diff_sql.go).
 func quoteLiteral(s string) string {
 	out := []byte{'\''}
 	for i := 0; i < len(s); i++ {

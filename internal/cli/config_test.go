@@ -48,8 +48,8 @@ tables:
 	require.Contains(t, out, `into "people"."persons"`)
 	require.Equal(t, 120, count(t, db, `SELECT count(*)::int FROM people.persons`))
 
-	// A flag overrides the file.
-	code, out, errOut = run(t, "load", "--config", cfg, "--table", "TenureInformation", "--schema", "elsewhere", "--progress", "none")
+	// A flag overrides the file (moving the copy needs saying so).
+	code, out, errOut = run(t, "load", "--config", cfg, "--table", "TenureInformation", "--schema", "elsewhere", "--move-schema", "--progress", "none")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, `into "elsewhere"."tenure_information"`)
 }

@@ -68,7 +68,7 @@ var notLoaded = refusals{{reconcile.ErrNotLoaded, ""}}
 // damaged export it cannot read is a failure of the diff, not a refusal.
 var (
 	loadRefusals = join(badExport, busy, refusals{
-		{reconcile.ErrTableNotOurs, ""},
+		{reconcile.ErrTableNotOurs, ""}, {reconcile.ErrSchemaMoved, ""},
 	})
 	exportRefusals = join(loadRefusals, refusals{
 		{snapshot.ErrPITRDisabled, ""}, {snapshot.ErrExportFailed, ""},

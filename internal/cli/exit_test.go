@@ -178,6 +178,14 @@ func exitContract() map[string]map[string]exitCase {
 				return code, errOut
 			},
 		},
+		"the table's copy is in another schema (without `--move-schema`)": {
+			"load": func(t *testing.T) (int, string) {
+				db, dir := loadedSample(t)
+				code, errOut := runCode(t, "load", "--export", dir, "--schema", "elsewhere", "--database-url", db)
+				require.Contains(t, errOut, "--move-schema")
+				return code, errOut
+			},
+		},
 		"point-in-time recovery off": {
 			"export": func(t *testing.T) (int, string) {
 				emu, _ := emulatedTable(t, 3)

@@ -28,6 +28,8 @@ type loadFlags struct {
 	schema      string
 	workers     int
 	restart     bool
+	force       bool
+	moveSchema  bool
 	progress    string
 	schemaSet   bool // --schema given explicitly
 	metricsAddr string
@@ -44,6 +46,11 @@ func newLoadCmd(g *globals) *cobra.Command {
 verifies its manifests, checksums and item counts, copies it into a fresh table and publishes
 that table in one transaction as schema.table_name. Run it again after an interruption and it
 resumes at the next unfinished data file.
+
+A reload keeps what was built on the table (views, indexes, grants, comments, row-level
+security policies, owner) and restarts following from the new export. Loading the export the
+table already holds does nothing unless --force is given. Loading into another --schema than
+the table's copy is refused unless --move-schema is given.
 
 SRC is the export's own folder, the one holding manifest-summary.json: a local directory or
 s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
@@ -65,6 +72,8 @@ s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
 	fl.StringVar(&f.schema, "schema", reconcile.DefaultSchema, "PostgreSQL schema for the data table (env DDBSYNC_SCHEMA)")
 	fl.IntVar(&f.workers, "workers", 0, "data files loaded at once (default: twice the CPUs, at least 4)")
 	fl.BoolVar(&f.restart, "restart", false, "discard an unfinished load of this table instead of resuming it")
+	fl.BoolVar(&f.force, "force", false, "reload the export the table already holds (restarts following from the export)")
+	fl.BoolVar(&f.moveSchema, "move-schema", false, "move the table's copy, with what was built on it, to --schema when it is in another schema")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, else log lines), bar, log or none")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve load progress on /metrics at this address (env DDBSYNC_METRICS_ADDR)")
 	addLockTimeoutFlag(fl, &f.lockTimeout)
@@ -162,13 +171,18 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	}
 	stopProgress := startProgress(ctx, g, f.progress, stats)
 	res, err := reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger,
-		LockTimeout: lockTimeout(f.lockTimeout)})
+		LockTimeout: lockTimeout(f.lockTimeout), Force: f.force, MoveSchema: f.moveSchema})
 	stopProgress()
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("load interrupted; run the same command again to resume: %w", err)
 		}
 		return err
+	}
+	if res.Unchanged {
+		fmt.Fprintf(g.stdout, "table %s (%s) already holds export %s (loaded at %s); nothing to do; use --force to reload it\n",
+			table, res.Table.Sanitize(), res.ExportArn, res.LoadedAt.UTC().Format(time.RFC3339))
+		return nil
 	}
 	secs := res.Duration.Seconds()
 	fmt.Fprintf(g.stdout, "loaded %d items from %d files into %s in %.1fs (%.0f items/s, %.1f MB/s compressed)",
