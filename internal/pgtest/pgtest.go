@@ -5,12 +5,18 @@
 // directory, listening only on a Unix socket) that lasts for the test binary;
 // call [Main] from TestMain so it is stopped at the end. Every test gets a
 // fresh database with ddbsync's migrations applied, dropped at cleanup.
+//
+// The migrations run once per server, not once per test: the first test
+// binary to need it builds a template database named after
+// [migrations.Fingerprint] (see template.go), and each test's database is a
+// copy of it (CREATE DATABASE … TEMPLATE), which takes milliseconds.
 package pgtest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -19,25 +25,32 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddbsync/ddbsync/internal/pgcluster"
-	"github.com/ddbsync/ddbsync/migrations"
 )
 
 // EnvURL names the variable holding the server to test against.
 const EnvURL = "TEST_DATABASE_URL"
 
 var (
-	mu      sync.Mutex
-	server  string // admin URL of the server in use
-	cluster *pgcluster.Cluster
+	// mu guards the three below.
+	mu       sync.Mutex
+	server   string // admin URL of the server in use
+	cluster  *pgcluster.Cluster
+	template string // name of the migrated template database, once made
 )
+
+// drops tracks the databases being dropped in the background; [Main] waits
+// for them.
+var drops sync.WaitGroup
 
 // Main runs the tests and stops the throwaway cluster, if one was started.
 // Use it as: func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }.
 func Main(m *testing.M) int {
 	code := m.Run()
+	drops.Wait()
 	mu.Lock()
 	defer mu.Unlock()
 	if cluster != nil {
@@ -66,42 +79,68 @@ func URL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("pgtest: connecting to %s: %v", redact(admin), err)
-	}
-	defer conn.Close(ctx)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	name := "ddbsync_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	name := fmt.Sprintf("%s%d_%s", testPrefix, time.Now().Unix(), hex.EncodeToString(b))
+	if err := createFromTemplate(ctx, admin, name); err != nil {
 		t.Fatalf("pgtest: creating database: %v", err)
 	}
-	dbURL := withDatabase(admin, name)
+	// Dropping takes seconds on a busy server with fsync on, so it happens
+	// in the background; Main waits for it. A database a binary without
+	// Main leaves behind is swept an hour later (see sweepTestDatabases).
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Logf("pgtest: dropping %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("pgtest: dropping %s: %v", name, err)
-		}
+		drops.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := pgx.Connect(ctx, admin)
+			if err != nil {
+				return
+			}
+			defer c.Close(ctx)
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		})
 	})
-	pool, err := pgxpool.New(ctx, dbURL)
+	return withDatabase(admin, name)
+}
+
+// testPrefix starts the name of every test database; the Unix time of its
+// making follows.
+const testPrefix = "ddbsync_test_"
+
+// createFromTemplate creates database name as a copy of the migrated
+// template, making the template first if this binary has not yet.
+func createFromTemplate(ctx context.Context, admin, name string) error {
+	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("pgtest: connecting: %v", err)
+		return fmt.Errorf("connecting to %s: %w", redact(admin), err)
 	}
-	defer pool.Close()
-	if err := migrations.Up(ctx, pool, nil); err != nil {
-		t.Fatalf("pgtest: %v", err)
+	defer conn.Close(ctx)
+	for attempt := 0; ; attempt++ {
+		tmpl, err := migratedTemplate(ctx, conn, admin)
+		if err != nil {
+			return err
+		}
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tmpl)
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			return nil
+		case attempt >= 200 || !errors.As(err, &pgErr):
+			return err
+		case pgErr.Code == codeObjectInUse: // a session is connected to the template
+		case pgErr.Code == codeInvalidCatalogName: // the template was dropped by a binary of other migrations
+			forgetTemplate(tmpl)
+		default:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-time.After(time.Duration(5+attempt) * time.Millisecond):
+		}
 	}
-	return dbURL
 }
 
 func adminURL() (string, error) {
