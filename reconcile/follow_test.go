@@ -148,18 +148,23 @@ func TestFollow_RenewsExpiredIterators(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { _, err := reconcile.Follow(ctx, h.pool, cfg); done <- err }()
-	// While it follows, fake time jumps past the 15-minute iterator life
-	// between writes.
+	// While it follows, every iterator it holds expires between writes,
+	// and fake time jumps past the 15-minute iterator life. Each round
+	// waits until the follower holds an iterator handed out since the last
+	// expiry, so each round expires one it will use.
+	var expiredAt uint64
 	for i := range 5 {
+		require.Eventually(t, func() bool { return h.emu.IteratorsIssued() > expiredAt }, 20*time.Second, time.Millisecond,
+			"round %d: the follower took no new iterator", i)
 		h.tick(16 * time.Minute)
+		expiredAt = h.emu.ExpireIterators()
 		h.update(h.ids[i])
-		time.Sleep(30 * time.Millisecond)
 	}
 	// The 10 inserts at T (within the skew) and the 5 updates.
-	require.Eventually(t, func() bool { return h.stats.Applied.Load() == 15 }, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return h.stats.Applied.Load() == 15 }, 20*time.Second, time.Millisecond)
 	cancel()
 	require.NoError(t, <-done, "a cancelled follow stops cleanly")
-	require.Positive(t, h.stats.Retries(stream.CauseExpiredIterator), "expired iterators were renewed")
+	require.GreaterOrEqual(t, h.stats.Retries(stream.CauseExpiredIterator), int64(5), "every expired iterator was renewed")
 	h.requireCopyEqualsTable()
 }
 

@@ -257,6 +257,40 @@ func TestStream_IteratorExpiresAfter15Minutes(t *testing.T) {
 	require.ErrorAs(t, err, &expired)
 }
 
+func TestStream_ExpireIteratorsExpiresOnlyThoseHandedOut(t *testing.T) {
+	srv := startEmulator(t)
+	db, st := srv.DynamoDB(), srv.Streams()
+	ctx := context.Background()
+	name := createTable(t, db, false, true)
+	arn := streamArn(t, db, name)
+	_, shards := listShards(t, st, arn, 100)
+	getIterator := func() *string {
+		t.Helper()
+		out, err := st.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn),
+			ShardId: shards[0].ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
+		require.NoError(t, err)
+		return out.ShardIterator
+	}
+	before := srv.IteratorsIssued()
+	old := getIterator()
+	page, err := st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: old})
+	require.NoError(t, err)
+	require.Equal(t, before+2, srv.IteratorsIssued(), "GetShardIterator and GetRecords each hand one out")
+
+	require.Equal(t, before+2, srv.ExpireIterators())
+	var expired *streamtypes.ExpiredIteratorException
+	_, err = st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: old})
+	require.ErrorAs(t, err, &expired)
+	_, err = st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: page.NextShardIterator})
+	require.ErrorAs(t, err, &expired)
+
+	fresh := getIterator()
+	put(t, db, name, map[string]types.AttributeValue{"pk": s("a")})
+	page, err = st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: fresh})
+	require.NoError(t, err, "an iterator handed out after ExpireIterators works")
+	require.Len(t, page.Records, 1)
+}
+
 func TestStream_DisableAndReenableMakesNewStream(t *testing.T) {
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
