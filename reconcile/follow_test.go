@@ -17,6 +17,7 @@ import (
 )
 
 func TestFollow_ConvergesAfterLoad(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(3))
 	h.insert(60)
 	h.tick(10 * time.Minute)
@@ -62,6 +63,7 @@ func TestFollow_ConvergesAfterLoad(t *testing.T) {
 }
 
 func TestFollow_StartsAtExportTimeMinusSkew(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(10) // at emuStart
 	h.tick(20 * time.Minute)
@@ -82,6 +84,7 @@ func TestFollow_StartsAtExportTimeMinusSkew(t *testing.T) {
 }
 
 func TestFollow_ReadsParentBeforeChildAcrossSplit(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(1))
 	h.insert(30)
 	h.tick(time.Minute)
@@ -122,6 +125,7 @@ func TestFollow_ReadsParentBeforeChildAcrossSplit(t *testing.T) {
 }
 
 func TestFollow_SurvivesThrottlingStormAndServerErrors(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(2))
 	h.insert(40)
 	exportTime := h.now()
@@ -140,6 +144,7 @@ func TestFollow_SurvivesThrottlingStormAndServerErrors(t *testing.T) {
 }
 
 func TestFollow_RenewsExpiredIterators(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(10)
 	h.exportAndLoad(h.now())
@@ -169,6 +174,7 @@ func TestFollow_RenewsExpiredIterators(t *testing.T) {
 }
 
 func TestFollow_RefusesWhenExportIsOlderThanRetention(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(5)
 	exportTime := h.now()
@@ -184,6 +190,7 @@ func TestFollow_RefusesWhenExportIsOlderThanRetention(t *testing.T) {
 }
 
 func TestFollow_RefusesTrimmedCheckpoint(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(5)
 	h.exportAndLoad(h.now())
@@ -206,6 +213,7 @@ func TestFollow_RefusesTrimmedCheckpoint(t *testing.T) {
 }
 
 func TestFollow_RefusesChangedStream(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(5)
 	h.exportAndLoad(h.now())
@@ -222,6 +230,7 @@ func TestFollow_RefusesChangedStream(t *testing.T) {
 }
 
 func TestFollow_ResumesAfterCancelInsideABatch(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(4))
 	h.insert(200)
 	h.exportAndLoad(h.now())
@@ -255,6 +264,7 @@ func TestFollow_ResumesAfterCancelInsideABatch(t *testing.T) {
 }
 
 func TestFollow_SurvivesDatabaseConnectionLoss(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(2))
 	h.insert(100)
 	h.exportAndLoad(h.now())
@@ -295,6 +305,7 @@ func TestFollow_SurvivesDatabaseConnectionLoss(t *testing.T) {
 }
 
 func TestFollow_CountsTTLRemovalsApart(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(4)
 	h.exportAndLoad(h.now())
@@ -315,6 +326,7 @@ func TestFollow_CountsTTLRemovalsApart(t *testing.T) {
 }
 
 func TestFollow_RefusesStreamsWithoutNewImages(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(2)
 	h.exportAndLoad(h.now())
@@ -329,6 +341,7 @@ func TestFollow_RefusesStreamsWithoutNewImages(t *testing.T) {
 }
 
 func TestFollow_OneFollowerPerTable(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(3)
 	h.exportAndLoad(h.now())

@@ -42,6 +42,7 @@ func (l *laggingListing) DescribeStream(ctx context.Context, in *dynamodbstreams
 }
 
 func TestFollow_WatermarkWaitsForUnlistedChildren(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(1))
 	h.insert(20)
 	h.exportAndLoad(h.now())

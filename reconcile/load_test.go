@@ -82,6 +82,7 @@ func requireSameItems(t *testing.T, want []ddbjson.Item, got map[string]ddbjson.
 }
 
 func TestLoad_PublishesEveryItem(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := tenureItems(1, 500)
 	exp := writeExport(t, tenure.TableName, t0, 3, items).open()
@@ -134,6 +135,7 @@ func everyType(id string) ddbjson.Item {
 }
 
 func TestLoad_RoundTripsEveryType(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := []ddbjson.Item{everyType("a"), everyType("b")}
 	exp := writeExport(t, "AllTypes", t0, 2, items).open()
@@ -157,6 +159,7 @@ func TestLoad_RoundTripsEveryType(t *testing.T) {
 }
 
 func TestLoad_TypedKeyColumns(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	key := ddbjson.KeySchema{
 		Hash:  ddbjson.KeyAttribute{Name: "targetId", Type: ddbjson.TypeB},
@@ -184,6 +187,7 @@ func TestLoad_TypedKeyColumns(t *testing.T) {
 }
 
 func TestLoad_ReplacesAtomically(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	l := tenureLayout(t, "")
 	first := tenureItems(1, 300)
@@ -232,6 +236,7 @@ func TestLoad_ReplacesAtomically(t *testing.T) {
 }
 
 func TestLoad_ResumesAfterCancel(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	l := tenureLayout(t, "")
 	items := tenureItems(3, 2000)
@@ -262,6 +267,7 @@ func TestLoad_ResumesAfterCancel(t *testing.T) {
 }
 
 func TestLoad_RefusesBadExports(t *testing.T) {
+	t.Parallel()
 	good := tenureItems(4, 40)
 	cases := []struct {
 		name    string
@@ -324,6 +330,7 @@ func TestLoad_RefusesBadExports(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			pool := pgtest.New(t)
 			l := tenureLayout(t, "")
 			// A good copy is already published: a bad export must not touch it.
@@ -349,6 +356,7 @@ func TestLoad_RefusesBadExports(t *testing.T) {
 }
 
 func TestLoad_RefusesForeignTable(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	_, err := pool.Exec(t.Context(), `CREATE SCHEMA dynamodb; CREATE TABLE dynamodb.tenure_information (x int); INSERT INTO dynamodb.tenure_information VALUES (42)`)
 	require.NoError(t, err)
@@ -361,6 +369,7 @@ func TestLoad_RefusesForeignTable(t *testing.T) {
 }
 
 func TestLoad_EmptyExport(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	exp := writeExport(t, tenure.TableName, t0, 3, nil).open()
 	res, err := reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: tenureLayout(t, "")})

@@ -9,6 +9,7 @@ import (
 )
 
 func TestDemoCmd_RunsEndToEnd(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	code, out, errOut := run(t, "demo", "--items", "800", "--database-url", db, "--log-level", "warn")
 	require.Equal(t, 0, code, errOut)
