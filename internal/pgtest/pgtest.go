@@ -17,9 +17,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -46,9 +49,27 @@ var (
 // for them.
 var drops sync.WaitGroup
 
+// Parallel is how many parallel tests [Main] lets run at once unless
+// -test.parallel is given. The default, GOMAXPROCS, suits tests that use the
+// CPU; these mostly wait on PostgreSQL and on pollers, so on a 2-core
+// machine two at a time leaves it idle. Each test holds a handful of
+// connections at most, so with go test running packages at once this stays
+// well inside max_connections (100 by default).
+const Parallel = 4
+
 // Main runs the tests and stops the throwaway cluster, if one was started.
 // Use it as: func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }.
+// Unless -test.parallel is given, it runs up to max([Parallel], GOMAXPROCS)
+// parallel tests at once.
 func Main(m *testing.M) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(Parallel, runtime.GOMAXPROCS(0))))
+	}
 	code := m.Run()
 	drops.Wait()
 	mu.Lock()
