@@ -17,6 +17,7 @@ import (
 )
 
 func TestStream_RecordFieldsAsAWS(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t, emulator.WithRegion("eu-west-1"))
 	db, st := srv.DynamoDB(), srv.Streams()
 	name := createTable(t, db, false, true)
@@ -59,6 +60,7 @@ func TestStream_RecordFieldsAsAWS(t *testing.T) {
 }
 
 func TestStream_TTLRemovalCarriesServiceIdentity(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -92,6 +94,7 @@ func TestStream_TTLRemovalCarriesServiceIdentity(t *testing.T) {
 }
 
 func TestStream_SplitKeepsPerKeyOrderAlongLineage(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -164,6 +167,7 @@ func TestStream_SplitKeepsPerKeyOrderAlongLineage(t *testing.T) {
 }
 
 func TestStream_DescribeStreamPages(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t, emulator.WithShards(4))
 	db, st := srv.DynamoDB(), srv.Streams()
 	name := createTable(t, db, false, true)
@@ -179,6 +183,7 @@ func TestStream_DescribeStreamPages(t *testing.T) {
 }
 
 func TestStream_RetentionTrimsRecordsAndShards(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -237,6 +242,7 @@ func TestStream_RetentionTrimsRecordsAndShards(t *testing.T) {
 }
 
 func TestStream_IteratorExpiresAfter15Minutes(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -258,6 +264,7 @@ func TestStream_IteratorExpiresAfter15Minutes(t *testing.T) {
 }
 
 func TestStream_ExpireIteratorsExpiresOnlyThoseHandedOut(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -292,6 +299,7 @@ func TestStream_ExpireIteratorsExpiresOnlyThoseHandedOut(t *testing.T) {
 }
 
 func TestStream_DisableAndReenableMakesNewStream(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -330,6 +338,7 @@ func TestStream_DisableAndReenableMakesNewStream(t *testing.T) {
 }
 
 func TestStream_GetRecordsLimit(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
