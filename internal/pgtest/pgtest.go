@@ -4,7 +4,8 @@
 // first test to ask starts a throwaway cluster (initdb + pg_ctl in a temp
 // directory, listening only on a Unix socket) that lasts for the test binary;
 // call [Main] from TestMain so it is stopped at the end. Every test gets a
-// fresh database with ddbsync's migrations applied, dropped at cleanup.
+// fresh database with ddbsync's migrations applied, which [Main] drops when
+// the tests are done.
 //
 // The migrations run once per server, not once per test: the first test
 // binary to need it builds a template database named after
@@ -45,9 +46,11 @@ var (
 	template string // name of the migrated template database, once made
 )
 
-// drops tracks the databases being dropped in the background; [Main] waits
-// for them.
-var drops sync.WaitGroup
+// made lists the databases this binary made, for [Main] to drop.
+var made struct {
+	sync.Mutex
+	names []string
+}
 
 // Parallel is how many parallel tests [Main] lets run at once unless
 // -test.parallel is given. The default, GOMAXPROCS, suits tests that use the
@@ -71,7 +74,7 @@ func Main(m *testing.M) int {
 		_ = flag.Set("test.parallel", strconv.Itoa(max(Parallel, runtime.GOMAXPROCS(0))))
 	}
 	code := m.Run()
-	drops.Wait()
+	dropMade()
 	mu.Lock()
 	defer mu.Unlock()
 	if cluster != nil {
@@ -108,22 +111,53 @@ func URL(t testing.TB) string {
 	if err := createFromTemplate(ctx, admin, name); err != nil {
 		t.Fatalf("pgtest: creating database: %v", err)
 	}
-	// Dropping takes seconds on a busy server with fsync on, so it happens
-	// in the background; Main waits for it. A database a binary without
-	// Main leaves behind is swept an hour later (see sweepTestDatabases).
-	t.Cleanup(func() {
-		drops.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
+	// Each DROP DATABASE forces a checkpoint, which takes seconds on a busy
+	// server with fsync on and slows every other test meanwhile. Dropped
+	// together at the end, the drops share a few checkpoints. A database a
+	// binary without Main leaves behind is swept an hour later (see
+	// sweepTestDatabases).
+	made.Lock()
+	made.names = append(made.names, name)
+	made.Unlock()
+	return withDatabase(admin, name)
+}
+
+// dropMade drops the databases this binary made, several at once.
+func dropMade() {
+	made.Lock()
+	names := made.names
+	made.names = nil
+	made.Unlock()
+	mu.Lock()
+	throwaway := cluster != nil // stopping it removes every database
+	mu.Unlock()
+	if len(names) == 0 || throwaway {
+		return
+	}
+	admin, err := adminURL()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, name := range names {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			c, err := pgx.Connect(ctx, admin)
 			if err != nil {
+				fmt.Fprintf(os.Stderr, "pgtest: dropping %s: %v\n", name, err)
 				return
 			}
 			defer c.Close(ctx)
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+				fmt.Fprintf(os.Stderr, "pgtest: dropping %s: %v\n", name, err)
+			}
 		})
-	})
-	return withDatabase(admin, name)
+	}
+	wg.Wait()
 }
 
 // testPrefix starts the name of every test database; the Unix time of its
