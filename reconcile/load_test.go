@@ -25,6 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	awstest.Prestart() // for TestFollow_EndToEndOnExternalEndpoint
 	code := pgtest.Main(m)
 	awstest.Stop()
 	os.Exit(code)
