@@ -274,6 +274,9 @@ func TestFollow_SurvivesDatabaseConnectionLoss(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { _, err := reconcile.Follow(ctx, h.pool, cfg); done <- err }()
+	// The connections die while it follows, not while it starts: its
+	// start-up queries are not retried (a restart of the process is).
+	require.Eventually(t, func() bool { return h.stats.Pages.Load() > 0 }, 20*time.Second, time.Millisecond)
 	for round := range 4 {
 		for _, id := range h.ids {
 			h.update(id)
