@@ -29,7 +29,7 @@ func TestNew_GivesEachTestItsOwnMigratedDatabase(t *testing.T) {
 
 func TestNew_ManyAtOnce(t *testing.T) {
 	t.Parallel()
-	for i := range 8 {
+	for i := range 4 {
 		t.Run("", func(t *testing.T) {
 			t.Parallel()
 			pool := pgtest.New(t)
