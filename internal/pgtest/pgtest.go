@@ -4,13 +4,13 @@
 // first test to ask starts a throwaway cluster (initdb + pg_ctl in a temp
 // directory, listening only on a Unix socket) that lasts for the test binary;
 // call [Main] from TestMain so it is stopped at the end. Every test gets a
-// fresh database with ddbsync's migrations applied, which [Main] drops when
-// the tests are done.
+// fresh database with ddbsync's migrations applied, dropped in the
+// background once the test is over; [Main] waits for the drops.
 //
 // The migrations run once per server, not once per test: the first test
 // binary to need it builds a template database named after
 // [migrations.Fingerprint] (see template.go), and each test's database is a
-// copy of it (CREATE DATABASE … TEMPLATE), which takes milliseconds.
+// copy of it (CREATE DATABASE … TEMPLATE), much faster than migrating.
 package pgtest
 
 import (
@@ -46,10 +46,15 @@ var (
 	template string // name of the migrated template database, once made
 )
 
-// made lists the databases this binary made, for [Main] to drop.
-var made struct {
+// drops is the queue of databases to drop. One goroutine at a time drops
+// what has queued, several at once: each DROP DATABASE forces a checkpoint,
+// which takes seconds on a busy server with fsync on, and drops made
+// together share one. [Main] waits for the queue to drain.
+var drops struct {
 	sync.Mutex
-	names []string
+	queue   []string
+	running bool
+	wg      sync.WaitGroup
 }
 
 // Parallel is how many parallel tests [Main] lets run at once unless
@@ -74,7 +79,7 @@ func Main(m *testing.M) int {
 		_ = flag.Set("test.parallel", strconv.Itoa(max(Parallel, runtime.GOMAXPROCS(0))))
 	}
 	code := m.Run()
-	dropMade()
+	drops.wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
 	if cluster != nil {
@@ -111,53 +116,68 @@ func URL(t testing.TB) string {
 	if err := createFromTemplate(ctx, admin, name); err != nil {
 		t.Fatalf("pgtest: creating database: %v", err)
 	}
-	// Each DROP DATABASE forces a checkpoint, which takes seconds on a busy
-	// server with fsync on and slows every other test meanwhile. Dropped
-	// together at the end, the drops share a few checkpoints. A database a
-	// binary without Main leaves behind is swept an hour later (see
-	// sweepTestDatabases).
-	made.Lock()
-	made.names = append(made.names, name)
-	made.Unlock()
+	// A database a binary without Main leaves behind is swept an hour later
+	// (see sweepTestDatabases).
+	t.Cleanup(func() { queueDrop(admin, name) })
 	return withDatabase(admin, name)
 }
 
-// dropMade drops the databases this binary made, several at once.
-func dropMade() {
-	made.Lock()
-	names := made.names
-	made.names = nil
-	made.Unlock()
+// queueDrop queues database name for dropping, starting the dropping
+// goroutine if it is not running.
+func queueDrop(admin, name string) {
 	mu.Lock()
 	throwaway := cluster != nil // stopping it removes every database
 	mu.Unlock()
-	if len(names) == 0 || throwaway {
+	if throwaway {
 		return
 	}
-	admin, err := adminURL()
+	drops.Lock()
+	defer drops.Unlock()
+	drops.queue = append(drops.queue, name)
+	if !drops.running {
+		drops.running = true
+		drops.wg.Go(func() { dropQueued(admin) })
+	}
+}
+
+// dropQueued drops the queued databases, batch after batch, until none is
+// left.
+func dropQueued(admin string) {
+	for {
+		drops.Lock()
+		batch := drops.queue
+		drops.queue = nil
+		if len(batch) == 0 {
+			drops.running = false
+			drops.Unlock()
+			return
+		}
+		drops.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for _, name := range batch {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				if err := dropDatabase(ctx, admin, name); err != nil {
+					fmt.Fprintf(os.Stderr, "pgtest: dropping %s: %v\n", name, err)
+				}
+			})
+		}
+		wg.Wait()
+		cancel()
+	}
+}
+
+func dropDatabase(ctx context.Context, admin, name string) error {
+	c, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for _, name := range names {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			c, err := pgx.Connect(ctx, admin)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "pgtest: dropping %s: %v\n", name, err)
-				return
-			}
-			defer c.Close(ctx)
-			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-				fmt.Fprintf(os.Stderr, "pgtest: dropping %s: %v\n", name, err)
-			}
-		})
-	}
-	wg.Wait()
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	return err
 }
 
 // testPrefix starts the name of every test database; the Unix time of its
