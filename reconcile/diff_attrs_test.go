@@ -9,6 +9,7 @@ import (
 )
 
 func TestAttrDiffs_NamesEveryDifferingPath(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name         string
 		source, copy string
@@ -51,6 +52,7 @@ func TestAttrDiffs_NamesEveryDifferingPath(t *testing.T) {
 }
 
 func TestAttrDiffs_RejectsNonItems(t *testing.T) {
+	t.Parallel()
 	_, err := reconcile.AttrDiffs([]byte(`[1]`), []byte(`{}`))
 	require.Error(t, err)
 	_, err = reconcile.AttrDiffs([]byte(`{"a":{"S":"x"}}`), []byte(`{"a":{"S":"x","N":"1"}}`))

@@ -26,6 +26,7 @@ func (h *followHarness) exportAt(at time.Time) *snapshot.Export {
 }
 
 func TestDiff_KeysChangedAfterTheInstantAreInFlight(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(2))
 	h.insert(40)
 	h.tick(10 * time.Minute)
@@ -90,6 +91,7 @@ func setWatermark(t *testing.T, h *followHarness, w time.Time) {
 }
 
 func TestDiff_ScanSourceWithSegments(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(60)
 	h.tick(time.Minute)

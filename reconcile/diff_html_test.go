@@ -37,6 +37,7 @@ func dumpDOM(t *testing.T, path string) string {
 }
 
 func TestHTMLReport_RendersFindingsInChromium(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := diffItems(20)
 	exp := loadedCopy(t, pool, items)

@@ -83,6 +83,7 @@ func sqlExec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
 }
 
 func TestDiff_IdenticalCopyIsConsistent(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := diffItems(120)
 	exp := loadedCopy(t, pool, items)
@@ -108,6 +109,7 @@ func TestDiff_IdenticalCopyIsConsistent(t *testing.T) {
 }
 
 func TestDiff_FindsEachKindOfCorruption(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := diffItems(50)
 	exp := loadedCopy(t, pool, items)
@@ -180,6 +182,7 @@ func reverseSets(t *testing.T, e *testExport) {
 }
 
 func TestDiff_SetOrderIsNotADifference(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := diffItems(30)
 	loadedCopy(t, pool, items)
@@ -194,6 +197,7 @@ func TestDiff_SetOrderIsNotADifference(t *testing.T) {
 }
 
 func TestDiff_RefusesCopyBehindTheSource(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := diffItems(10)
 	loadedCopy(t, pool, items)
@@ -222,6 +226,7 @@ func TestDiff_RefusesCopyBehindTheSource(t *testing.T) {
 }
 
 func TestDiff_RepairThenSecondDiffIsClean(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := diffItems(40)
 	exp := loadedCopy(t, pool, items)
@@ -265,6 +270,7 @@ func followLockKey(table string) int64 {
 }
 
 func TestDiff_RepairRefusedWhileFollowRuns(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := diffItems(5)
 	exp := loadedCopy(t, pool, items)
@@ -291,6 +297,7 @@ func TestDiff_RepairRefusedWhileFollowRuns(t *testing.T) {
 }
 
 func TestDiff_CleansUpAfterAnInterruptedDiff(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	exp := loadedCopy(t, pool, diffItems(5))
 	// A diff killed mid-way leaves its run 'running' and its scratch table.

@@ -14,6 +14,7 @@ import (
 // for SIGINT at any moment: found by the scenario harness (seeds 2 and 11),
 // where Follow returned "context canceled".
 func TestFollow_CancelWhileStartingIsACleanStop(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(3)
 	h.exportAndLoad(h.now())

@@ -27,6 +27,7 @@ import (
 // exports without manifests, so the export is built here from a Scan taken
 // while writes are paused, in the real layout.
 func TestFollow_EndToEndOnExternalEndpoint(t *testing.T) {
+	t.Parallel()
 	cfg, name := awstest.External(t)
 	ctx := t.Context()
 	ddb := dynamodb.NewFromConfig(cfg)

@@ -17,6 +17,7 @@ import (
 )
 
 func TestFollow_ConvergesAfterLoad(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(3))
 	h.insert(60)
 	h.tick(10 * time.Minute)
@@ -62,6 +63,7 @@ func TestFollow_ConvergesAfterLoad(t *testing.T) {
 }
 
 func TestFollow_StartsAtExportTimeMinusSkew(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(10) // at emuStart
 	h.tick(20 * time.Minute)
@@ -82,6 +84,7 @@ func TestFollow_StartsAtExportTimeMinusSkew(t *testing.T) {
 }
 
 func TestFollow_ReadsParentBeforeChildAcrossSplit(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(1))
 	h.insert(30)
 	h.tick(time.Minute)
@@ -122,6 +125,7 @@ func TestFollow_ReadsParentBeforeChildAcrossSplit(t *testing.T) {
 }
 
 func TestFollow_SurvivesThrottlingStormAndServerErrors(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(2))
 	h.insert(40)
 	exportTime := h.now()
@@ -140,6 +144,7 @@ func TestFollow_SurvivesThrottlingStormAndServerErrors(t *testing.T) {
 }
 
 func TestFollow_RenewsExpiredIterators(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(10)
 	h.exportAndLoad(h.now())
@@ -148,22 +153,28 @@ func TestFollow_RenewsExpiredIterators(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { _, err := reconcile.Follow(ctx, h.pool, cfg); done <- err }()
-	// While it follows, fake time jumps past the 15-minute iterator life
-	// between writes.
+	// While it follows, every iterator it holds expires between writes,
+	// and fake time jumps past the 15-minute iterator life. Each round
+	// waits until the follower holds an iterator handed out since the last
+	// expiry, so each round expires one it will use.
+	var expiredAt uint64
 	for i := range 5 {
+		require.Eventually(t, func() bool { return h.emu.IteratorsIssued() > expiredAt }, 20*time.Second, time.Millisecond,
+			"round %d: the follower took no new iterator", i)
 		h.tick(16 * time.Minute)
+		expiredAt = h.emu.ExpireIterators()
 		h.update(h.ids[i])
-		time.Sleep(30 * time.Millisecond)
 	}
 	// The 10 inserts at T (within the skew) and the 5 updates.
-	require.Eventually(t, func() bool { return h.stats.Applied.Load() == 15 }, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return h.stats.Applied.Load() == 15 }, 20*time.Second, time.Millisecond)
 	cancel()
 	require.NoError(t, <-done, "a cancelled follow stops cleanly")
-	require.Positive(t, h.stats.Retries(stream.CauseExpiredIterator), "expired iterators were renewed")
+	require.GreaterOrEqual(t, h.stats.Retries(stream.CauseExpiredIterator), int64(5), "every expired iterator was renewed")
 	h.requireCopyEqualsTable()
 }
 
 func TestFollow_RefusesWhenExportIsOlderThanRetention(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(5)
 	exportTime := h.now()
@@ -179,6 +190,7 @@ func TestFollow_RefusesWhenExportIsOlderThanRetention(t *testing.T) {
 }
 
 func TestFollow_RefusesTrimmedCheckpoint(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(5)
 	h.exportAndLoad(h.now())
@@ -201,6 +213,7 @@ func TestFollow_RefusesTrimmedCheckpoint(t *testing.T) {
 }
 
 func TestFollow_RefusesChangedStream(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(5)
 	h.exportAndLoad(h.now())
@@ -217,6 +230,7 @@ func TestFollow_RefusesChangedStream(t *testing.T) {
 }
 
 func TestFollow_ResumesAfterCancelInsideABatch(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(4))
 	h.insert(200)
 	h.exportAndLoad(h.now())
@@ -250,6 +264,7 @@ func TestFollow_ResumesAfterCancelInsideABatch(t *testing.T) {
 }
 
 func TestFollow_SurvivesDatabaseConnectionLoss(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(2))
 	h.insert(100)
 	h.exportAndLoad(h.now())
@@ -259,6 +274,9 @@ func TestFollow_SurvivesDatabaseConnectionLoss(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { _, err := reconcile.Follow(ctx, h.pool, cfg); done <- err }()
+	// The connections die while it follows, not while it starts: its
+	// start-up queries are not retried (a restart of the process is).
+	require.Eventually(t, func() bool { return h.stats.Pages.Load() > 0 }, 20*time.Second, time.Millisecond)
 	for round := range 4 {
 		for _, id := range h.ids {
 			h.update(id)
@@ -290,6 +308,7 @@ func TestFollow_SurvivesDatabaseConnectionLoss(t *testing.T) {
 }
 
 func TestFollow_CountsTTLRemovalsApart(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(4)
 	h.exportAndLoad(h.now())
@@ -310,6 +329,7 @@ func TestFollow_CountsTTLRemovalsApart(t *testing.T) {
 }
 
 func TestFollow_RefusesStreamsWithoutNewImages(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(2)
 	h.exportAndLoad(h.now())
@@ -324,6 +344,7 @@ func TestFollow_RefusesStreamsWithoutNewImages(t *testing.T) {
 }
 
 func TestFollow_OneFollowerPerTable(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t)
 	h.insert(3)
 	h.exportAndLoad(h.now())

@@ -22,6 +22,7 @@ type laggingListing struct {
 	stream.API
 	parent string
 	hide   atomic.Bool
+	hidden atomic.Int64 // listings that hid the children
 }
 
 func (l *laggingListing) DescribeStream(ctx context.Context, in *dynamodbstreams.DescribeStreamInput, opts ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error) {
@@ -29,6 +30,7 @@ func (l *laggingListing) DescribeStream(ctx context.Context, in *dynamodbstreams
 	if err != nil || !l.hide.Load() {
 		return out, err
 	}
+	defer l.hidden.Add(1)
 	kept := out.StreamDescription.Shards[:0]
 	for _, sh := range out.StreamDescription.Shards {
 		if aws.ToString(sh.ParentShardId) != l.parent {
@@ -40,6 +42,7 @@ func (l *laggingListing) DescribeStream(ctx context.Context, in *dynamodbstreams
 }
 
 func TestFollow_WatermarkWaitsForUnlistedChildren(t *testing.T) {
+	t.Parallel()
 	h := newFollowHarness(t, emulator.WithShards(1))
 	h.insert(20)
 	h.exportAndLoad(h.now())
@@ -71,7 +74,9 @@ func TestFollow_WatermarkWaitsForUnlistedChildren(t *testing.T) {
 		_ = h.pool.QueryRow(t.Context(), `SELECT state = 'finished' FROM ddbsync.shards WHERE shard_id = $1`, shards[0]).Scan(&finished)
 		return finished
 	}, 20*time.Second, 5*time.Millisecond)
-	time.Sleep(100 * time.Millisecond) // several discover rounds with the child still unlisted
+	// Several discover rounds with the child still unlisted.
+	listed := api.hidden.Load()
+	require.Eventually(t, func() bool { return api.hidden.Load() >= listed+3 }, 20*time.Second, time.Millisecond)
 	w := h.stats.Watermark()
 	require.False(t, w.After(parentLast.Add(time.Second)),
 		"watermark %s passed changes in an unlisted child (parent's last change %s)", w, parentLast)

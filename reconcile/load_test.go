@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +27,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	awstest.Prestart() // for TestFollow_EndToEndOnExternalEndpoint
 	code := pgtest.Main(m)
 	awstest.Stop()
 	os.Exit(code)
@@ -82,6 +85,7 @@ func requireSameItems(t *testing.T, want []ddbjson.Item, got map[string]ddbjson.
 }
 
 func TestLoad_PublishesEveryItem(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := tenureItems(1, 500)
 	exp := writeExport(t, tenure.TableName, t0, 3, items).open()
@@ -134,6 +138,7 @@ func everyType(id string) ddbjson.Item {
 }
 
 func TestLoad_RoundTripsEveryType(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	items := []ddbjson.Item{everyType("a"), everyType("b")}
 	exp := writeExport(t, "AllTypes", t0, 2, items).open()
@@ -157,6 +162,7 @@ func TestLoad_RoundTripsEveryType(t *testing.T) {
 }
 
 func TestLoad_TypedKeyColumns(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	key := ddbjson.KeySchema{
 		Hash:  ddbjson.KeyAttribute{Name: "targetId", Type: ddbjson.TypeB},
@@ -184,6 +190,7 @@ func TestLoad_TypedKeyColumns(t *testing.T) {
 }
 
 func TestLoad_ReplacesAtomically(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	l := tenureLayout(t, "")
 	first := tenureItems(1, 300)
@@ -219,7 +226,16 @@ func TestLoad_ReplacesAtomically(t *testing.T) {
 	}()
 	_, err = reconcile.Load(t.Context(), pool, exp2, reconcile.LoadConfig{Layout: l, Workers: 2})
 	require.NoError(t, err)
-	time.Sleep(50 * time.Millisecond)
+	// A few more reads of the published copy.
+	after := polls.Load()
+	require.Eventually(t, func() bool {
+		select {
+		case <-done: // the reader failed: reported below
+			return true
+		default:
+			return polls.Load() >= after+3
+		}
+	}, 20*time.Second, time.Millisecond)
 	cancel()
 	<-done
 	require.NoError(t, readerErr)
@@ -231,29 +247,52 @@ func TestLoad_ReplacesAtomically(t *testing.T) {
 	requireSameItems(t, second, tableItems(t, pool, l), "id")
 }
 
+// stallingSource opens the first files data files it is asked for; later
+// ones wait until the load is cancelled.
+type stallingSource struct {
+	snapshot.Source
+	files  int64
+	opened atomic.Int64
+}
+
+func (s *stallingSource) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if path.Base(path.Dir(name)) == "data" && s.opened.Add(1) > s.files {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return s.Source.Open(ctx, name)
+}
+
 func TestLoad_ResumesAfterCancel(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	l := tenureLayout(t, "")
 	items := tenureItems(3, 2000)
-	exp := writeExport(t, tenure.TableName, t0, 10, items).open()
+	te := writeExport(t, tenure.TableName, t0, 10, items)
 
 	// Stop the load once some files are in: a crash at an arbitrary point
-	// between or inside file transactions.
+	// between or inside file transactions. The source holds back the files
+	// after the first five until then, so the load cannot finish first
+	// however late the canceller runs.
+	dirSrc, err := snapshot.NewDirSource(te.dir)
+	require.NoError(t, err)
+	stalled, err := snapshot.Open(t.Context(), &stallingSource{Source: dirSrc, files: 5})
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	stats := &reconcile.LoadStats{}
 	go func() {
-		for stats.FilesDone.Load() < 3 {
+		for stats.FilesDone.Load() < 3 && ctx.Err() == nil {
 			time.Sleep(time.Millisecond)
 		}
 		cancel()
 	}()
-	_, err := reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: l, Workers: 2, Stats: stats})
+	_, err = reconcile.Load(ctx, pool, stalled, reconcile.LoadConfig{Layout: l, Workers: 2, Stats: stats})
 	require.ErrorIs(t, err, context.Canceled)
 	var published bool
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM ddbsync.tables)`).Scan(&published))
 	require.False(t, published, "an interrupted first load must publish nothing")
 
-	res, err := reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: l, Workers: 2})
+	res, err := reconcile.Load(t.Context(), pool, te.open(), reconcile.LoadConfig{Layout: l, Workers: 2})
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, res.FilesResumed, 3)
 	require.Less(t, res.FilesResumed, 10)
@@ -262,6 +301,7 @@ func TestLoad_ResumesAfterCancel(t *testing.T) {
 }
 
 func TestLoad_RefusesBadExports(t *testing.T) {
+	t.Parallel()
 	good := tenureItems(4, 40)
 	cases := []struct {
 		name    string
@@ -324,6 +364,7 @@ func TestLoad_RefusesBadExports(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			pool := pgtest.New(t)
 			l := tenureLayout(t, "")
 			// A good copy is already published: a bad export must not touch it.
@@ -349,6 +390,7 @@ func TestLoad_RefusesBadExports(t *testing.T) {
 }
 
 func TestLoad_RefusesForeignTable(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	_, err := pool.Exec(t.Context(), `CREATE SCHEMA dynamodb; CREATE TABLE dynamodb.tenure_information (x int); INSERT INTO dynamodb.tenure_information VALUES (42)`)
 	require.NoError(t, err)
@@ -361,6 +403,7 @@ func TestLoad_RefusesForeignTable(t *testing.T) {
 }
 
 func TestLoad_EmptyExport(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	exp := writeExport(t, tenure.TableName, t0, 3, nil).open()
 	res, err := reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: tenureLayout(t, "")})

@@ -51,6 +51,7 @@ func scanAll(t *testing.T, api ScanAPI, limiter *rate.Limiter) (*ScanStats, time
 }
 
 func TestScanRows_MaxRCUCapsTheRate(t *testing.T) {
+	t.Parallel()
 	// 10 pages of 50 units at 200 units/s with a burst of 200: the first 9
 	// pages' 450 units are paid before pages 2..10, 250 beyond the burst,
 	// so at least 1.25 s.
@@ -64,6 +65,7 @@ func TestScanRows_MaxRCUCapsTheRate(t *testing.T) {
 }
 
 func TestScanRows_EstimatesCapacityWhenNotReported(t *testing.T) {
+	t.Parallel()
 	api := &fakeScan{pages: 3}
 	stats, took := scanAll(t, api, nil)
 	require.EqualValues(t, 3, stats.Items.Load())

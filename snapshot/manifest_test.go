@@ -16,6 +16,7 @@ import (
 const aws2022 = "testdata/aws-2022"
 
 func TestOpen_RealAWS2022Manifests(t *testing.T) {
+	t.Parallel()
 	e, err := openDir(t, aws2022)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"manifest-summary.md5", "manifest-files.md5"}, e.Verified)
@@ -64,6 +65,7 @@ func copyAWS2022(t *testing.T) string {
 }
 
 func TestOpen_SummaryChecksumMismatch(t *testing.T) {
+	t.Parallel()
 	dir := copyAWS2022(t)
 	b, err := os.ReadFile(filepath.Join(dir, "manifest-summary.json"))
 	require.NoError(t, err)
@@ -75,6 +77,7 @@ func TestOpen_SummaryChecksumMismatch(t *testing.T) {
 }
 
 func TestOpen_FilesChecksumMismatch(t *testing.T) {
+	t.Parallel()
 	dir := copyAWS2022(t)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest-files.md5"), []byte("AAAAAAAAAAAAAAAAAAAAAA=="), 0o644))
 	_, err := openDir(t, dir)
@@ -83,6 +86,7 @@ func TestOpen_FilesChecksumMismatch(t *testing.T) {
 }
 
 func TestOpen_ChecksumFileVariants(t *testing.T) {
+	t.Parallel()
 	for _, suffix := range []string{".checksum", ".md5", "-"} {
 		t.Run(suffix, func(t *testing.T) {
 			dir := writeExport(t, exportSpec{checksumSuffix: suffix, files: []dataSpec{{name: "data/a.json.gz", raw: gz(t, line("1")), count: 1}}})
@@ -98,6 +102,7 @@ func TestOpen_ChecksumFileVariants(t *testing.T) {
 }
 
 func TestOpen_ChecksumMismatchInDotChecksum(t *testing.T) {
+	t.Parallel()
 	dir := writeExport(t, exportSpec{checksumSuffix: ".checksum", files: []dataSpec{{name: "data/a.json.gz", raw: gz(t, line("1")), count: 1}}})
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest-files.checksum"), []byte("eF9XArdBefG4NFSVs2U2ow=="), 0o644))
 	_, err := openDir(t, dir)
@@ -106,6 +111,7 @@ func TestOpen_ChecksumMismatchInDotChecksum(t *testing.T) {
 }
 
 func TestOpen_IONSummaryRefused(t *testing.T) {
+	t.Parallel()
 	dir := writeExport(t, exportSpec{
 		files:   []dataSpec{{name: "data/a.ion.gz", raw: []byte("x"), count: 1}},
 		summary: func(s map[string]any) { s["outputFormat"] = "ION" },
@@ -117,6 +123,7 @@ func TestOpen_IONSummaryRefused(t *testing.T) {
 }
 
 func TestOpen_IONDataFileRefused(t *testing.T) {
+	t.Parallel()
 	dir := writeExport(t, exportSpec{files: []dataSpec{
 		{name: "data/a.json.gz", raw: gz(t, ""), count: 0},
 		{name: "data/b.ion.gz", raw: []byte("x"), count: 1},
@@ -127,6 +134,7 @@ func TestOpen_IONDataFileRefused(t *testing.T) {
 }
 
 func TestOpen_IncrementalExportRefused(t *testing.T) {
+	t.Parallel()
 	dir := writeExport(t, exportSpec{
 		files: []dataSpec{{name: "data/a.json.gz", raw: gz(t, ""), count: 0}},
 		summary: func(s map[string]any) {
@@ -141,6 +149,7 @@ func TestOpen_IncrementalExportRefused(t *testing.T) {
 }
 
 func TestOpen_UnknownFormatOrTypeRefused(t *testing.T) {
+	t.Parallel()
 	for name, edit := range map[string]func(map[string]any){
 		"format": func(s map[string]any) { s["outputFormat"] = "CSV" },
 		"type":   func(s map[string]any) { s["exportType"] = "SOMETHING_NEW" },
@@ -154,6 +163,7 @@ func TestOpen_UnknownFormatOrTypeRefused(t *testing.T) {
 }
 
 func TestOpen_FullExportTypeAccepted(t *testing.T) {
+	t.Parallel()
 	dir := writeExport(t, exportSpec{summary: func(s map[string]any) { s["exportType"] = "FULL_EXPORT" }})
 	e, err := openDir(t, dir)
 	require.NoError(t, err)
@@ -161,6 +171,7 @@ func TestOpen_FullExportTypeAccepted(t *testing.T) {
 }
 
 func TestOpen_TotalCountMismatch(t *testing.T) {
+	t.Parallel()
 	dir := writeExport(t, exportSpec{
 		files:   []dataSpec{{name: "data/a.json.gz", raw: gz(t, line("1")), count: 1}, {name: "data/b.json.gz", raw: gz(t, line("2")), count: 1}},
 		summary: func(s map[string]any) { s["itemCount"] = 3 },
@@ -172,6 +183,7 @@ func TestOpen_TotalCountMismatch(t *testing.T) {
 }
 
 func TestOpen_KeyOutsideExport(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		key  string
@@ -196,6 +208,7 @@ func TestOpen_KeyOutsideExport(t *testing.T) {
 }
 
 func TestOpen_ExportWithoutPrefix(t *testing.T) {
+	t.Parallel()
 	// Keys start at AWSDynamoDB/ when the export has no prefix, as in the
 	// 2022 sample; an export copied to any local folder still resolves.
 	dir := writeExport(t, exportSpec{
@@ -214,6 +227,7 @@ func TestOpen_ExportWithoutPrefix(t *testing.T) {
 }
 
 func TestOpen_CorruptManifests(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		spec exportSpec
@@ -241,6 +255,7 @@ func TestOpen_CorruptManifests(t *testing.T) {
 }
 
 func TestOpen_ManifestFilesNotJSON(t *testing.T) {
+	t.Parallel()
 	dir := writeExport(t, exportSpec{checksumSuffix: "-", files: []dataSpec{{name: "data/a.json.gz", raw: gz(t, ""), count: 0}}})
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest-files.json"),
 		[]byte("{\"itemCount\":0,\"md5Checksum\":\"x\",\"dataFileS3Key\":\""+folderKey+"/data/a.json.gz\"}\n\nnot json\n"), 0o644))
@@ -249,6 +264,7 @@ func TestOpen_ManifestFilesNotJSON(t *testing.T) {
 }
 
 func TestOpen_MissingManifests(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{snapshot.SummaryName, snapshot.FilesName} {
 		t.Run(name, func(t *testing.T) {
 			dir := copyAWS2022(t)

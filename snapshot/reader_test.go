@@ -29,6 +29,7 @@ func openOne(t *testing.T, f dataSpec) *snapshot.Export {
 }
 
 func TestFileReader_ReadsItemsAndLines(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: gz(t, line("1")+"\n  \n"+line("2")+strings.TrimSuffix(line("3"), "\n")), count: 3})
 	r, err := e.OpenFile(t.Context(), e.Files[0])
 	require.NoError(t, err)
@@ -47,6 +48,7 @@ func TestFileReader_ReadsItemsAndLines(t *testing.T) {
 }
 
 func TestFileReader_BlankLinesSkipped(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: gz(t, "\n\r\n"+line("1")+"\n\n"+line("2")+"\n \t\n"), count: 2})
 	items, err := readAll(t, e, e.Files[0])
 	require.NoError(t, err)
@@ -54,6 +56,7 @@ func TestFileReader_BlankLinesSkipped(t *testing.T) {
 }
 
 func TestFileReader_ZeroByteFileWithCountZero(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: []byte{}, count: 0})
 	items, err := readAll(t, e, e.Files[0])
 	require.NoError(t, err)
@@ -61,6 +64,7 @@ func TestFileReader_ZeroByteFileWithCountZero(t *testing.T) {
 }
 
 func TestFileReader_EmptyGzipWithCountZero(t *testing.T) {
+	t.Parallel()
 	// AWS writes one data file per partition, even an empty one: a gzip
 	// stream of zero bytes.
 	e := openOne(t, dataSpec{name: dataA, raw: gz(t, ""), count: 0})
@@ -70,12 +74,14 @@ func TestFileReader_EmptyGzipWithCountZero(t *testing.T) {
 }
 
 func TestFileReader_ZeroByteFileWithItemsPromised(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: []byte{}, count: 2})
 	_, err := readAll(t, e, e.Files[0])
 	requireFileError(t, err, snapshot.ErrCount, dataA, 0)
 }
 
 func TestFileReader_MultistreamGzip(t *testing.T) {
+	t.Parallel()
 	raw := append(gz(t, line("1")), gz(t, line("2"))...)
 	e := openOne(t, dataSpec{name: dataA, raw: raw, count: 2})
 	items, err := readAll(t, e, e.Files[0])
@@ -84,6 +90,7 @@ func TestFileReader_MultistreamGzip(t *testing.T) {
 }
 
 func TestFileReader_VeryLongLines(t *testing.T) {
+	t.Parallel()
 	// Items reach 400 KB, and more once escaped; lines far beyond bufio's
 	// and bufio.Scanner's defaults must read fine.
 	big := strings.Repeat("ab\\n", 1<<18) // 1 MiB of JSON text
@@ -100,6 +107,7 @@ func TestFileReader_VeryLongLines(t *testing.T) {
 }
 
 func TestFileReader_MissingDataFile(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: nil, md5: "AAAAAAAAAAAAAAAAAAAAAA==", count: 1})
 	r, err := e.OpenFile(t.Context(), e.Files[0])
 	require.Nil(t, r)
@@ -107,6 +115,7 @@ func TestFileReader_MissingDataFile(t *testing.T) {
 }
 
 func TestFileReader_CorruptGzip(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: []byte("this is not gzip at all\n"), count: 1})
 	_, err := readAll(t, e, e.Files[0])
 	requireFileError(t, err, snapshot.ErrCorrupt, dataA, 0)
@@ -114,6 +123,7 @@ func TestFileReader_CorruptGzip(t *testing.T) {
 }
 
 func TestFileReader_CorruptDeflateStream(t *testing.T) {
+	t.Parallel()
 	raw := gz(t, strings.Repeat(line("x"), 1000))
 	for i := 20; i < len(raw)-20; i++ {
 		raw[i] ^= 0x55
@@ -124,6 +134,7 @@ func TestFileReader_CorruptDeflateStream(t *testing.T) {
 }
 
 func TestFileReader_TruncatedFile(t *testing.T) {
+	t.Parallel()
 	full := gz(t, strings.Repeat(line("x"), 100))
 	cut := full[:len(full)/2]
 
@@ -153,6 +164,7 @@ func TestFileReader_TruncatedFile(t *testing.T) {
 }
 
 func TestFileReader_LineNotJSON(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: gz(t, line("1")+"\n"+line("2")+"this is not JSON\n"+line("4")), count: 4})
 	r, err := e.OpenFile(t.Context(), e.Files[0])
 	require.NoError(t, err)
@@ -169,6 +181,7 @@ func TestFileReader_LineNotJSON(t *testing.T) {
 }
 
 func TestFileReader_UnknownAttributeValueType(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: gz(t, line("1")+`{"Item":{"id":{"S":"2"},"x":{"Q":"?"}}}`+"\n"), count: 2})
 	_, err := readAll(t, e, e.Files[0])
 	requireFileError(t, err, snapshot.ErrCorrupt, dataA, 2)
@@ -177,6 +190,7 @@ func TestFileReader_UnknownAttributeValueType(t *testing.T) {
 }
 
 func TestFileReader_DataChecksumMismatch(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: gz(t, line("1")), md5: "AAAAAAAAAAAAAAAAAAAAAA==", count: 1})
 	items, err := readAll(t, e, e.Files[0])
 	require.Len(t, items, 1, "the mismatch shows at the end of the file")
@@ -185,6 +199,7 @@ func TestFileReader_DataChecksumMismatch(t *testing.T) {
 }
 
 func TestFileReader_PerFileCountMismatch(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		count int64
@@ -199,6 +214,7 @@ func TestFileReader_PerFileCountMismatch(t *testing.T) {
 }
 
 func TestFileReader_SymlinkOutsideExport(t *testing.T) {
+	t.Parallel()
 	outside := filepath.Join(t.TempDir(), "outside.json.gz")
 	require.NoError(t, os.WriteFile(outside, gz(t, line("secret")), 0o644))
 	dir := writeExport(t, exportSpec{files: []dataSpec{{name: dataA, raw: nil, md5: md5b64(gz(t, line("secret"))), count: 1}}})
@@ -212,6 +228,7 @@ func TestFileReader_SymlinkOutsideExport(t *testing.T) {
 }
 
 func TestFileReader_SymlinkedDataFolderOutsideExport(t *testing.T) {
+	t.Parallel()
 	outside := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(outside, "a.json.gz"), gz(t, line("secret")), 0o644))
 	dir := writeExport(t, exportSpec{files: []dataSpec{{name: dataA, raw: nil, md5: md5b64(gz(t, line("secret"))), count: 1}}})
@@ -223,6 +240,7 @@ func TestFileReader_SymlinkedDataFolderOutsideExport(t *testing.T) {
 }
 
 func TestFileReader_SymlinkInsideExportAllowed(t *testing.T) {
+	t.Parallel()
 	raw := gz(t, line("1"))
 	dir := writeExport(t, exportSpec{files: []dataSpec{{name: dataA, raw: nil, md5: md5b64(raw), count: 1}}})
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "data"), 0o755))
@@ -236,6 +254,7 @@ func TestFileReader_SymlinkInsideExportAllowed(t *testing.T) {
 }
 
 func TestExport_OpenFileRefusesNamesOutside(t *testing.T) {
+	t.Parallel()
 	e := openOne(t, dataSpec{name: dataA, raw: gz(t, ""), count: 0})
 	for _, name := range []string{"../x", "/etc/passwd", "", "data/../../x", "a/./b"} {
 		t.Run(name, func(t *testing.T) {
@@ -279,6 +298,7 @@ func (s flakySource) Open(ctx context.Context, name string) (io.ReadCloser, erro
 }
 
 func TestFileReader_SourceReadErrorIsNotCorruption(t *testing.T) {
+	t.Parallel()
 	raw := gz(t, strings.Repeat(line("x"), 2000))
 	dir := writeExport(t, exportSpec{files: []dataSpec{{name: dataA, raw: raw, count: 2000}}})
 	dirSrc, err := snapshot.NewDirSource(dir)

@@ -88,6 +88,7 @@ func readExport(t *testing.T, e *snapshot.Export) []ddbjson.Item {
 }
 
 func TestWriter_RoundTrip(t *testing.T) {
+	t.Parallel()
 	items := sampleItems(500)
 	for _, tc := range []struct {
 		name string
@@ -143,6 +144,7 @@ func TestWriter_RoundTrip(t *testing.T) {
 }
 
 func TestWriter_EmptyExport(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeSample(t, snapshot.DirSink(dir), snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime, Files: 2}, nil)
 	e, err := openDir(t, dir)
@@ -152,6 +154,7 @@ func TestWriter_EmptyExport(t *testing.T) {
 }
 
 func TestNewWriter_RejectsBadConfig(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]snapshot.WriterConfig{
 		"no table":   {ExportTime: exportTime},
 		"no time":    {TableArn: tableArn},
@@ -165,6 +168,7 @@ func TestNewWriter_RejectsBadConfig(t *testing.T) {
 }
 
 func TestWriter_WriteAfterCloseFails(t *testing.T) {
+	t.Parallel()
 	w, err := snapshot.NewWriter(t.Context(), snapshot.DirSink(t.TempDir()), snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime})
 	require.NoError(t, err)
 	_, err = w.Close(t.Context())
@@ -175,6 +179,7 @@ func TestWriter_WriteAfterCloseFails(t *testing.T) {
 }
 
 func TestWriter_RejectsBadItem(t *testing.T) {
+	t.Parallel()
 	w, err := snapshot.NewWriter(t.Context(), snapshot.DirSink(t.TempDir()), snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime})
 	require.NoError(t, err)
 	err = w.Write(ddbjson.Item{"n": &types.AttributeValueMemberN{Value: "not a number"}})
@@ -231,6 +236,7 @@ func bucket(t *testing.T, name string, objects map[string][]byte, requested *[]s
 }
 
 func TestS3Source_RoundTrip(t *testing.T) {
+	t.Parallel()
 	sink := &memSink{files: map[string][]byte{}}
 	items := sampleItems(50)
 	w, _ := writeSample(t, sink, snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime, Prefix: "p", Files: 2}, items)
@@ -249,6 +255,7 @@ func TestS3Source_RoundTrip(t *testing.T) {
 }
 
 func TestS3Source_NoSuchKeyIsMissingFile(t *testing.T) {
+	t.Parallel()
 	sink := &memSink{files: map[string][]byte{}}
 	w, _ := writeSample(t, sink, snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime, Files: 1}, sampleItems(3))
 	objects := map[string][]byte{}
@@ -279,6 +286,7 @@ func TestS3Source_NoSuchKeyIsMissingFile(t *testing.T) {
 }
 
 func TestS3Source_OtherErrorsPassThrough(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("access denied")
 	src, err := snapshot.NewS3Source(fakeS3{getObject: func(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 		return nil, boom
@@ -291,6 +299,7 @@ func TestS3Source_OtherErrorsPassThrough(t *testing.T) {
 }
 
 func TestS3Source_RefusesNamesOutside(t *testing.T) {
+	t.Parallel()
 	called := false
 	src, err := snapshot.NewS3Source(fakeS3{getObject: func(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 		called = true
@@ -305,6 +314,7 @@ func TestS3Source_RefusesNamesOutside(t *testing.T) {
 }
 
 func TestParseS3URI_Forms(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ uri, bucket, key string }{
 		{"s3://b", "b", ""},
 		{"s3://b/", "b", ""},
@@ -322,6 +332,7 @@ func TestParseS3URI_Forms(t *testing.T) {
 }
 
 func TestNewDirSource_Rejects(t *testing.T) {
+	t.Parallel()
 	_, err := snapshot.NewDirSource(filepath.Join(t.TempDir(), "absent"))
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	f := filepath.Join(t.TempDir(), "file")
@@ -331,6 +342,7 @@ func TestNewDirSource_Rejects(t *testing.T) {
 }
 
 func TestWriter_CloseRightAfterNewDoesNotHang(t *testing.T) {
+	t.Parallel()
 	// Regression: the compressing goroutine read the channel field after
 	// Close had set it to nil, when it started late, and blocked forever.
 	done := make(chan error, 1)
@@ -380,6 +392,7 @@ func (s *failSink) Create(ctx context.Context, name string) (io.WriteCloser, err
 }
 
 func TestWriter_SinkErrors(t *testing.T) {
+	t.Parallel()
 	cfg := snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime, Files: 3}
 	for _, tc := range []struct {
 		name      string
@@ -409,6 +422,7 @@ func TestWriter_SinkErrors(t *testing.T) {
 }
 
 func TestWriter_DataFileWriteError(t *testing.T) {
+	t.Parallel()
 	// The compressor's error surfaces in Close, naming the file.
 	probe := &memSink{files: map[string][]byte{}}
 	cfg := snapshot.WriterConfig{TableArn: tableArn, ExportTime: exportTime, Files: 1}

@@ -10,6 +10,7 @@ import (
 )
 
 func TestBackoff_CeilingDoublesUpToCap(t *testing.T) {
+	t.Parallel()
 	b := stream.Backoff{Base: 100 * time.Millisecond, Cap: time.Second}
 	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
 	for i, w := range want {
@@ -19,6 +20,7 @@ func TestBackoff_CeilingDoublesUpToCap(t *testing.T) {
 }
 
 func TestBackoff_DelayIsFullJitterUnderCeiling(t *testing.T) {
+	t.Parallel()
 	b := stream.Backoff{Base: time.Millisecond, Cap: 8 * time.Millisecond}
 	var asked time.Duration
 	d := b.Delay(2, func(max time.Duration) time.Duration { asked = max; return max / 2 })
@@ -27,6 +29,7 @@ func TestBackoff_DelayIsFullJitterUnderCeiling(t *testing.T) {
 }
 
 func TestRetryCause_Names(t *testing.T) {
+	t.Parallel()
 	for c, name := range map[stream.RetryCause]string{
 		stream.CauseThrottle: "throttle", stream.CauseServer: "server_error", stream.CauseNetwork: "network",
 		stream.CauseExpiredIterator: "expired_iterator", stream.CauseIteratorAge: "iterator_age", stream.CauseTrimHorizon: "trim_horizon",

@@ -14,6 +14,7 @@ import (
 )
 
 func TestChangeFromRecord_DecodesTTLRemove(t *testing.T) {
+	t.Parallel()
 	created := time.Unix(1700000000, 0).UTC()
 	rec := types.Record{
 		EventID:   aws.String("c81e728d9d4c2f636f067f89cc14862c"),
@@ -46,6 +47,7 @@ func TestChangeFromRecord_DecodesTTLRemove(t *testing.T) {
 }
 
 func TestChangeFromRecord_TTLNeedsServiceIdentity(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		id   *types.Identity
@@ -85,6 +87,7 @@ func validRecord() types.Record {
 }
 
 func TestChangeFromRecord_RejectsIncompleteRecords(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		mutate func(*types.Record)
@@ -113,6 +116,7 @@ func TestChangeFromRecord_RejectsIncompleteRecords(t *testing.T) {
 }
 
 func TestChangeFromRecord_KeepsNumbersExact(t *testing.T) {
+	t.Parallel()
 	c, err := stream.ChangeFromRecord("shard-1", validRecord())
 	require.NoError(t, err)
 	require.Equal(t, stream.EventModify, c.EventName)

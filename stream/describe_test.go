@@ -36,6 +36,7 @@ func describeOut(last string, shards ...types.Shard) *dynamodbstreams.DescribeSt
 }
 
 func TestDescribe_PagesUntilLastEvaluatedShardIdIsEmpty(t *testing.T) {
+	t.Parallel()
 	var starts []string
 	pages := map[string]*dynamodbstreams.DescribeStreamOutput{
 		"":  describeOut("b", listed("a", "", true), listed("b", "a", false)),
@@ -72,6 +73,7 @@ func TestDescribe_PagesUntilLastEvaluatedShardIdIsEmpty(t *testing.T) {
 }
 
 func TestDescribe_StreamNotFound(t *testing.T) {
+	t.Parallel()
 	api := &fakeAPI{describeStream: func(context.Context, *dynamodbstreams.DescribeStreamInput) (*dynamodbstreams.DescribeStreamOutput, error) {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("Requested resource not found")}
 	}}
@@ -81,6 +83,7 @@ func TestDescribe_StreamNotFound(t *testing.T) {
 }
 
 func TestDescribe_RefusesARepeatedPageToken(t *testing.T) {
+	t.Parallel()
 	api := &fakeAPI{describeStream: func(context.Context, *dynamodbstreams.DescribeStreamInput) (*dynamodbstreams.DescribeStreamOutput, error) {
 		return describeOut("a", listed("a", "", false)), nil
 	}}
@@ -89,6 +92,7 @@ func TestDescribe_RefusesARepeatedPageToken(t *testing.T) {
 }
 
 func TestDescribeChildren_FiltersToChildren(t *testing.T) {
+	t.Parallel()
 	api := &fakeAPI{describeStream: func(_ context.Context, in *dynamodbstreams.DescribeStreamInput) (*dynamodbstreams.DescribeStreamOutput, error) {
 		require.Equal(t, types.ShardFilterTypeChildShards, in.ShardFilter.Type)
 		require.Equal(t, "p", aws.ToString(in.ShardFilter.ShardId))
@@ -103,6 +107,7 @@ func TestDescribeChildren_FiltersToChildren(t *testing.T) {
 }
 
 func TestCheckViewType_RefusesStreamsWithoutNewImages(t *testing.T) {
+	t.Parallel()
 	require.NoError(t, stream.CheckViewType(types.StreamViewTypeNewAndOldImages))
 	require.NoError(t, stream.CheckViewType(types.StreamViewTypeNewImage))
 	for _, vt := range []types.StreamViewType{types.StreamViewTypeKeysOnly, types.StreamViewTypeOldImage, ""} {

@@ -33,6 +33,7 @@ func set(ids ...string) map[string]bool {
 }
 
 func TestShardLineage_OrdersAWSExampleChain(t *testing.T) {
+	t.Parallel()
 	// botocore's DescribeStream example, listed newest first.
 	const (
 		s1 = "shardId-00000001414562045508-2bac9cd2"
@@ -56,6 +57,7 @@ func TestShardLineage_OrdersAWSExampleChain(t *testing.T) {
 }
 
 func TestShardLineage_SplitMakesChildrenReadyTogether(t *testing.T) {
+	t.Parallel()
 	l, err := stream.NewShardLineage([]types.Shard{
 		listed("c", "a", false), listed("b", "p", true), listed("a", "p", true), listed("p", "", true),
 	})
@@ -72,6 +74,7 @@ func TestShardLineage_SplitMakesChildrenReadyTogether(t *testing.T) {
 }
 
 func TestShardLineage_TrimmedParentIsReadyButReportedAsOrphan(t *testing.T) {
+	t.Parallel()
 	l, err := stream.NewShardLineage([]types.Shard{listed("x", "gone", true), listed("y", "x", false)})
 	require.NoError(t, err)
 	require.Equal(t, []string{"x"}, l.Ready(nil))
@@ -84,6 +87,7 @@ func TestShardLineage_TrimmedParentIsReadyButReportedAsOrphan(t *testing.T) {
 }
 
 func TestNewShardLineage_DuplicateListingKeepsClosedEntry(t *testing.T) {
+	t.Parallel()
 	l, err := stream.NewShardLineage([]types.Shard{listed("a", "", false), listed("a", "", true), listed("a", "", false)})
 	require.NoError(t, err)
 	require.Equal(t, 1, l.Len())
@@ -92,6 +96,7 @@ func TestNewShardLineage_DuplicateListingKeepsClosedEntry(t *testing.T) {
 }
 
 func TestNewShardLineage_RejectsBrokenListings(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		listing []types.Shard

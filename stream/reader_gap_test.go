@@ -13,6 +13,7 @@ import (
 )
 
 func TestShardReader_GapWhenRecordsAfterPositionAreGone(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		start   stream.Position
@@ -67,6 +68,7 @@ func TestShardReader_GapWhenRecordsAfterPositionAreGone(t *testing.T) {
 }
 
 func TestShardReader_TrimmedHorizonBeforeFirstRecordRestartsFromHorizon(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 4)
 	sim.recordFaults = []error{&types.TrimmedDataAccessException{Message: aws.String("trimmed under the iterator")}}
 	r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.TrimHorizon(), fastOpts(newClock())...)
@@ -80,6 +82,7 @@ func TestShardReader_TrimmedHorizonBeforeFirstRecordRestartsFromHorizon(t *testi
 }
 
 func TestShardReader_UnknownShardFromTrimHorizonIsShardGone(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 2)
 	r, err := stream.NewShardReader(sim.api(), testArn, "shard-other", stream.TrimHorizon(), fastOpts(newClock())...)
 	require.NoError(t, err)
@@ -91,6 +94,7 @@ func TestShardReader_UnknownShardFromTrimHorizonIsShardGone(t *testing.T) {
 }
 
 func TestShardReader_IteratorUnknownAfterRecordsIsGap(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 4)
 	r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.TrimHorizon(), fastOpts(newClock())...)
 	require.NoError(t, err)
@@ -104,6 +108,7 @@ func TestShardReader_IteratorUnknownAfterRecordsIsGap(t *testing.T) {
 }
 
 func TestShardReader_TrimBeforeSkipCutoffIsNoGap(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		total   int

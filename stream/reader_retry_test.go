@@ -23,6 +23,7 @@ func sdkWrapped(op string, err error) error {
 }
 
 func TestShardReader_RenewsExpiredIteratorFromLastRecord(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 4)
 	sim.closed = true
 	sim.recordFaults = []error{nil, sdkWrapped("GetRecords", &types.ExpiredIteratorException{Message: aws.String("expired")})}
@@ -44,6 +45,7 @@ func TestShardReader_RenewsExpiredIteratorFromLastRecord(t *testing.T) {
 }
 
 func TestShardReader_RenewsExpiredIteratorFromStartWhenNothingRead(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		start stream.Position
@@ -70,6 +72,7 @@ func TestShardReader_RenewsExpiredIteratorFromStartWhenNothingRead(t *testing.T)
 }
 
 func TestShardReader_RenewsOldIteratorBeforeUse(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 4)
 	clk := newClock()
 	r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.TrimHorizon(),
@@ -93,6 +96,7 @@ func TestShardReader_RenewsOldIteratorBeforeUse(t *testing.T) {
 }
 
 func TestShardReader_RetriesTransientErrorsByCause(t *testing.T) {
+	t.Parallel()
 	resp503 := &smithyhttp.ResponseError{
 		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusServiceUnavailable}},
 		Err:      errors.New("service unavailable"),
@@ -148,6 +152,7 @@ func TestShardReader_RetriesTransientErrorsByCause(t *testing.T) {
 }
 
 func TestShardReader_BackoffEndsWithContext(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 2)
 	for range 10000 {
 		sim.recordFaults = append(sim.recordFaults, &types.LimitExceededException{})
@@ -166,6 +171,7 @@ func TestShardReader_BackoffEndsWithContext(t *testing.T) {
 }
 
 func TestShardReader_OtherErrorsAreReturned(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 2)
 	boom := apiErr("AccessDeniedException", smithy.FaultClient)
 	sim.recordFaults = []error{sdkWrapped("GetRecords", boom)}
@@ -178,6 +184,7 @@ func TestShardReader_OtherErrorsAreReturned(t *testing.T) {
 }
 
 func TestShardReader_BadRecordLeavesPositionUnchanged(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 4)
 	sim.records[3].Dynamodb.SequenceNumber = aws.String("not-a-number")
 	r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.TrimHorizon(), fastOpts(newClock())...)

@@ -33,6 +33,7 @@ func seqs(changes []stream.Change) []string {
 }
 
 func TestShardReader_ReadsClosedShardToItsEnd(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 5)
 	sim.closed = true
 	clk := newClock()
@@ -62,6 +63,7 @@ func TestShardReader_ReadsClosedShardToItsEnd(t *testing.T) {
 }
 
 func TestShardReader_EmptyPagesDoNotFinishAShard(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 2)
 	sim.closed = true
 	sim.emptyFirst = 4
@@ -80,6 +82,7 @@ func TestShardReader_EmptyPagesDoNotFinishAShard(t *testing.T) {
 }
 
 func TestShardReader_CaughtUpAfterEmptyPagesSpanningTheRule(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 2)
 	clk := newClock()
 	t0 := clk.Now()
@@ -127,6 +130,7 @@ func TestShardReader_CaughtUpAfterEmptyPagesSpanningTheRule(t *testing.T) {
 }
 
 func TestShardReader_CaughtUpRuleNeedsPagesAndSpan(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		pages int
@@ -161,6 +165,7 @@ func TestShardReader_CaughtUpRuleNeedsPagesAndSpan(t *testing.T) {
 }
 
 func TestNewShardReader_RejectsBadSettings(t *testing.T) {
+	t.Parallel()
 	api := &fakeAPI{}
 	tests := []struct {
 		name  string
@@ -185,6 +190,7 @@ func TestNewShardReader_RejectsBadSettings(t *testing.T) {
 }
 
 func TestShardReader_SkipBeforeDropsOldChangesButMovesPosition(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 6) // created 11:00:00 .. 11:00:05
 	sim.closed = true
 	t0 := aws.ToTime(sim.records[0].Dynamodb.ApproximateCreationDateTime)
@@ -209,6 +215,7 @@ func TestShardReader_SkipBeforeDropsOldChangesButMovesPosition(t *testing.T) {
 }
 
 func TestShardReader_ResumesAfterSequenceNumber(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 5)
 	sim.closed = true
 	r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.AfterSequenceNumber(seqAt(2)), fastOpts(newClock())...)
@@ -223,6 +230,7 @@ func TestShardReader_ResumesAfterSequenceNumber(t *testing.T) {
 }
 
 func TestShardReader_DropsRedeliveredRecords(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 3)
 	pages := [][]types.Record{sim.records[0:2], sim.records[1:3]}
 	api := &fakeAPI{
@@ -246,6 +254,7 @@ func TestShardReader_DropsRedeliveredRecords(t *testing.T) {
 }
 
 func TestShardReader_PollWaitEndsWithContext(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 0)
 	r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.TrimHorizon(),
 		fastOpts(newClock(), stream.WithPollInterval(time.Hour))...)
@@ -264,6 +273,7 @@ func TestShardReader_PollWaitEndsWithContext(t *testing.T) {
 }
 
 func TestShardReader_NilIteratorFromGetShardIteratorFinishesShard(t *testing.T) {
+	t.Parallel()
 	api := &fakeAPI{getShardIterator: func(context.Context, *dynamodbstreams.GetShardIteratorInput) (*dynamodbstreams.GetShardIteratorOutput, error) {
 		return &dynamodbstreams.GetShardIteratorOutput{}, nil // closed shard, nothing after the checkpoint
 	}}
@@ -277,6 +287,7 @@ func TestShardReader_NilIteratorFromGetShardIteratorFinishesShard(t *testing.T) 
 }
 
 func TestShardReader_PassesLimit(t *testing.T) {
+	t.Parallel()
 	sim := newShardSim("shard-1", 1)
 	api := sim.api()
 	var limit int32

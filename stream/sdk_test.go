@@ -95,6 +95,7 @@ func sdkClient(t *testing.T, h http.Handler) *dynamodbstreams.Client {
 }
 
 func TestShardReader_ClassifiesRealSDKErrors(t *testing.T) {
+	t.Parallel()
 	srv := &wireServer{closed: true, errs: map[string][]wireErr{
 		"GetShardIterator": {{"LimitExceededException", 400}},
 		"GetRecords": {
@@ -127,6 +128,7 @@ func TestShardReader_ClassifiesRealSDKErrors(t *testing.T) {
 }
 
 func TestShardReader_RealSDKTrimmedCheckpointIsGap(t *testing.T) {
+	t.Parallel()
 	srv := &wireServer{errs: map[string][]wireErr{"GetShardIterator": {{"TrimmedDataAccessException", 400}}}}
 	r, err := stream.NewShardReader(sdkClient(t, srv), testArn, "shard-1", stream.AfterSequenceNumber("1001"), fastOpts(newClock())...)
 	require.NoError(t, err)
@@ -139,6 +141,7 @@ func TestShardReader_RealSDKTrimmedCheckpointIsGap(t *testing.T) {
 }
 
 func TestDescribe_RealSDKResourceNotFound(t *testing.T) {
+	t.Parallel()
 	srv := &wireServer{errs: map[string][]wireErr{"DescribeStream": {{"ResourceNotFoundException", 400}}}}
 	_, err := stream.Describe(t.Context(), sdkClient(t, srv), testArn)
 	require.ErrorIs(t, err, stream.ErrStreamNotFound)

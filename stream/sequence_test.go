@@ -25,6 +25,7 @@ var sequenceCases = []struct {
 }
 
 func TestCompareSequenceNumbers_ComparesAsIntegers(t *testing.T) {
+	t.Parallel()
 	for _, tc := range sequenceCases {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.want, stream.CompareSequenceNumbers(tc.a, tc.b))
@@ -34,6 +35,7 @@ func TestCompareSequenceNumbers_ComparesAsIntegers(t *testing.T) {
 }
 
 func TestCheckSequenceNumber_AcceptsOnlyDecimalDigits(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []string{"1", "300000000000000499659", strings.Repeat("9", 40)} {
 		require.NoError(t, stream.CheckSequenceNumber(ok), ok)
 	}

@@ -11,6 +11,7 @@ import (
 )
 
 func TestComputeWatermark_IsMinimumOverUnfinishedShards(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	tests := []struct {

@@ -6,6 +6,7 @@ package awstest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -65,9 +66,28 @@ func Moto() (string, error) {
 	return moto.endpoint, moto.err
 }
 
-// Main runs the tests and stops moto if it was started. Use it from
+// Prestart starts moto in the background, unless DDBSYNC_TEST_ENDPOINT is
+// set or -test.run selects some tests only, so that its start (seconds of
+// Python imports) overlaps the tests that run before the first to need it.
+// Call it from TestMain; flags must be parsed (it parses them if not).
+func Prestart() {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if os.Getenv(EnvEndpoint) != "" {
+		return
+	}
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
+		return
+	}
+	go func() { _, _ = Moto() }()
+}
+
+// Main runs the tests, starting moto early (see [Prestart]), and stops
+// moto if it was started. Use it from
 // TestMain: os.Exit(awstest.Main(m)), or call Stop after m.Run.
 func Main(m *testing.M) int {
+	Prestart()
 	code := m.Run()
 	Stop()
 	return code
@@ -85,8 +105,11 @@ func Stop() {
 }
 
 func startMoto() (string, error) {
-	if out, err := exec.Command("python3", "-c", "import moto").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("python3 -c 'import moto': %v: %s", err, out)
+	// Finding the package is enough: importing it takes seconds, and the
+	// server imports it again.
+	findMoto := "import importlib.util, sys; sys.exit(importlib.util.find_spec('moto') is None)"
+	if out, err := exec.Command("python3", "-c", findMoto).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("python3 finds no moto package: %v: %s", err, out)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,11 +124,13 @@ func startMoto() (string, error) {
 	}
 	moto.cmd = cmd
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	// Starting takes a few seconds, much longer on a busy machine; a test
+	// that skips for want of patience hides a regression.
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
 			return "http://" + addr, nil
 		}
 	}
-	return "", fmt.Errorf("moto did not listen on %s within 20s", addr)
+	return "", fmt.Errorf("moto did not listen on %s within 90s", addr)
 }

@@ -13,6 +13,7 @@ import (
 )
 
 func TestDemoCmd_RunsEndToEnd(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	// At the default log level: the library's info lines used to break
 	// into the story.

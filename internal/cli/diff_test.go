@@ -23,6 +23,7 @@ func execSQL(t *testing.T, dbURL, sql string) {
 }
 
 func TestDiffCmd_ExitStatuses(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	dir := sampleExport(t, 200, 2)
 	code, _, errOut := run(t, "load", "--export", dir, "--key", "id", "--database-url", db, "--progress", "none")

@@ -13,6 +13,7 @@ import (
 )
 
 func TestExportCmd_ChecksPITRThenExportsAndLoads(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	emu, ids := emulatedTable(t, 120)
 	require.NoError(t, emu.CreateBucket("exports"))

@@ -21,14 +21,12 @@ import (
 )
 
 // emulatedTable starts the emulator with a TenureInformation table holding
-// n items, and points the AWS SDK of this process and its children at it.
+// n items. TestMain has pointed the AWS SDK of this process and its
+// children at the emulator's region with fake credentials (awsEnv).
 func emulatedTable(t *testing.T, n int) (*emulator.Server, []string) {
 	t.Helper()
 	emu := emulator.StartForTest(t, emulator.WithStartTime(time.Now().UTC()), emulator.WithShards(2))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_REGION", emu.Region())
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	require.Equal(t, awsEnv["AWS_REGION"], emu.Region(), "TestMain points the SDK at this region")
 	ddb := emu.DynamoDB()
 	_, err := ddb.CreateTable(t.Context(), &dynamodb.CreateTableInput{
 		TableName:            aws.String(tenure.TableName),
@@ -108,8 +106,9 @@ func requireCopyEqualsScan(t *testing.T, emu *emulator.Server, db string) {
 }
 
 func TestFollowCmd_KilledThenResumed(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
-	emu, ids := emulatedTable(t, 3000)
+	emu, ids := emulatedTable(t, 1000) // 5,000 changes to follow: it is killed well before the end
 	dir := t.TempDir()
 	_, err := emu.ExportToDir(t.Context(), tenure.TableName, emu.Clock().Now(), dir)
 	require.NoError(t, err)
@@ -143,6 +142,7 @@ func TestFollowCmd_KilledThenResumed(t *testing.T) {
 }
 
 func TestFollowCmd_StopsCleanlyOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	emu, _ := emulatedTable(t, 50)
 	dir := t.TempDir()
@@ -165,6 +165,7 @@ func TestFollowCmd_StopsCleanlyOnSIGTERM(t *testing.T) {
 }
 
 func TestFollowCmd_RefusesTableNotLoaded(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	emu, _ := emulatedTable(t, 1)
 	code, _, errOut := run(t, "follow", "--table", tenure.TableName, "--database-url", db, "--endpoint-url", emu.URL())

@@ -31,7 +31,23 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(cli.Run(argv, os.Stdin, os.Stdout, os.Stderr))
 	}
+	// Set once for the whole binary, not with t.Setenv, so that tests can
+	// run in parallel; child processes inherit them.
+	for k, v := range awsEnv {
+		if err := os.Setenv(k, v); err != nil {
+			panic(err)
+		}
+	}
 	os.Exit(pgtest.Main(m))
+}
+
+// awsEnv is the AWS configuration of the tests: fake credentials and the
+// emulator's default region.
+var awsEnv = map[string]string{
+	"AWS_ACCESS_KEY_ID":         "test",
+	"AWS_SECRET_ACCESS_KEY":     "test",
+	"AWS_REGION":                "us-east-1",
+	"AWS_EC2_METADATA_DISABLED": "true",
 }
 
 // run runs ddbsync in-process and returns its exit status and output.
@@ -78,6 +94,7 @@ func count(t *testing.T, dbURL, query string) int {
 }
 
 func TestLoadCmd_LoadsSampleExport(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	dir := sampleExport(t, 1000, 3)
 	code, out, errOut := run(t, "load", "--export", dir, "--key", "id", "--database-url", db, "--progress", "log")
@@ -91,6 +108,7 @@ func TestLoadCmd_LoadsSampleExport(t *testing.T) {
 }
 
 func TestLoadCmd_KilledThenResumed(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	dir := sampleExport(t, 30000, 24)
 	cmd := child(t, "load", "--export", dir, "--key", "id", "--database-url", db, "--workers", "1", "--progress", "none")
@@ -115,6 +133,7 @@ func TestLoadCmd_KilledThenResumed(t *testing.T) {
 }
 
 func TestLoadCmd_ExitStatus(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	good := sampleExport(t, 50, 2)
 	corrupt := sampleExport(t, 50, 2)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestServer_ConcurrentWritersAndSplits(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t, emulator.WithShards(2))
 	db, st := srv.DynamoDB(), srv.Streams()
 	name := createTable(t, db, false, true)

@@ -106,6 +106,27 @@ func (s *Server) EnableStream(tableName, viewType string) (string, error) {
 	return t.stream.arn, nil
 }
 
+// ExpireIterators expires every shard iterator handed out so far, as 15
+// minutes without use would: GetRecords answers ExpiredIteratorException
+// for each. Iterators handed out later are not affected. It returns
+// [Server.IteratorsIssued] as of the call.
+func (s *Server) ExpireIterators() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expiredBelow = s.iterators
+	return s.iterators
+}
+
+// IteratorsIssued reports how many shard iterators GetShardIterator and
+// GetRecords have handed out. A test waits for it to pass the value
+// [Server.ExpireIterators] returned to know a reader holds an iterator
+// that the next ExpireIterators will expire.
+func (s *Server) IteratorsIssued() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.iterators
+}
+
 // ExpireItem deletes the item at key as TTL expiry does: the stream record
 // is a REMOVE carrying userIdentity {Type "Service", PrincipalId
 // "dynamodb.amazonaws.com"}. It reports whether the item existed.

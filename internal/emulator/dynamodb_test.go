@@ -14,6 +14,7 @@ import (
 )
 
 func TestTable_CreateDescribeDelete(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
 		db := tg.ddb()
@@ -52,6 +53,7 @@ func TestTable_CreateDescribeDelete(t *testing.T) {
 }
 
 func TestItem_PutGetUpdateDelete(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
 		db := tg.ddb()
@@ -111,6 +113,7 @@ func TestItem_PutGetUpdateDelete(t *testing.T) {
 }
 
 func TestItem_BatchWriteAndGet(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
 		db := tg.ddb()
@@ -165,6 +168,7 @@ func scanAll(t *testing.T, db *dynamodb.Client, name string, limit int32, seg, t
 }
 
 func TestScan_PagesWithLimit(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, tg target) {
 		db := tg.ddb()
 		name := createTable(t, db, false, false)
@@ -183,6 +187,7 @@ func TestScan_PagesWithLimit(t *testing.T) {
 }
 
 func TestScan_SegmentsPartitionTheTable(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db := srv.DynamoDB()
 	name := createTable(t, db, false, false)
@@ -206,6 +211,7 @@ func TestScan_SegmentsPartitionTheTable(t *testing.T) {
 }
 
 func TestTable_ItemCountAndNumberNormalization(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db := srv.DynamoDB()
 	ctx := context.Background()

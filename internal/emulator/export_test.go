@@ -63,6 +63,7 @@ func readExport(t *testing.T, src snapshot.Source) (*snapshot.Export, map[string
 }
 
 func TestExport_IsTableStateAtExportTimeWhileWritesContinue(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t, emulator.WithExportDuration(2*time.Minute))
 	db, s3c := srv.DynamoDB(), srv.S3()
 	ctx := context.Background()
@@ -135,6 +136,7 @@ func TestExport_IsTableStateAtExportTimeWhileWritesContinue(t *testing.T) {
 }
 
 func TestExport_Errors(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db := srv.DynamoDB()
 	ctx := context.Background()

@@ -22,6 +22,7 @@ import (
 func noRetry(o *dynamodbstreams.Options) { o.Retryer = aws.NopRetryer{} }
 
 func TestFaults_TypedErrorsPerKind(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		kind   emulator.FaultKind
@@ -59,6 +60,7 @@ func TestFaults_TypedErrorsPerKind(t *testing.T) {
 }
 
 func TestFaults_SDKRetriesThrottlesAnd5xx(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db := srv.DynamoDB(func(o *dynamodb.Options) {
 		o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 5; o.Backoff = noBackoff{} })
@@ -83,6 +85,7 @@ type noBackoff struct{}
 func (noBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
 
 func TestFaults_RateIsRoughlyHonoured(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t, emulator.WithSeed(7))
 	st := srv.Streams(noRetry)
 	srv.FailRate("ListStreams", emulator.FaultInternal, 0.3)
@@ -96,6 +99,7 @@ func TestFaults_RateIsRoughlyHonoured(t *testing.T) {
 }
 
 func TestFaults_EmptyPagesDoNotAdvance(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -124,6 +128,7 @@ func TestFaults_EmptyPagesDoNotAdvance(t *testing.T) {
 }
 
 func TestErrors_UnknownStreamAndShard(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()

@@ -12,6 +12,7 @@ import (
 )
 
 func TestS3_PutGetListHead(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	c := srv.S3()
 	ctx := context.Background()

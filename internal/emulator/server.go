@@ -53,6 +53,11 @@ type Server struct {
 	exports     map[string]*export
 	rng         *mrand.Rand
 	eventSeq    uint64
+	// iterators counts the shard iterators handed out; each carries its
+	// serial number. Those below expiredBelow are expired
+	// ([Server.ExpireIterators]).
+	iterators    uint64
+	expiredBelow uint64
 }
 
 // New returns a server that is not yet listening.

@@ -162,22 +162,27 @@ func (s *Server) describeStream(body []byte) ([]byte, error) {
 }
 
 // An iterator is "<stream ARN>|1|<base64 payload>"; the payload holds the
-// server nonce, the shard's index, the next offset to read and the fake time
-// it was issued, so iterators need no server-side state.
+// server nonce, the shard's index, the next offset to read, the fake time it
+// was issued and its serial number, so iterators need no server-side state
+// beyond two counters.
 type iterator struct {
 	shard  int
 	pos    uint64
 	issued time.Time
+	serial uint64
 }
 
-const iteratorPayload = 8 + 4 + 8 + 8
+const iteratorPayload = 8 + 4 + 8 + 8 + 8
 
-func (s *Server) encodeIterator(st *stream, it iterator) string {
+// encodeIteratorLocked hands out an iterator, numbering it.
+func (s *Server) encodeIteratorLocked(st *stream, it iterator) string {
 	var b [iteratorPayload]byte
 	copy(b[:8], s.nonce[:])
 	binary.BigEndian.PutUint32(b[8:], uint32(it.shard))
 	binary.BigEndian.PutUint64(b[12:], it.pos)
 	binary.BigEndian.PutUint64(b[20:], uint64(it.issued.UnixNano()))
+	binary.BigEndian.PutUint64(b[28:], s.iterators)
+	s.iterators++
 	return st.arn + "|1|" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
@@ -198,6 +203,7 @@ func (s *Server) decodeIteratorLocked(raw string) (*stream, *shard, iterator, er
 	it.shard = int(binary.BigEndian.Uint32(b[8:]))
 	it.pos = binary.BigEndian.Uint64(b[12:])
 	it.issued = time.Unix(0, int64(binary.BigEndian.Uint64(b[20:]))).UTC()
+	it.serial = binary.BigEndian.Uint64(b[28:])
 	if it.shard >= len(st.shards) {
 		return nil, nil, it, errNotFound("Invalid ShardId in ShardIterator")
 	}
@@ -256,7 +262,7 @@ func (s *Server) getShardIterator(body []byte) ([]byte, error) {
 	default:
 		return nil, errValidation("invalid ShardIteratorType %q", in.ShardIteratorType)
 	}
-	return encodeResponse(map[string]string{"ShardIterator": s.encodeIterator(st, it)})
+	return encodeResponse(map[string]string{"ShardIterator": s.encodeIteratorLocked(st, it)})
 }
 
 // maxPageBytes is GetRecords' 1 MB page limit.
@@ -289,6 +295,11 @@ func (s *Server) getRecords(body []byte, forceEmpty bool) ([]byte, error) {
 		return nil, errExpired("Iterator expired. The iterator was created at time %s while right now it is %s.",
 			it.issued.Format(time.RFC1123), now.Format(time.RFC1123))
 	}
+	if it.serial < s.expiredBelow {
+		s.mu.Unlock()
+		return nil, errExpired("Iterator expired. The iterator was created at time %s and expired by the test.",
+			it.issued.Format(time.RFC1123))
+	}
 	if sh.trimmed && it.pos <= sh.lastTrimmedOff {
 		s.mu.Unlock()
 		return nil, errTrimmed("the iterator points at records beyond the trim horizon of shard %s", sh.id)
@@ -317,7 +328,7 @@ func (s *Server) getRecords(body []byte, forceEmpty bool) ([]byte, error) {
 	end := !forceEmpty && sh.closed && i+len(page) == len(sh.records)
 	var nextIt string
 	if !end {
-		nextIt = s.encodeIterator(st, iterator{shard: sh.idx, pos: next, issued: now})
+		nextIt = s.encodeIteratorLocked(st, iterator{shard: sh.idx, pos: next, issued: now})
 	}
 	s.mu.Unlock()
 

@@ -17,6 +17,7 @@ import (
 )
 
 func TestStream_RecordFieldsAsAWS(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t, emulator.WithRegion("eu-west-1"))
 	db, st := srv.DynamoDB(), srv.Streams()
 	name := createTable(t, db, false, true)
@@ -59,6 +60,7 @@ func TestStream_RecordFieldsAsAWS(t *testing.T) {
 }
 
 func TestStream_TTLRemovalCarriesServiceIdentity(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -92,6 +94,7 @@ func TestStream_TTLRemovalCarriesServiceIdentity(t *testing.T) {
 }
 
 func TestStream_SplitKeepsPerKeyOrderAlongLineage(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -164,6 +167,7 @@ func TestStream_SplitKeepsPerKeyOrderAlongLineage(t *testing.T) {
 }
 
 func TestStream_DescribeStreamPages(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t, emulator.WithShards(4))
 	db, st := srv.DynamoDB(), srv.Streams()
 	name := createTable(t, db, false, true)
@@ -179,6 +183,7 @@ func TestStream_DescribeStreamPages(t *testing.T) {
 }
 
 func TestStream_RetentionTrimsRecordsAndShards(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -237,6 +242,7 @@ func TestStream_RetentionTrimsRecordsAndShards(t *testing.T) {
 }
 
 func TestStream_IteratorExpiresAfter15Minutes(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -257,7 +263,43 @@ func TestStream_IteratorExpiresAfter15Minutes(t *testing.T) {
 	require.ErrorAs(t, err, &expired)
 }
 
+func TestStream_ExpireIteratorsExpiresOnlyThoseHandedOut(t *testing.T) {
+	t.Parallel()
+	srv := startEmulator(t)
+	db, st := srv.DynamoDB(), srv.Streams()
+	ctx := context.Background()
+	name := createTable(t, db, false, true)
+	arn := streamArn(t, db, name)
+	_, shards := listShards(t, st, arn, 100)
+	getIterator := func() *string {
+		t.Helper()
+		out, err := st.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn),
+			ShardId: shards[0].ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
+		require.NoError(t, err)
+		return out.ShardIterator
+	}
+	before := srv.IteratorsIssued()
+	old := getIterator()
+	page, err := st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: old})
+	require.NoError(t, err)
+	require.Equal(t, before+2, srv.IteratorsIssued(), "GetShardIterator and GetRecords each hand one out")
+
+	require.Equal(t, before+2, srv.ExpireIterators())
+	var expired *streamtypes.ExpiredIteratorException
+	_, err = st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: old})
+	require.ErrorAs(t, err, &expired)
+	_, err = st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: page.NextShardIterator})
+	require.ErrorAs(t, err, &expired)
+
+	fresh := getIterator()
+	put(t, db, name, map[string]types.AttributeValue{"pk": s("a")})
+	page, err = st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: fresh})
+	require.NoError(t, err, "an iterator handed out after ExpireIterators works")
+	require.Len(t, page.Records, 1)
+}
+
 func TestStream_DisableAndReenableMakesNewStream(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()
@@ -296,6 +338,7 @@ func TestStream_DisableAndReenableMakesNewStream(t *testing.T) {
 }
 
 func TestStream_GetRecordsLimit(t *testing.T) {
+	t.Parallel()
 	srv := startEmulator(t)
 	db, st := srv.DynamoDB(), srv.Streams()
 	ctx := context.Background()

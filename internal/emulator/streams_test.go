@@ -82,6 +82,7 @@ func put(t *testing.T, db *dynamodb.Client, table string, item map[string]types.
 }
 
 func TestStream_InsertModifyRemove(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
 		db, st := tg.ddb(), tg.streams()

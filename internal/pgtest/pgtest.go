@@ -4,40 +4,82 @@
 // first test to ask starts a throwaway cluster (initdb + pg_ctl in a temp
 // directory, listening only on a Unix socket) that lasts for the test binary;
 // call [Main] from TestMain so it is stopped at the end. Every test gets a
-// fresh database with ddbsync's migrations applied, dropped at cleanup.
+// fresh database with ddbsync's migrations applied, dropped in the
+// background once the test is over; [Main] waits for the drops.
+//
+// The migrations run once per server, not once per test: the first test
+// binary to need it builds a template database named after
+// [migrations.Fingerprint] (see template.go), and each test's database is a
+// copy of it (CREATE DATABASE … TEMPLATE), much faster than migrating.
 package pgtest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddbsync/ddbsync/internal/pgcluster"
-	"github.com/ddbsync/ddbsync/migrations"
 )
 
 // EnvURL names the variable holding the server to test against.
 const EnvURL = "TEST_DATABASE_URL"
 
 var (
-	mu      sync.Mutex
-	server  string // admin URL of the server in use
-	cluster *pgcluster.Cluster
+	// mu guards the three below.
+	mu       sync.Mutex
+	server   string // admin URL of the server in use
+	cluster  *pgcluster.Cluster
+	template string // name of the migrated template database, once made
 )
+
+// drops is the queue of databases to drop. One goroutine at a time drops
+// what has queued, several at once: each DROP DATABASE forces a checkpoint,
+// which takes seconds on a busy server with fsync on, and drops made
+// together share one. [Main] waits for the queue to drain.
+var drops struct {
+	sync.Mutex
+	queue   []string
+	running bool
+	wg      sync.WaitGroup
+}
+
+// Parallel is how many parallel tests [Main] lets run at once unless
+// -test.parallel is given. The default, GOMAXPROCS, suits tests that use the
+// CPU; these mostly wait on PostgreSQL and on pollers, so on a 2-core
+// machine two at a time leaves it idle. Each test holds a handful of
+// connections at most, so with go test running packages at once this stays
+// well inside max_connections (100 by default).
+const Parallel = 4
 
 // Main runs the tests and stops the throwaway cluster, if one was started.
 // Use it as: func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }.
+// Unless -test.parallel is given, it runs up to max([Parallel], GOMAXPROCS)
+// parallel tests at once.
 func Main(m *testing.M) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(Parallel, runtime.GOMAXPROCS(0))))
+	}
 	code := m.Run()
+	drops.wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
 	if cluster != nil {
@@ -66,42 +108,114 @@ func URL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("pgtest: connecting to %s: %v", redact(admin), err)
-	}
-	defer conn.Close(ctx)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	name := "ddbsync_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	name := fmt.Sprintf("%s%d_%s", testPrefix, time.Now().Unix(), hex.EncodeToString(b))
+	if err := createFromTemplate(ctx, admin, name); err != nil {
 		t.Fatalf("pgtest: creating database: %v", err)
 	}
-	dbURL := withDatabase(admin, name)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Logf("pgtest: dropping %s: %v", name, err)
+	// A database a binary without Main leaves behind is swept an hour later
+	// (see sweepTestDatabases).
+	t.Cleanup(func() { queueDrop(admin, name) })
+	return withDatabase(admin, name)
+}
+
+// queueDrop queues database name for dropping, starting the dropping
+// goroutine if it is not running.
+func queueDrop(admin, name string) {
+	mu.Lock()
+	throwaway := cluster != nil // stopping it removes every database
+	mu.Unlock()
+	if throwaway {
+		return
+	}
+	drops.Lock()
+	defer drops.Unlock()
+	drops.queue = append(drops.queue, name)
+	if !drops.running {
+		drops.running = true
+		drops.wg.Go(func() { dropQueued(admin) })
+	}
+}
+
+// dropQueued drops the queued databases, batch after batch, until none is
+// left.
+func dropQueued(admin string) {
+	for {
+		drops.Lock()
+		batch := drops.queue
+		drops.queue = nil
+		if len(batch) == 0 {
+			drops.running = false
+			drops.Unlock()
 			return
 		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("pgtest: dropping %s: %v", name, err)
+		drops.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for _, name := range batch {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				if err := dropDatabase(ctx, admin, name); err != nil {
+					fmt.Fprintf(os.Stderr, "pgtest: dropping %s: %v\n", name, err)
+				}
+			})
 		}
-	})
-	pool, err := pgxpool.New(ctx, dbURL)
+		wg.Wait()
+		cancel()
+	}
+}
+
+func dropDatabase(ctx context.Context, admin, name string) error {
+	c, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("pgtest: connecting: %v", err)
+		return err
 	}
-	defer pool.Close()
-	if err := migrations.Up(ctx, pool, nil); err != nil {
-		t.Fatalf("pgtest: %v", err)
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	return err
+}
+
+// testPrefix starts the name of every test database; the Unix time of its
+// making follows.
+const testPrefix = "ddbsync_test_"
+
+// createFromTemplate creates database name as a copy of the migrated
+// template, making the template first if this binary has not yet.
+func createFromTemplate(ctx context.Context, admin, name string) error {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", redact(admin), err)
 	}
-	return dbURL
+	defer conn.Close(ctx)
+	for attempt := 0; ; attempt++ {
+		tmpl, err := migratedTemplate(ctx, conn, admin)
+		if err != nil {
+			return err
+		}
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tmpl)
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			return nil
+		case attempt >= 200 || !errors.As(err, &pgErr):
+			return err
+		case pgErr.Code == codeObjectInUse: // a session is connected to the template
+		case pgErr.Code == codeInvalidCatalogName: // the template was dropped by a binary of other migrations
+			forgetTemplate(tmpl)
+		default:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-time.After(time.Duration(5+attempt) * time.Millisecond):
+		}
+	}
 }
 
 func adminURL() (string, error) {
