@@ -40,7 +40,7 @@ func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ticks {
-		c.offset = t.Sub(time.Now())
+		c.offset = time.Until(t)
 		return
 	}
 	c.now = t.UTC()
@@ -65,6 +65,6 @@ func (c *Clock) Tick() {
 	defer c.mu.Unlock()
 	if !c.ticks {
 		c.ticks = true
-		c.offset = c.now.Sub(time.Now())
+		c.offset = time.Until(c.now)
 	}
 }
