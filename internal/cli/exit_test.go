@@ -74,6 +74,9 @@ type exitCase func(t *testing.T) (code int, stderr string)
 func exitContract() map[string]map[string]exitCase {
 	const table = tenure.TableName
 	unreachable := "postgres://nobody@127.0.0.1:1/x?connect_timeout=2"
+	// An AWS endpoint where nothing listens: the conditions tested with it
+	// arise before any AWS call (TestMain sets fake credentials).
+	const nowhere = "http://127.0.0.1:1"
 	return map[string]map[string]exitCase{
 		"success": {
 			"demo": func(t *testing.T) (int, string) {
@@ -126,9 +129,8 @@ func exitContract() map[string]map[string]exitCase {
 			return code, errOut
 		}, "demo", "export", "load", "follow", "status", "diff", "migrate"),
 		"the table has not been loaded": commands(func(t *testing.T, cmd string) (int, string) {
-			noAWS(t)
 			args := map[string][]string{
-				"follow": {"follow", "--table", table},
+				"follow": {"follow", "--table", table, "--endpoint-url", nowhere},
 				"status": {"status", "--table", table},
 				"diff":   {"diff", "--table", table, "--against", sampleExport(t, 5, 1)},
 			}[cmd]
@@ -139,10 +141,9 @@ func exitContract() map[string]map[string]exitCase {
 		"another ddbsync holds the table longer than `--lock-timeout` allows": commands(func(t *testing.T, cmd string) (int, string) {
 			db, dir := loadedSample(t)
 			holdLock(t, db, cmd, table)
-			noAWS(t)
 			args := map[string][]string{
 				"load":   {"load", "--export", dir},
-				"follow": {"follow", "--table", table},
+				"follow": {"follow", "--table", table, "--endpoint-url", nowhere},
 				"diff":   {"diff", "--table", table, "--against", dir, "--repair"},
 			}[cmd]
 			code, errOut := runCode(t, append(args, "--database-url", db, "--lock-timeout", "100ms")...)
@@ -270,6 +271,7 @@ func TestExitStatuses_MatchTheREADME(t *testing.T) {
 			want, ok := promised[cond][cmd]
 			require.True(t, ok, "%q for %s is tested but the README gives no status", cond, cmd)
 			t.Run(slug(cond)+"/"+cmd, func(t *testing.T) {
+				t.Parallel()
 				code, errOut := c(t)
 				require.Equal(t, want, code, "README promises %d; stderr: %s", want, errOut)
 				if code != 0 {
@@ -389,13 +391,4 @@ func holdLock(t *testing.T, db, cmd, table string) {
 	var ok bool
 	require.NoError(t, conn.QueryRow(t.Context(), "SELECT pg_try_advisory_lock($1)", lockKey(kind, table)).Scan(&ok))
 	require.True(t, ok)
-}
-
-// noAWS gives the AWS SDK credentials and an endpoint where nothing
-// listens: the conditions tested with it arise before any AWS call.
-func noAWS(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_REGION", "eu-west-2")
-	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
 }
