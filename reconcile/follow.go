@@ -309,35 +309,28 @@ type follower struct {
 	start time.Time // T − skew
 
 	// Owned by the run loop.
-	shards    map[string]*shardRun
-	lineage   *stream.ShardLineage
+	shards  map[string]*shardRun
+	lineage *stream.ShardLineage
+	tracker *stream.Tracker // decides W
+	// watermark is the last W persisted.
 	watermark time.Time
 }
 
 // shardRun is the run loop's view of one shard.
 type shardRun struct {
-	id       string
-	parent   string
-	state    string // pending, reading, finished, gap
-	lastSeq  string
-	running  bool
-	progress stream.ShardState
-	caughtUp bool
-	// readTime is the creation time of the last record read from the shard.
-	readTime time.Time
-	// openAt is when the latest listing showing the shard open was asked
-	// for; closedListed is set once a listing shows it closed.
-	openAt       time.Time
-	closedListed bool
+	id      string
+	parent  string
+	state   string // pending, reading, finished, gap
+	lastSeq string
+	running bool
 }
 
-// shardEvent is what a shard's reader goroutine reports after each page.
+// shardEvent is what a shard's reader goroutine reports after each page:
+// the shard's state once the page is applied ([stream.Page].State), or err.
 type shardEvent struct {
-	id       string
-	state    stream.ShardState
-	finished bool
-	caughtUp bool
-	err      error
+	id    string
+	state stream.ShardState
+	err   error
 }
 
 func (f *follower) run(ctx context.Context) (FollowResult, error) {
@@ -347,6 +340,7 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 	}
 	f.apply = newApplier(f.table.layout)
 	f.start = f.table.exportTime.Add(-f.cfg.Skew)
+	f.tracker = stream.NewTracker(f.start)
 
 	lock, err := lockTable(ctx, f.pool, lockWait(f.cfg.LockTimeout), lockFollow, f.cfg.Table)
 	if err != nil {
@@ -399,9 +393,8 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 	oldest := now.Add(-f.cfg.Retention)
 	var arn string
 	var wm *time.Time
-	var updated time.Time
-	err := f.pool.QueryRow(ctx, `SELECT stream_arn, watermark, updated_at FROM ddbsync.streams WHERE table_name = $1`,
-		f.cfg.Table).Scan(&arn, &wm, &updated)
+	err := f.pool.QueryRow(ctx, `SELECT stream_arn, watermark FROM ddbsync.streams WHERE table_name = $1`,
+		f.cfg.Table).Scan(&arn, &wm)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// First run: the stream must still hold every change since T − skew.
@@ -429,6 +422,7 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 		if wm != nil {
 			since = *wm
 			f.watermark = *wm
+			f.tracker.Resume(*wm)
 			f.cfg.Stats.watermarkNanos.Store(wm.UnixNano())
 		}
 		if !since.After(oldest) {
@@ -458,7 +452,7 @@ func (f *follower) readShards(ctx context.Context) error {
 				Reason: "a previous run stopped at a gap in this shard"}
 		}
 		if s.state == "finished" {
-			s.progress = stream.ShardState{ShardID: s.id, Progress: stream.ProgressFinished}
+			f.tracker.Finished(s.id)
 		}
 		f.shards[s.id] = s
 	}
