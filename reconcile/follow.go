@@ -56,6 +56,8 @@ type FollowConfig struct {
 	// A diff should follow.
 	AcceptGap bool
 	// Skew, Retention, RetentionMargin, DiscoverInterval: see the defaults.
+	// Skew counts on the first run after a load only: it fixes the replay
+	// start S = T − Skew, which is stored, and later runs keep it.
 	Skew             time.Duration
 	Retention        time.Duration
 	RetentionMargin  time.Duration
@@ -306,38 +308,31 @@ type follower struct {
 	table tableRecord
 	apply *applier
 	arn   string
-	start time.Time // T − skew
+	start time.Time // S: T − skew, as the first run after the load stored it
 
 	// Owned by the run loop.
-	shards    map[string]*shardRun
-	lineage   *stream.ShardLineage
+	shards  map[string]*shardRun
+	lineage *stream.ShardLineage
+	tracker *stream.Tracker // decides W
+	// watermark is the last W persisted.
 	watermark time.Time
 }
 
 // shardRun is the run loop's view of one shard.
 type shardRun struct {
-	id       string
-	parent   string
-	state    string // pending, reading, finished, gap
-	lastSeq  string
-	running  bool
-	progress stream.ShardState
-	caughtUp bool
-	// readTime is the creation time of the last record read from the shard.
-	readTime time.Time
-	// openAt is when the latest listing showing the shard open was asked
-	// for; closedListed is set once a listing shows it closed.
-	openAt       time.Time
-	closedListed bool
+	id      string
+	parent  string
+	state   string // pending, reading, finished, gap
+	lastSeq string
+	running bool
 }
 
-// shardEvent is what a shard's reader goroutine reports after each page.
+// shardEvent is what a shard's reader goroutine reports after each page:
+// the shard's state once the page is applied ([stream.Page].State), or err.
 type shardEvent struct {
-	id       string
-	state    stream.ShardState
-	finished bool
-	caughtUp bool
-	err      error
+	id    string
+	state stream.ShardState
+	err   error
 }
 
 func (f *follower) run(ctx context.Context) (FollowResult, error) {
@@ -346,7 +341,6 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 		return FollowResult{}, err
 	}
 	f.apply = newApplier(f.table.layout)
-	f.start = f.table.exportTime.Add(-f.cfg.Skew)
 
 	lock, err := lockTable(ctx, f.pool, lockWait(f.cfg.LockTimeout), lockFollow, f.cfg.Table)
 	if err != nil {
@@ -392,19 +386,22 @@ func (f *follower) streamArn(ctx context.Context) (string, error) {
 	return arn, nil
 }
 
-// beginOrResume starts following (first run: coverage proof) or resumes
-// (same stream, not away too long), and reads the shard checkpoints.
+// beginOrResume starts following (first run: the replay start S, and the
+// coverage proof) or resumes (same stream, not away too long, S as the
+// first run stored it), and reads the shard checkpoints.
 func (f *follower) beginOrResume(ctx context.Context) error {
 	now := f.cfg.Now()
 	oldest := now.Add(-f.cfg.Retention)
 	var arn string
+	var start time.Time
 	var wm *time.Time
-	var updated time.Time
-	err := f.pool.QueryRow(ctx, `SELECT stream_arn, watermark, updated_at FROM ddbsync.streams WHERE table_name = $1`,
-		f.cfg.Table).Scan(&arn, &wm, &updated)
+	err := f.pool.QueryRow(ctx, `SELECT stream_arn, start_time, watermark FROM ddbsync.streams WHERE table_name = $1`,
+		f.cfg.Table).Scan(&arn, &start, &wm)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// First run: the stream must still hold every change since T − skew.
+		f.start = f.table.exportTime.Add(-f.cfg.Skew)
+		f.tracker = stream.NewTracker(f.start)
 		if !f.start.After(oldest.Add(f.cfg.RetentionMargin)) {
 			return &GapError{Table: f.cfg.Table, From: f.start, To: oldest,
 				Reason: fmt.Sprintf("the loaded export is as of %s, but the stream only keeps changes for %s (it covers %s onward, "+
@@ -425,17 +422,22 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 			"re-enabled?); changes made in between are in no stream. Take a new export and `ddbsync load` it: %w",
 			ErrStreamChanged, f.cfg.Table, arn, f.arn, stream.ErrGap)
 	default:
+		// S is what the first run decided; a changed skew applies to the
+		// next load, not to a replay under way.
+		f.start = start
+		f.tracker = stream.NewTracker(f.start)
 		since := f.start
 		if wm != nil {
 			since = *wm
 			f.watermark = *wm
+			f.tracker.Resume(*wm)
 			f.cfg.Stats.watermarkNanos.Store(wm.UnixNano())
 		}
 		if !since.After(oldest) {
 			return &GapError{Table: f.cfg.Table, From: since, To: oldest,
 				Reason: fmt.Sprintf("the follower was away longer than the stream keeps changes (%s)", f.cfg.Retention)}
 		}
-		f.log.Info("resuming", slog.String("stream_arn", f.arn), slog.Time("watermark", since))
+		f.log.Info("resuming", slog.String("stream_arn", f.arn), slog.Time("replay_from", f.start), slog.Time("watermark", since))
 	}
 	return f.readShards(ctx)
 }
@@ -458,7 +460,7 @@ func (f *follower) readShards(ctx context.Context) error {
 				Reason: "a previous run stopped at a gap in this shard"}
 		}
 		if s.state == "finished" {
-			s.progress = stream.ShardState{ShardID: s.id, Progress: stream.ProgressFinished}
+			f.tracker.Finished(s.id)
 		}
 		f.shards[s.id] = s
 	}

@@ -30,12 +30,12 @@ func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt t
 	ticker := time.NewTicker(f.cfg.DiscoverInterval)
 	defer ticker.Stop()
 	for {
-		if f.cfg.UntilCaughtUp && f.allCaughtUp() {
+		if f.cfg.UntilCaughtUp && f.tracker.CaughtUp() {
 			// Confirm against a fresh listing: a shard may have appeared.
 			if err := f.rediscover(ctx, events, &wg); err != nil {
 				return err
 			}
-			if f.allCaughtUp() {
+			if f.tracker.CaughtUp() {
 				return f.publishWatermark(ctx)
 			}
 		}
@@ -50,11 +50,8 @@ func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt t
 				return f.fail(ev)
 			}
 			s := f.shards[ev.id]
-			s.progress, s.caughtUp = ev.state, ev.caughtUp
-			if ev.state.Progress == stream.ProgressReading && ev.state.Time.After(s.readTime) {
-				s.readTime = ev.state.Time
-			}
-			if ev.finished {
+			f.tracker.Read(ev.state)
+			if ev.state.Progress == stream.ProgressFinished {
 				s.state, s.running = "finished", false
 				f.log.Info("shard finished", slog.String("shard_id", s.id))
 				// Its children may not have been listed yet.
@@ -127,16 +124,12 @@ func (f *follower) discover(ctx context.Context, desc stream.Description, listed
 		}
 		f.shards[id] = &shardRun{id: id, parent: parent, state: "pending"}
 	}
+	listed := make([]stream.Shard, 0, lin.Len())
 	for _, id := range lin.Order() {
 		sh, _ := lin.Shard(id)
-		if s := f.shards[id]; s != nil {
-			if sh.Open() {
-				s.openAt = listedAt
-			} else {
-				s.closedListed = true
-			}
-		}
+		listed = append(listed, sh)
 	}
+	f.tracker.Listed(listedAt, listed...)
 	f.lineage = lin
 	f.countShards()
 	return nil
@@ -212,7 +205,7 @@ func (f *follower) readShard(ctx context.Context, id, parent string, start strea
 				return
 			}
 		}
-		if !send(shardEvent{id: id, state: p.State, finished: p.Finished, caughtUp: p.CaughtUp}) || p.Finished {
+		if !send(shardEvent{id: id, state: p.State}) || p.Finished {
 			return
 		}
 	}
@@ -255,15 +248,6 @@ func (f *follower) applyWithRetry(ctx context.Context, u pageUpdate) error {
 	return nil
 }
 
-// readTimeOf is the time up to which a shard's records are known to be
-// applied: its last record read, else the replay start.
-func (f *follower) readTimeOf(s *shardRun) time.Time {
-	if s.readTime.IsZero() {
-		return f.start
-	}
-	return s.readTime
-}
-
 // countShards publishes the shard states for metrics.
 func (f *follower) countShards() {
 	var n [4]int64
@@ -279,67 +263,16 @@ func (f *follower) countShards() {
 	}
 }
 
-func (f *follower) allCaughtUp() bool {
-	for _, s := range f.shards {
-		if s.state == "finished" {
-			continue
-		}
-		if !s.running || !s.caughtUp {
-			return false
-		}
-	}
-	return true
-}
-
-// updateWatermark publishes W when it advances.
+// updateWatermark persists W when the tracker moves it on.
 func (f *follower) updateWatermark(ctx context.Context) error {
-	var states []stream.ShardState
-	for _, s := range f.shards {
-		switch {
-		case s.state == "finished" && f.lineage != nil && len(f.lineage.Children(s.id)) == 0:
-			// A closed shard whose children are not listed yet (DescribeStream
-			// may lag behind a rollover): their changes come after this
-			// shard's, so it still bounds W, at the last time it reached.
-			states = append(states, stream.ShardState{ShardID: s.id, Progress: stream.ProgressReading, Time: f.readTimeOf(s)})
-		case s.state == "finished":
-			states = append(states, stream.ShardState{ShardID: s.id, Progress: stream.ProgressFinished})
-		case s.running:
-			st := s.progress
-			st.ShardID = s.id
-			if st.Progress == stream.ProgressCaughtUp {
-				// Empty pages prove a shard caught up only while it is open:
-				// once it has closed, its children hold the changes that
-				// follow, and they are read only after it finishes. So a
-				// shard a listing shows closed counts up to its last record,
-				// and an open one no further than the last listing that
-				// showed it open.
-				switch {
-				case s.closedListed || s.openAt.IsZero():
-					st = stream.ShardState{ShardID: s.id, Progress: stream.ProgressReading, Time: f.readTimeOf(s)}
-				case st.Time.After(s.openAt):
-					st.Time = s.openAt
-				}
-			}
-			states = append(states, st)
-		}
-	}
-	w := stream.ComputeWatermark(states)
-	var t time.Time
-	switch w.Status {
-	case stream.WatermarkAt:
-		t = w.Time
-	case stream.WatermarkUnbounded:
-		t = f.cfg.Now() // the stream is closed and read to its end
-	default:
+	w := f.tracker.Watermark(f.cfg.Now())
+	if !w.Time.After(f.watermark) {
 		return nil
 	}
-	if !t.After(f.watermark) {
-		return nil
-	}
-	f.watermark = t
-	f.cfg.Stats.watermarkNanos.Store(t.UnixNano())
+	f.watermark = w.Time
+	f.cfg.Stats.watermarkNanos.Store(w.Time.UnixNano())
 	return f.exec(ctx, `UPDATE ddbsync.streams SET watermark = $2, watermark_shard = nullif($3, ''), updated_at = now()
-		WHERE table_name = $1`, f.cfg.Table, t, w.ShardID)
+		WHERE table_name = $1`, f.cfg.Table, w.Time, w.ShardID)
 }
 
 // exec runs a bookkeeping statement, retrying while the database is away.

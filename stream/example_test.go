@@ -14,7 +14,8 @@ import (
 
 // Example shows a follower's use of the package on a stream whose shard
 // "parent" closed and rolled over into "child": list, order by lineage, read
-// each ready shard to its end or until caught up, and compute the watermark.
+// each ready shard to its end or until caught up, and let a [stream.Tracker]
+// decide the watermark.
 // Here the fake stands for *dynamodbstreams.Client.
 func Example() {
 	ctx := context.Background()
@@ -38,6 +39,7 @@ func Example() {
 		},
 	}
 
+	listedAt := time.Now() // before the call: the listing is at least this fresh
 	desc, err := stream.Describe(ctx, api, testArn)
 	if err != nil {
 		panic(err)
@@ -50,7 +52,14 @@ func Example() {
 		panic(err)
 	}
 	finished := map[string]bool{} // from the checkpoints
-	states := map[string]stream.ShardState{}
+	// The tracker decides the watermark; S is the export time minus the skew.
+	tracker := stream.NewTracker(time.Now().Add(-time.Hour))
+	var shards []stream.Shard
+	for _, id := range lineage.Order() {
+		sh, _ := lineage.Shard(id)
+		shards = append(shards, sh)
+	}
+	tracker.Listed(listedAt, shards...)
 	for ready := lineage.Ready(finished); len(ready) > 0; ready = lineage.Ready(finished) {
 		id := ready[0]
 		r, err := stream.NewShardReader(api, desc.StreamArn, id, stream.TrimHorizon(),
@@ -67,7 +76,7 @@ func Example() {
 				fmt.Println(id, c.EventName, c.Keys["id"].(*ddbtypes.AttributeValueMemberS).Value)
 			}
 			// Apply page.Changes and checkpoint page.Position in one transaction.
-			states[id] = page.State
+			tracker.Read(page.State)
 			if page.Finished {
 				finished[id] = true
 				break
@@ -80,11 +89,7 @@ func Example() {
 			break
 		}
 	}
-	var all []stream.ShardState
-	for _, s := range states {
-		all = append(all, s)
-	}
-	w := stream.ComputeWatermark(all)
+	w := tracker.Watermark(time.Now())
 	fmt.Println("watermark", w.Status, "held by", w.ShardID)
 	// Output:
 	// parent INSERT 0

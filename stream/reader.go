@@ -48,7 +48,7 @@ type Page struct {
 	// a second boundary, go back slightly).
 	OldestRecordTime time.Time
 	// State is the shard's contribution to the watermark once this page is
-	// applied; pass it to [ComputeWatermark].
+	// applied; pass it to [Tracker.Read].
 	State ShardState
 }
 

@@ -42,7 +42,7 @@ func (p Progress) String() string {
 }
 
 // ShardState is one shard's contribution to the watermark. [Page].State
-// gives it for the shard a [ShardReader] reads.
+// gives it for the shard a [ShardReader] reads; pass it to [Tracker.Read].
 type ShardState struct {
 	ShardID  string
 	Progress Progress
@@ -52,7 +52,7 @@ type ShardState struct {
 	Time time.Time
 }
 
-// WatermarkStatus says whether [ComputeWatermark] found a watermark.
+// WatermarkStatus says what [Tracker.Watermark] found.
 type WatermarkStatus int
 
 // The watermark statuses.
@@ -80,7 +80,7 @@ func (s WatermarkStatus) String() string {
 	return fmt.Sprintf("WatermarkStatus(%d)", int(s))
 }
 
-// Watermark is the result of [ComputeWatermark].
+// Watermark is the result of [Tracker.Watermark].
 type Watermark struct {
 	Status WatermarkStatus
 	// Time is the watermark W when Status is WatermarkAt: every change with
@@ -89,40 +89,4 @@ type Watermark struct {
 	// ShardID is the shard holding the watermark back: the one with the
 	// earliest Time, or an unknown one. Empty when unbounded.
 	ShardID string
-}
-
-// ComputeWatermark returns W = the minimum Time over the unfinished shards
-// (ProgressReading and ProgressCaughtUp). Finished shards do not count; any
-// unknown one makes W unknown. Ties and unknowns are reported by the smallest
-// shard id, so the result does not depend on the order of states.
-//
-// Pass every shard being read. A listed shard that waits for its parent may
-// be left out: its records all come after the parent's, which bounds W.
-// W from one call may be earlier than one published before (a newly started
-// shard, a record after a caught-up period); each is a valid lower bound, so
-// publish the maximum of the previous and the new.
-func ComputeWatermark(states []ShardState) Watermark {
-	w := Watermark{Status: WatermarkUnbounded}
-	var unknown string
-	anyUnknown := false
-	for _, s := range states {
-		switch s.Progress {
-		case ProgressFinished:
-			continue
-		case ProgressReading, ProgressCaughtUp:
-			if !s.Time.IsZero() {
-				if w.Status != WatermarkAt || s.Time.Before(w.Time) || (s.Time.Equal(w.Time) && s.ShardID < w.ShardID) {
-					w = Watermark{Status: WatermarkAt, Time: s.Time, ShardID: s.ShardID}
-				}
-				continue
-			}
-		}
-		if !anyUnknown || s.ShardID < unknown {
-			unknown, anyUnknown = s.ShardID, true
-		}
-	}
-	if anyUnknown {
-		return Watermark{Status: WatermarkUnknown, ShardID: unknown}
-	}
-	return w
 }
