@@ -138,7 +138,14 @@ func TestFollow_SurvivesThrottlingStormAndServerErrors(t *testing.T) {
 	h.emu.FailRate("GetShardIterator", emulator.FaultProvisionedThroughput, 0.3)
 	h.emu.FailRate("DescribeStream", emulator.FaultInternal, 0.2)
 	h.emu.FailNext("GetRecords", emulator.FaultEmptyPage, 5)
-	_, err := h.follow()
+	// The caught-up rule assumes at most k-1 spurious empty pages in a row
+	// (README, guarantee 1): 5 injected ones need k = 6, or the follow may
+	// rightly take the shard for caught up and stop early.
+	cfg := h.followConfig()
+	cfg.ReaderOptions = append(cfg.ReaderOptions, stream.WithCaughtUpRule(6, 10*time.Millisecond))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, err := reconcile.Follow(ctx, h.pool, cfg)
 	require.NoError(t, err)
 	h.requireCopyEqualsTable()
 }
