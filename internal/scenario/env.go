@@ -15,7 +15,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,7 +29,6 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/emulator"
-	"github.com/ddbsync/ddbsync/internal/pgtest"
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
@@ -79,7 +77,7 @@ func (t *Totals) String() string {
 
 // env is one scenario's world: the emulator, the database, the model.
 type env struct {
-	t      testing.TB
+	t      T
 	plan   Plan
 	r      *rand.Rand
 	g      gen
@@ -117,7 +115,7 @@ func fastRetryer() aws.Retryer {
 	})
 }
 
-func newEnv(t testing.TB, plan Plan, totals *Totals) *env {
+func newEnv(t T, plan Plan, dbURL string, totals *Totals) *env {
 	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	if plan.Kind == KindCLI {
 		// A child ddbsync reads the wall clock: keep the fake one ahead of
@@ -125,9 +123,16 @@ func newEnv(t testing.TB, plan Plan, totals *Totals) *env {
 		// stays behind every write.
 		start = time.Now().UTC().Add(time.Hour).Truncate(time.Second)
 	}
-	emu := emulator.StartForTest(t, emulator.WithStartTime(start), emulator.WithSeed(plan.Seed),
+	emu, err := emulator.New(emulator.WithStartTime(start), emulator.WithSeed(plan.Seed),
 		emulator.WithShards(plan.Shards), emulator.WithExportFiles(plan.ExportFiles),
 		emulator.WithIteratorTTL(plan.IteratorTTL))
+	if err == nil {
+		err = emu.Start()
+	}
+	if err != nil {
+		t.Fatalf("seed %d: starting the emulator: %v", plan.Seed, err)
+	}
+	t.Cleanup(emu.Close)
 	e := &env{
 		t: t, plan: plan, totals: totals,
 		r:      rand.New(rand.NewPCG(plan.Seed, 0xd41e)),
@@ -135,7 +140,7 @@ func newEnv(t testing.TB, plan Plan, totals *Totals) *env {
 		ddb:    emu.DynamoDB(),
 		tables: emu.DynamoDB(func(o *dynamodb.Options) { o.Retryer = fastRetryer() }),
 		plain:  emu.Streams(),
-		dbURL:  pgtest.URL(t),
+		dbURL:  dbURL,
 		m:      newModel(),
 	}
 	e.streams = countingStreams{
