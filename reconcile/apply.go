@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -240,33 +239,14 @@ func keyString(key ddbjson.KeySchema, keys ddbjson.Item) (string, error) {
 
 // retryable reports whether a database error may go away by itself: a lost
 // connection, a server restarting, a serialization failure. Errors in the
-// data (a constraint, a bad value) are not.
+// data (a constraint, a bad value) are not. It goes by SQLSTATE and error
+// types, never by message text ([retryableSQLState], [lostConnection]).
 func retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			strings.HasPrefix(pgErr.Code, "57P"), // admin shutdown, crash shutdown, cannot connect now
-			strings.HasPrefix(pgErr.Code, "40"),  // serialization failure, deadlock
-			strings.HasPrefix(pgErr.Code, "53"):  // insufficient resources
-			return true
-		}
-		return false
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return retryableSQLState(pgErr.Code)
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) || pgconn.SafeToRetry(err) {
-		return true
-	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
-		return true
-	}
-	// pgx reports a connection that died mid-query without a typed error.
-	msg := err.Error()
-	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") ||
-		strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") ||
-		strings.Contains(msg, "failed to deallocate")
+	return pgconn.SafeToRetry(err) || lostConnection(err)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/emulator"
+	"github.com/ddbsync/ddbsync/internal/emulator/emulatortest"
 	"github.com/ddbsync/ddbsync/internal/pgtest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
@@ -36,7 +37,7 @@ var emuStart = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
 func newFollowHarness(t testing.TB, opts ...emulator.Option) *followHarness {
 	t.Helper()
-	emu := emulator.StartForTest(t, append([]emulator.Option{emulator.WithStartTime(emuStart)}, opts...)...)
+	emu := emulatortest.Start(t, append([]emulator.Option{emulator.WithStartTime(emuStart)}, opts...)...)
 	h := &followHarness{t: t, emu: emu, ddb: emu.DynamoDB(), pool: pgtest.New(t), gen: tenure.NewGenerator(42)}
 	_, err := h.ddb.CreateTable(t.Context(), &dynamodb.CreateTableInput{
 		TableName:            aws.String(tenure.TableName),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -134,7 +135,8 @@ func isThrottleCode(code string) bool {
 
 // classify decides how to react to err from an API call. It checks the
 // modelled exception types first, then error codes (emulators may send codes
-// the SDK does not model), then HTTP status and connection failures.
+// the SDK does not model), then HTTP status and connection failures; never
+// message text.
 func classify(err error) errorKind {
 	switch {
 	case errors.As(err, new(*types.ExpiredIteratorException)):
@@ -162,16 +164,19 @@ func classify(err error) errorKind {
 			return kindServer
 		}
 	}
-	if re, ok := errors.AsType[interface {
-		error
-		HTTPStatusCode() int
-	}](err); ok && re.HTTPStatusCode() >= 500 {
+	// The SDK's *awshttp.ResponseError matches as *smithyhttp.ResponseError.
+	if re, ok := errors.AsType[*smithyhttp.ResponseError](err); ok && re.HTTPStatusCode() >= 500 {
 		return kindServer
 	}
 	if _, ok := errors.AsType[*smithyhttp.RequestSendError](err); ok {
 		return kindNetwork
 	}
 	if _, ok := errors.AsType[net.Error](err); ok {
+		return kindNetwork
+	}
+	// A connection lost while the response was read (the SDK wraps it in a
+	// deserialization error).
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return kindNetwork
 	}
 	return kindOther

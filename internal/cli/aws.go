@@ -57,6 +57,10 @@ func (l sdkLogger) Logf(class logging.Classification, format string, v ...any) {
 	}
 }
 
+// dynamodbClient keeps the SDK's standard retryer: ddbsync does not retry
+// DynamoDB calls itself (DescribeTable, ExportTableToPointInTime, and diff's
+// Scan, whose --max-rcu limiter paces reads but retries nothing), so the
+// SDK's retries are the only ones, and they do not stack.
 func (g *globals) dynamodbClient(cfg aws.Config) *dynamodb.Client {
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if g.endpointURL != "" {

@@ -289,7 +289,7 @@ func (d *demo) follow(ctx context.Context) error {
 		}
 	})
 	fres, err := reconcile.Follow(ctx, d.pool, reconcile.FollowConfig{
-		Table: tenure.TableName, Streams: d.emu.Streams(), Tables: d.ddb, UntilCaughtUp: true,
+		Table: tenure.TableName, Streams: d.emu.Streams(withoutSDKRetries), Tables: d.ddb, UntilCaughtUp: true,
 		DiscoverInterval: 200 * time.Millisecond, Logger: d.log, Stats: &stats,
 		ReaderOptions: []stream.Option{stream.WithPollInterval(50 * time.Millisecond), stream.WithCaughtUpRule(3, 300*time.Millisecond)},
 	})

@@ -163,5 +163,12 @@ func (g *globals) streamsClient(cfg aws.Config) *dynamodbstreams.Client {
 		if g.endpointURL != "" {
 			o.BaseEndpoint = aws.String(g.endpointURL)
 		}
-	})
+	}, withoutSDKRetries)
 }
+
+// withoutSDKRetries turns the SDK's retryer off for the Streams client:
+// package stream retries every Streams call itself (throttling, 5xx,
+// network, expired iterators) with its own backoff and counts each retry
+// (ddbsync_retries_total). The SDK's 3 attempts underneath would stack their
+// delays under stream's and hide retries from the count.
+func withoutSDKRetries(o *dynamodbstreams.Options) { o.Retryer = aws.NopRetryer{} }

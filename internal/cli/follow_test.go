@@ -16,6 +16,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/emulator"
+	"github.com/ddbsync/ddbsync/internal/emulator/emulatortest"
 	"github.com/ddbsync/ddbsync/internal/pgtest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 )
@@ -25,7 +26,7 @@ import (
 // children at the emulator's region with fake credentials (awsEnv).
 func emulatedTable(t *testing.T, n int) (*emulator.Server, []string) {
 	t.Helper()
-	emu := emulator.StartForTest(t, emulator.WithStartTime(time.Now().UTC()), emulator.WithShards(2))
+	emu := emulatortest.Start(t, emulator.WithStartTime(time.Now().UTC()), emulator.WithShards(2))
 	require.Equal(t, awsEnv["AWS_REGION"], emu.Region(), "TestMain points the SDK at this region")
 	ddb := emu.DynamoDB()
 	_, err := ddb.CreateTable(t.Context(), &dynamodb.CreateTableInput{

@@ -4,9 +4,10 @@ import (
 	"testing"
 
 	"github.com/ddbsync/ddbsync/internal/emulator"
+	"github.com/ddbsync/ddbsync/internal/emulator/emulatortest"
 )
 
 func startEmulator(t *testing.T, opts ...emulator.Option) *emulator.Server {
 	t.Helper()
-	return emulator.StartForTest(t, opts...)
+	return emulatortest.Start(t, opts...)
 }

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -97,21 +96,6 @@ func (s *Server) Start() error {
 	}
 	s.httpSrv = httptest.NewServer(s)
 	return nil
-}
-
-// StartForTest is New and Start for a test, failing it on error and closing
-// the server when the test ends.
-func StartForTest(tb testing.TB, opts ...Option) *Server {
-	tb.Helper()
-	s, err := New(opts...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.Close)
-	return s
 }
 
 // URL is the base URL to point every client at ("" before Start).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/awstest"
 	"github.com/ddbsync/ddbsync/internal/emulator"
+	"github.com/ddbsync/ddbsync/internal/emulator/emulatortest"
 )
 
 // A target is an endpoint the conformance tests run against: always the
@@ -36,7 +37,7 @@ func (tg target) streams() *dynamodbstreams.Client { return dynamodbstreams.NewF
 func forEachTarget(t *testing.T, fn func(t *testing.T, tg target)) {
 	t.Run("emulator", func(t *testing.T) {
 		t.Parallel()
-		srv := emulator.StartForTest(t)
+		srv := emulatortest.Start(t)
 		fn(t, target{name: "emulator", cfg: srv.AWSConfig(), emu: srv})
 	})
 	t.Run("external", func(t *testing.T) {

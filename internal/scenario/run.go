@@ -2,20 +2,20 @@ package scenario
 
 import (
 	"errors"
-	"testing"
 	"time"
 
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
-// Run plays the scenario of seed and fails t, printing the seed, the plan
-// and the replay command, if ddbsync breaks its promise. It adds its
-// figures to totals.
-func Run(t testing.TB, seed uint64, totals *Totals) {
+// Run plays the scenario of seed against the empty, migrated database at
+// dbURL (pgtest.URL gives one) and fails t, printing the seed, the plan and
+// the replay command, if ddbsync breaks its promise. It adds its figures to
+// totals.
+func Run(t T, seed uint64, dbURL string, totals *Totals) {
 	t.Helper()
 	plan := NewPlan(seed)
-	e := newEnv(t, plan, totals)
+	e := newEnv(t, plan, dbURL, totals)
 	totals.Scenarios.Add(1)
 	defer func() {
 		totals.APIRetries.Add(e.apiRetries.Load())

@@ -79,7 +79,7 @@ func TestScenarios(t *testing.T) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			scenario.Run(t, seed, totals)
+			scenario.Run(t, seed, pgtest.URL(t), totals)
 		})
 	}
 	t.Cleanup(func() { t.Logf("\n%s", totals) })
@@ -108,7 +108,7 @@ func TestSoak(t *testing.T) {
 				seed := next.Add(1)
 				// Each scenario is its own test, so a failure is reported
 				// with its seed and the soak goes on.
-				ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { scenario.Run(t, seed, totals) })
+				ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { scenario.Run(t, seed, pgtest.URL(t), totals) })
 				if !ok {
 					mu.Lock()
 					failed = append(failed, seed)

@@ -1,0 +1,155 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/snapshot"
+)
+
+// pgItems reads the copy: canonical key → canonical item JSON.
+func (e *env) pgItems() map[string]string {
+	e.t.Helper()
+	rows, err := e.pool.Query(e.t.Context(), fmt.Sprintf("SELECT item::text FROM %s", e.layout.Ident().Sanitize()))
+	e.must(err, "reading the copy")
+	out := map[string]string{}
+	for rows.Next() {
+		var raw string
+		e.must(rows.Scan(&raw), "scanning the copy")
+		it, err := ddbjson.DecodeItem([]byte(raw))
+		e.must(err, "decoding an item column")
+		k, err := canonicalKey(it)
+		e.must(err, "key of a row")
+		b, err := ddbjson.EncodeItem(it)
+		e.must(err, "encoding a row")
+		out[k] = string(b)
+	}
+	e.must(rows.Err(), "reading the copy")
+	return out
+}
+
+// watermark is the published W (zero when none).
+func (e *env) watermark() time.Time {
+	var w *time.Time
+	err := e.pool.QueryRow(e.t.Context(), `SELECT watermark FROM ddbsync.streams WHERE table_name = $1`, tableName).Scan(&w)
+	if errors.Is(err, pgx.ErrNoRows) || w == nil {
+		return time.Time{}
+	}
+	e.must(err, "reading the watermark")
+	return w.UTC()
+}
+
+// checkWatermark asserts the promise at the published W: every key's row is
+// its state after its last change created before W, or a later one.
+func (e *env) checkWatermark(when string) {
+	e.t.Helper()
+	w := e.watermark()
+	if w.IsZero() {
+		return
+	}
+	if w.Before(e.lastW) {
+		e.fail("%s: the watermark went back from %s to %s", when, e.lastW, w)
+	}
+	e.lastW = w
+	if w.After(e.now()) {
+		e.fail("%s: the watermark %s is in the future (now %s)", when, w, e.now())
+	}
+	got := e.pgItems()
+	for k := range e.m.keys {
+		allowed := e.m.allowed(k, w)
+		ok := false
+		for _, a := range allowed {
+			if got[k] == a {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			e.fail("%s: watermark %s, but key %s is %q; its states since its last change before W are %q",
+				when, w.Format(time.RFC3339Nano), k, got[k], allowed)
+		}
+		delete(got, k)
+	}
+	for k := range got {
+		e.fail("%s: key %s is in the copy but was never written", when, k)
+	}
+	e.checkOnce(when)
+	e.totals.Checks.Add(1)
+}
+
+// checkFinal asserts the copy is exactly the table, and every shard's
+// checkpoint is at its last record with each change applied once.
+func (e *env) checkFinal() {
+	e.t.Helper()
+	got := e.pgItems()
+	want := e.scan()
+	for k, w := range want {
+		if got[k] != w {
+			e.fail("final copy: key %s is %q, the table has %q", k, got[k], w)
+		}
+		if m := e.m.current(k); m != w {
+			e.fail("model disagrees with the emulator on %s: %q vs %q", k, m, w)
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			e.fail("final copy: key %s is %q, but the table does not have it", k, g)
+		}
+	}
+	e.checkShards()
+	e.checkDiff()
+}
+
+// checkDiff runs `ddbsync diff` against a new export as of just before W:
+// it must find nothing missing, extra or different.
+func (e *env) checkDiff() {
+	e.t.Helper()
+	w := e.watermark()
+	at := w.Add(-time.Second)
+	if !at.After(e.exportTime) {
+		return // W is not past the copy's own export (a child's wall-clock W)
+	}
+	dir := e.exportAt(at)
+	src, err := snapshot.NewDirSource(dir)
+	e.must(err, "diff source")
+	exp, err := snapshot.Open(e.t.Context(), src)
+	e.must(err, "opening the diff's export")
+	sum, err := reconcile.Diff(e.t.Context(), e.pool, reconcile.DiffConfig{Table: tableName, Export: exp, Workers: 1, Now: e.emu.Clock().Now})
+	if err != nil {
+		e.fail("ddbsync diff against an export as of %s (W %s) failed: %v", at, w, err)
+	}
+	e.logf("diff: %d source items, %d rows, %d in flight", sum.SourceItems, sum.CopyRows, sum.InFlight)
+	if sum.Missing+sum.Extra+sum.Different != 0 {
+		e.fail("ddbsync diff against an export as of %s (W %s) found %d missing, %d extra, %d different",
+			at, w, sum.Missing, sum.Extra, sum.Different)
+	}
+	e.totals.Diffs.Add(1)
+}
+
+func (e *env) scan() map[string]string {
+	out := map[string]string{}
+	var start map[string]types.AttributeValue
+	for {
+		page, err := e.ddb.Scan(e.t.Context(), &dynamodb.ScanInput{TableName: aws.String(tableName), ExclusiveStartKey: start})
+		e.must(err, "Scan")
+		for _, it := range page.Items {
+			k, err := canonicalKey(it)
+			e.must(err, "key")
+			b, err := ddbjson.EncodeItem(it)
+			e.must(err, "encoding")
+			out[k] = string(b)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out
+		}
+		start = page.LastEvaluatedKey
+	}
+}

@@ -1,0 +1,117 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/stream"
+)
+
+// followConfig is a follow on the fake clock with millisecond timing.
+func (e *env) followConfig(stats *reconcile.FollowStats, untilCaughtUp bool) reconcile.FollowConfig {
+	clock := e.emu.Clock().Now
+	return reconcile.FollowConfig{
+		Table:            tableName,
+		Streams:          e.streams,
+		Tables:           e.tables,
+		UntilCaughtUp:    untilCaughtUp,
+		DiscoverInterval: 20 * time.Millisecond,
+		Now:              clock,
+		ApplyBackoff:     stream.Backoff{Base: 2 * time.Millisecond, Cap: 20 * time.Millisecond},
+		Stats:            stats,
+		ReaderOptions: []stream.Option{
+			stream.WithPollInterval(time.Millisecond),
+			stream.WithCaughtUpRule(3, 500*time.Millisecond),
+			stream.WithClock(clock),
+			stream.WithBackoff(stream.Backoff{Base: time.Millisecond, Cap: 10 * time.Millisecond}),
+		},
+	}
+}
+
+// followErr judges an error of a follow that should not have met a gap.
+func (e *env) followErr(err error, what string) {
+	e.t.Helper()
+	switch {
+	case err == nil:
+	case errors.Is(err, stream.ErrGap):
+		e.fail("%s refused with a gap in a scenario that never crossed the retention: %v", what, err)
+	case e.faultsOn || errors.Is(err, reconcile.ErrBusy):
+		e.transient++
+		e.logf("%s failed while faults were on (tolerated): %v", what, err)
+	default:
+		e.fail("%s failed: %v", what, err)
+	}
+}
+
+// follow runs an in-process follow until caught up.
+func (e *env) follow(what string) (reconcile.FollowResult, error) {
+	e.t.Helper()
+	stop := e.ticking()
+	defer stop()
+	ctx, cancel := context.WithTimeout(e.t.Context(), 90*time.Second)
+	defer cancel()
+	stats := &reconcile.FollowStats{}
+	res, err := reconcile.Follow(ctx, e.pool, e.followConfig(stats, true))
+	if ctx.Err() != nil && e.t.Context().Err() == nil {
+		e.fail("%s did not catch up within 90 s (applied %d)", what, stats.Applied.Load())
+	}
+	e.logf("%s: applied %d, watermark %s, err %v", what, stats.Applied.Load(), res.Watermark.Format("15:04:05.000"), err)
+	return res, err
+}
+
+// followCancel runs a follow and cancels it after n changes, or after d
+// of real time when n is 0: between or inside page transactions.
+func (e *env) followCancel(n int, d time.Duration) {
+	e.t.Helper()
+	stop := e.ticking()
+	defer stop()
+	ctx, cancel := context.WithTimeout(e.t.Context(), 90*time.Second)
+	defer cancel()
+	stats := &reconcile.FollowStats{}
+	go func() {
+		if n == 0 {
+			time.Sleep(d)
+		}
+		for stats.Applied.Load() < int64(n) && ctx.Err() == nil {
+			time.Sleep(50 * time.Microsecond)
+		}
+		cancel()
+	}()
+	_, err := reconcile.Follow(ctx, e.pool, e.followConfig(stats, true))
+	e.totals.FollowCancels.Add(1)
+	e.logf("follow cancelled after %d/%s: applied %d, err %v", n, d, stats.Applied.Load(), err)
+	e.followErr(err, "cancelled follow")
+}
+
+// background follows while n writes go on, checking the watermark between
+// them, then cancels the follower.
+func (e *env) background(n int) {
+	e.t.Helper()
+	stop := e.ticking()
+	defer stop()
+	ctx, cancel := context.WithCancel(e.t.Context())
+	defer cancel()
+	stats := &reconcile.FollowStats{}
+	done := make(chan error, 1)
+	go func() {
+		_, err := reconcile.Follow(ctx, e.pool, e.followConfig(stats, false))
+		done <- err
+	}()
+	for i := range n {
+		e.write()
+		if i%8 == 7 {
+			time.Sleep(time.Millisecond)
+			e.checkWatermark("during a background follow")
+		}
+	}
+	// Let it read some of the writes, then stop it wherever it is.
+	target := stats.Pages.Load() + int64(e.r.IntN(4))
+	e.waitUntil(2*time.Second, func() bool { return stats.Pages.Load() >= target })
+	cancel()
+	err := <-done
+	e.totals.FollowCancels.Add(1)
+	e.logf("background follow during %d writes: applied %d, err %v", n, stats.Applied.Load(), err)
+	e.followErr(err, "background follow")
+}
