@@ -6,69 +6,21 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/internal/copycheck"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
 )
 
 // check compares the copy with the table, item by item.
 func (d *demo) check(ctx context.Context, l reconcile.Layout) error {
-	want := map[string]string{}
-	p := dynamodb.NewScanPaginator(d.ddb, &dynamodb.ScanInput{TableName: aws.String(tenure.TableName)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, it := range page.Items {
-			b, err := ddbjson.EncodeItem(it)
-			if err != nil {
-				return err
-			}
-			want[it["id"].(*types.AttributeValueMemberS).Value] = string(b)
-		}
-	}
-	rows, err := d.pool.Query(ctx, "SELECT id, item::text FROM "+l.Ident().Sanitize())
+	res, err := copycheck.Check(ctx, d.ddb, tenure.TableName, d.pool, l.Ident(), tenure.Key)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	var same, differ, extra int
-	for rows.Next() {
-		var id, raw string
-		if err := rows.Scan(&id, &raw); err != nil {
-			return err
-		}
-		item, err := ddbjson.DecodeItem([]byte(raw))
-		if err != nil {
-			return err
-		}
-		b, err := ddbjson.EncodeItem(item)
-		if err != nil {
-			return err
-		}
-		w, ok := want[id]
-		switch {
-		case !ok:
-			extra++
-		case w == string(b):
-			same++
-		default:
-			differ++
-		}
-		delete(want, id)
+	if !res.Exact() {
+		return fmt.Errorf("the copy differs from the table: %s", res)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if differ+extra+len(want) > 0 {
-		return fmt.Errorf("the copy differs from the table: %d different, %d extra, %d missing", differ, extra, len(want))
-	}
-	d.say("checked the copy against a Scan of the table: all %d items identical, every attribute and type", same)
+	d.say("checked the copy against a Scan of the table: all %d items identical, every attribute and type", res.Same)
 	return nil
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/internal/copycheck"
 	"github.com/ddbsync/ddbsync/internal/emulator"
 	"github.com/ddbsync/ddbsync/internal/emulator/emulatortest"
 	"github.com/ddbsync/ddbsync/internal/pgtest"
@@ -73,37 +73,12 @@ func writeVersions(t *testing.T, emu *emulator.Server, ids []string, v int) {
 
 func requireCopyEqualsScan(t *testing.T, emu *emulator.Server, db string) {
 	t.Helper()
-	want := map[string]string{}
-	p := dynamodb.NewScanPaginator(emu.DynamoDB(), &dynamodb.ScanInput{TableName: aws.String(tenure.TableName)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
-		require.NoError(t, err)
-		for _, it := range page.Items {
-			b, err := ddbjson.EncodeItem(it)
-			require.NoError(t, err)
-			want[it["id"].(*types.AttributeValueMemberS).Value] = string(b)
-		}
-	}
 	conn, err := pgx.Connect(t.Context(), db)
 	require.NoError(t, err)
 	defer conn.Close(t.Context())
-	rows, err := conn.Query(t.Context(), `SELECT id, item::text FROM dynamodb.tenure_information`)
+	res, err := copycheck.Check(t.Context(), emu.DynamoDB(), tenure.TableName, conn, pgx.Identifier{"dynamodb", "tenure_information"}, tenure.Key)
 	require.NoError(t, err)
-	got := map[string]string{}
-	for rows.Next() {
-		var id, raw string
-		require.NoError(t, rows.Scan(&id, &raw))
-		item, err := ddbjson.DecodeItem([]byte(raw))
-		require.NoError(t, err)
-		b, err := ddbjson.EncodeItem(item)
-		require.NoError(t, err)
-		got[id] = string(b)
-	}
-	require.NoError(t, rows.Err())
-	require.Equal(t, len(want), len(got))
-	for id, w := range want {
-		require.Equal(t, w, got[id], "item %s", id)
-	}
+	require.True(t, res.Exact(), "the copy differs from a Scan: %s", res)
 }
 
 func TestFollowCmd_KilledThenResumed(t *testing.T) {

@@ -2,15 +2,11 @@ package scenario
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/internal/copycheck"
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
@@ -18,22 +14,9 @@ import (
 // pgItems reads the copy: canonical key → canonical item JSON.
 func (e *env) pgItems() map[string]string {
 	e.t.Helper()
-	rows, err := e.pool.Query(e.t.Context(), fmt.Sprintf("SELECT item::text FROM %s", e.layout.Ident().Sanitize()))
+	items, err := copycheck.Copy(e.t.Context(), e.pool, e.layout.Ident(), e.layout.Key)
 	e.must(err, "reading the copy")
-	out := map[string]string{}
-	for rows.Next() {
-		var raw string
-		e.must(rows.Scan(&raw), "scanning the copy")
-		it, err := ddbjson.DecodeItem([]byte(raw))
-		e.must(err, "decoding an item column")
-		k, err := canonicalKey(it)
-		e.must(err, "key of a row")
-		b, err := ddbjson.EncodeItem(it)
-		e.must(err, "encoding a row")
-		out[k] = string(b)
-	}
-	e.must(rows.Err(), "reading the copy")
-	return out
+	return items
 }
 
 // watermark is the published W (zero when none).
@@ -135,21 +118,7 @@ func (e *env) checkDiff() {
 }
 
 func (e *env) scan() map[string]string {
-	out := map[string]string{}
-	var start map[string]types.AttributeValue
-	for {
-		page, err := e.ddb.Scan(e.t.Context(), &dynamodb.ScanInput{TableName: aws.String(tableName), ExclusiveStartKey: start})
-		e.must(err, "Scan")
-		for _, it := range page.Items {
-			k, err := canonicalKey(it)
-			e.must(err, "key")
-			b, err := ddbjson.EncodeItem(it)
-			e.must(err, "encoding")
-			out[k] = string(b)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out
-		}
-		start = page.LastEvaluatedKey
-	}
+	items, err := copycheck.Scan(e.t.Context(), e.ddb, tableName, e.layout.Key)
+	e.must(err, "Scan")
+	return items
 }
