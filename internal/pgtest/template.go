@@ -148,25 +148,26 @@ func dropStaleTemplates(ctx context.Context, conn *pgx.Conn, keep string) error 
 	if err != nil {
 		return err
 	}
-	type db struct{ name, comment string }
+	// Exported fields: RowToStructByPos fills only those.
+	type db struct{ Name, Comment string }
 	dbs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[db])
 	if err != nil {
 		return err
 	}
 	for _, d := range dbs {
 		var made int64
-		if _, err := fmt.Sscanf(d.comment, "ddbsync test template, made at %d", &made); err != nil {
+		if _, err := fmt.Sscanf(d.Comment, "ddbsync test template, made at %d", &made); err != nil {
 			continue // half-made (under the lock now) or not ours
 		}
 		if time.Since(time.Unix(made, 0)) < staleTemplateAge {
 			continue
 		}
 		for _, q := range []string{
-			"ALTER DATABASE " + d.name + " IS_TEMPLATE false",
-			"DROP DATABASE IF EXISTS " + d.name + " WITH (FORCE)",
+			"ALTER DATABASE " + d.Name + " IS_TEMPLATE false",
+			"DROP DATABASE IF EXISTS " + d.Name + " WITH (FORCE)",
 		} {
 			if _, err := conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("dropping old template %s: %w", d.name, err)
+				return fmt.Errorf("dropping old template %s: %w", d.Name, err)
 			}
 		}
 	}
