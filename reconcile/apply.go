@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -29,24 +30,13 @@ type applier struct {
 }
 
 func newApplier(l Layout) *applier {
-	cols := l.Columns()
-	quoted := make([]string, len(cols))
-	for i, c := range cols {
-		quoted[i] = pgx.Identifier{c}.Sanitize()
+	var where []string
+	for i, c := range l.QuotedKeyColumns() {
+		where = append(where, fmt.Sprintf("%s = $%d", c, i+1))
 	}
-	var keyCols, set, where []string
-	for i, c := range l.KeyColumns {
-		keyCols = append(keyCols, pgx.Identifier{c}.Sanitize())
-		where = append(where, fmt.Sprintf("%s = $%d", pgx.Identifier{c}.Sanitize(), i+1))
-	}
-	for _, c := range cols[len(l.KeyColumns):] {
-		q := pgx.Identifier{c}.Sanitize()
-		set = append(set, q+" = EXCLUDED."+q)
-	}
-	set = append(set, "synced_at = now()")
 	tmp := "ddbsync_apply_" + l.Name
-	if len(tmp) > maxIdentLen {
-		tmp = tmp[:maxIdentLen]
+	if len(tmp) > store.MaxIdentLen {
+		tmp = tmp[:store.MaxIdentLen]
 	}
 	return &applier{
 		layout:    l,
@@ -55,9 +45,7 @@ func newApplier(l Layout) *applier {
 		// and is empty at the start of every page.
 		createSQL: fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
 			pgx.Identifier{tmp}.Sanitize(), l.Ident().Sanitize()),
-		mergeSQL: fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) DO UPDATE SET %s",
-			l.Ident().Sanitize(), strings.Join(quoted, ", "), strings.Join(quoted, ", "), pgx.Identifier{tmp}.Sanitize(),
-			strings.Join(keyCols, ", "), strings.Join(set, ", ")),
+		mergeSQL:  l.UpsertSQL(pgx.Identifier{tmp}),
 		deleteSQL: fmt.Sprintf("DELETE FROM %s WHERE %s", l.Ident().Sanitize(), strings.Join(where, " AND ")),
 	}
 }
@@ -90,8 +78,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
 			args := make([]any, len(a.layout.KeyColumns))
-			enc := rowEncoder{layout: a.layout}
-			if err := enc.keyValues(key, args); err != nil {
+			if err := a.layout.KeyValues(key, args); err != nil {
 				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
 			batch.Queue(a.deleteSQL, args...)
@@ -109,8 +96,8 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 			continue
 		}
 		// A fresh encoder per row: the rows are kept until the COPY.
-		enc := newRowEncoder(a.layout)
-		vals, err := enc.encode(c.NewImage, Provenance{Origin: OriginStream, Time: c.ApproximateCreationTime,
+		enc := store.NewEncoder(a.layout, store.RowColumns)
+		vals, err := enc.Encode(c.NewImage, Provenance{Origin: OriginStream, Time: c.ApproximateCreationTime,
 			ShardID: u.shardID, Sequence: c.SequenceNumber})
 		if err != nil {
 			return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
@@ -131,7 +118,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		updated_at = now()
 		WHERE table_name = $1 AND shard_id = $2 AND state <> 'gap'
 		AND ($4::numeric IS NULL OR last_sequence IS NULL OR last_sequence < $4::numeric OR $3 = 'finished')`,
-		u.table, u.shardID, state, seq, int64(len(u.changes)), ttl, nullTime(u.first), nullTime(u.last))
+		u.table, u.shardID, state, seq, int64(len(u.changes)), ttl, store.NullTime(u.first), store.NullTime(u.last))
 
 	tx, err := pool.Begin(ctx)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -19,12 +20,6 @@ import (
 // key "in flight" rather than inconsistent: an export's time is fuzzy by
 // about a minute, and stream times are rounded down to the second.
 const DefaultDiffSkew = time.Minute
-
-// Origins of a row's image besides [OriginExport] and [OriginStream].
-const (
-	// OriginScan is a row that `diff --repair` took from a live Scan.
-	OriginScan = "scan"
-)
 
 // Errors of [Diff], matched with errors.Is.
 var (
@@ -324,16 +319,17 @@ func (d *differ) lock(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("connecting: %w", err)
 	}
 	d.lockConn = conn
-	locks := &tableLocks{conn: conn, table: d.cfg.Table, kinds: []lockKind{lockDiff}}
+	kinds := []store.LockKind{store.LockDiff}
 	if d.cfg.Repair {
-		locks.kinds = append(locks.kinds, lockFollow, lockLoad)
+		kinds = append(kinds, store.LockFollow, store.LockLoad)
 	}
-	if err := locks.acquire(ctx, lockWait(d.cfg.LockTimeout)); err != nil {
+	locks := store.NewTableLocks(conn, d.cfg.Table, kinds...)
+	if err := locks.Acquire(ctx, store.LockWait(d.cfg.LockTimeout)); err != nil {
 		conn.Release()
 		return nil, err
 	}
 	return func() {
-		locks.release(ctx)
+		locks.Release(ctx)
 		conn.Release()
 	}, nil
 }
@@ -347,7 +343,7 @@ func (d *differ) describeSource() error {
 		if exp.Summary.ExportTime == nil {
 			return fmt.Errorf("the export %s records no exportTime, so there is no instant to compare at", exp.ID())
 		}
-		d.sum.SourceKind = OriginExport
+		d.sum.SourceKind = string(OriginExport)
 		d.sum.Source = fmt.Sprintf("%s (%s)", exp.ID(), exp.Source())
 		d.sum.Instant = exp.Summary.ExportTime.UTC()
 		return nil
@@ -356,7 +352,7 @@ func (d *differ) describeSource() error {
 	if segments <= 0 {
 		segments = DefaultScanSegments
 	}
-	d.sum.SourceKind = OriginScan
+	d.sum.SourceKind = string(OriginScan)
 	d.sum.Source = fmt.Sprintf("scan of %s (%d segments)", d.cfg.Table, segments)
 	return nil
 }
@@ -517,7 +513,7 @@ func (d *differ) fillSource(ctx context.Context) error {
 					return err
 				}
 				defer tx.Rollback(context.WithoutCancel(gctx))
-				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, diffColumns(l), newImageEncoder(l), prov, d.cfg.LoadStats); err != nil {
+				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.LoadStats); err != nil {
 					return err
 				}
 				if err := tx.Commit(gctx); err != nil {

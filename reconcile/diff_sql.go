@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
 // diffWorkMem lets the comparison's hash join and sort keep a million keys
@@ -139,36 +141,21 @@ func (d *differ) repair(ctx context.Context) error {
 	p := d.parts()
 	l := d.table.layout
 	data := l.Ident().Sanitize()
-	cols := l.Columns()
-	quoted := make([]string, len(cols))
-	srcCols := make([]string, len(cols))
-	for i, c := range cols {
-		quoted[i] = pgx.Identifier{c}.Sanitize()
-		srcCols[i] = "s." + quoted[i]
-	}
-	var set []string
-	for _, c := range quoted[len(l.KeyColumns):] {
-		set = append(set, c+" = EXCLUDED."+c)
-	}
-	set = append(set, "synced_at = now()")
 
 	tx, err := d.lockConn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if d.sum.SourceKind == OriginScan {
-		if err := allowOrigin(ctx, tx, l, OriginScan); err != nil {
+	if d.sum.SourceKind == string(OriginScan) {
+		if err := store.AllowOrigin(ctx, tx, l, OriginScan); err != nil {
 			return err
 		}
 	}
 	if err := d.stageRepairs(ctx, tx); err != nil {
 		return err
 	}
-	upsert := fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s s ON CONFLICT (%s) DO UPDATE SET %s`,
-		data, strings.Join(quoted, ", "), strings.Join(srcCols, ", "), repairStage.Sanitize(),
-		strings.Join(p.keyCols, ", "), strings.Join(set, ", "))
-	tag, err := tx.Exec(ctx, upsert)
+	tag, err := tx.Exec(ctx, l.UpsertSQL(repairStage))
 	if err != nil {
 		return err
 	}
@@ -215,7 +202,8 @@ func (d *differ) stageRepairs(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	defer rows.Close()
-	src := &repairRows{rows: rows, enc: newRowEncoder(l), prov: Provenance{Origin: d.sum.SourceKind, Time: d.sum.Instant}}
+	src := store.NewCopySource(&imageRows{rows: rows}, store.NewEncoder(l, store.RowColumns),
+		Provenance{Origin: store.Origin(d.sum.SourceKind), Time: d.sum.Instant})
 	if _, err := tx.CopyFrom(ctx, repairStage, l.Columns(), src); err != nil {
 		if serr := src.Err(); serr != nil {
 			return serr
@@ -223,41 +211,6 @@ func (d *differ) stageRepairs(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("staging the repairs: %w", err)
 	}
 	return src.Err()
-}
-
-// allowOrigin widens the data table's origin CHECK to accept origin, once:
-// tables are created accepting 'export' and 'stream' only.
-func allowOrigin(ctx context.Context, tx pgx.Tx, l Layout, origin string) error {
-	rows, err := tx.Query(ctx, `SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
-		JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
-		WHERE n.nspname = $1 AND r.relname = $2 AND c.contype = 'c'
-		AND pg_get_constraintdef(c.oid) LIKE '%origin%'`, l.Schema, l.Name)
-	if err != nil {
-		return err
-	}
-	type check struct{ name, def string }
-	checks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (check, error) {
-		var c check
-		return c, r.Scan(&c.name, &c.def)
-	})
-	if err != nil {
-		return err
-	}
-	for _, c := range checks {
-		if strings.Contains(c.def, "'"+origin+"'") {
-			return nil
-		}
-	}
-	stmt := "ALTER TABLE " + l.Ident().Sanitize()
-	for _, c := range checks {
-		stmt += " DROP CONSTRAINT " + pgx.Identifier{c.name}.Sanitize() + ","
-	}
-	stmt += fmt.Sprintf(" ADD CONSTRAINT %s CHECK (origin IN ('export', 'stream', %s)) NOT VALID",
-		pgx.Identifier{l.Name + "_origin_check"}.Sanitize(), quoteLiteral(origin))
-	if _, err := tx.Exec(ctx, stmt); err != nil {
-		return fmt.Errorf("allowing origin %s in %s: %w", origin, l.Ident().Sanitize(), err)
-	}
-	return nil
 }
 
 // report streams the findings to the report, one row at a time.

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -348,7 +349,7 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 	f.apply = newApplier(f.table.layout)
 	f.start = f.table.exportTime.Add(-f.cfg.Skew)
 
-	lock, err := lockTable(ctx, f.pool, lockWait(f.cfg.LockTimeout), lockFollow, f.cfg.Table)
+	lock, err := store.LockTable(ctx, f.pool, store.LockWait(f.cfg.LockTimeout), store.LockFollow, f.cfg.Table)
 	if err != nil {
 		return FollowResult{}, err
 	}

@@ -14,11 +14,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
 // bookkeepingSchema holds ddbsync's own tables and unpublished load tables.
-const bookkeepingSchema = "ddbsync"
+const bookkeepingSchema = store.BookkeepingSchema
 
 // DefaultWorkers is how many data files a load or diff copies at once:
 // twice the CPUs, at least 4. Each file's decoding runs in ddbsync while
@@ -119,7 +120,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	}
 
 	// One load per table at a time.
-	lock, err := lockTable(ctx, pool, lockWait(cfg.LockTimeout), lockLoad, l.Table)
+	lock, err := store.LockTable(ctx, pool, store.LockWait(cfg.LockTimeout), store.LockLoad, l.Table)
 	if err != nil {
 		return res, err
 	}
@@ -339,21 +340,8 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 		return 0, nil, err
 	}
 	loadTable := pgx.Identifier{bookkeepingSchema, loadTableName(id)}
-	if _, err := tx.Exec(ctx, l.createTableSQL(loadTable)); err != nil {
-		return 0, nil, fmt.Errorf("creating the load table: %w", err)
-	}
-	// Images are mostly over the 2 kB TOAST threshold; lz4 compresses them
-	// several times faster than the default pglz, when the server has it.
-	var lz4 bool
-	if err := tx.QueryRow(ctx, `SELECT coalesce('lz4' = ANY (enumvals), false) FROM pg_settings
-		WHERE name = 'default_toast_compression'`).Scan(&lz4); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err := store.CreateLoadTable(ctx, tx, l, loadTable); err != nil {
 		return 0, nil, err
-	}
-	if lz4 {
-		if _, err := tx.Exec(ctx, "ALTER TABLE "+loadTable.Sanitize()+
-			" ALTER COLUMN item SET COMPRESSION lz4, ALTER COLUMN doc SET COMPRESSION lz4"); err != nil {
-			return 0, nil, fmt.Errorf("creating the load table: %w", err)
-		}
 	}
 	return id, map[string]int64{}, tx.Commit(ctx)
 }
@@ -415,7 +403,7 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 		stats.ItemsDone.Add(f.ItemCount)
 		return nil // loaded by an earlier run after all
 	}
-	n, bytes, err := copyExportFile(ctx, tx, exp, f, loadTable, l.Columns(), newRowEncoder(l),
+	n, bytes, err := copyExportFile(ctx, tx, exp, f, loadTable, store.NewEncoder(l, store.RowColumns),
 		Provenance{Origin: OriginExport, Time: exportTime}, stats)
 	if err != nil {
 		return err
@@ -439,14 +427,20 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 // read exports through it, so a diff's source is verified exactly as a
 // load's.
 func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snapshot.DataFile,
-	table pgx.Identifier, cols []string, enc itemEncoder, prov Provenance, stats *LoadStats) (int64, int64, error) {
+	table pgx.Identifier, enc *store.Encoder, prov Provenance, stats *LoadStats) (int64, int64, error) {
 	r, err := exp.OpenFile(ctx, f)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer r.Close()
-	src := &fileRows{name: f.Name, r: r, enc: enc, prov: prov, stats: stats}
-	n, err := tx.CopyFrom(ctx, table, cols, src)
+	items := &fileItems{r: r, stats: stats}
+	src := store.NewCopySource(items, enc, prov)
+	// A line the encoder refuses is bad data like one the reader refuses:
+	// the same refusal, its cause still matchable.
+	src.OnEncodeError = func(err error) error {
+		return &snapshot.FileError{File: f.Name, Line: r.Line(), Err: fmt.Errorf("%w: %w", snapshot.ErrCorrupt, err)}
+	}
+	n, err := tx.CopyFrom(ctx, table, enc.Columns(), src)
 	if err != nil {
 		// pgx reports a source's error as the server's COPY failure, as
 		// text; the source still holds the original, with its type.
@@ -461,35 +455,18 @@ func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snap
 	return n, r.BytesRead(), nil
 }
 
-// itemEncoder turns an item into the values of one row; [rowEncoder] makes
-// data table rows.
-type itemEncoder interface {
-	encode(item ddbjson.Item, p Provenance) ([]any, error)
-}
-
-// fileRows is a pgx.CopyFromSource over one data file.
-type fileRows struct {
-	name   string
+// fileItems are the items of one data file, counted into the load's
+// progress as they are read.
+type fileItems struct {
 	r      *snapshot.FileReader
-	enc    itemEncoder
-	prov   Provenance
-	vals   []any
-	err    error
 	stats  *LoadStats
 	bytes  int64
 	unseen int64
 }
 
-func (s *fileRows) Next() bool {
+func (s *fileItems) Next() bool {
 	if !s.r.Next() {
 		s.flushStats()
-		return false
-	}
-	s.vals, s.err = s.enc.encode(s.r.Item(), s.prov)
-	if s.err != nil {
-		// A line the encoder refuses is bad data like one the reader
-		// refuses: the same refusal, its cause still matchable.
-		s.err = &snapshot.FileError{File: s.name, Line: s.r.Line(), Err: fmt.Errorf("%w: %w", snapshot.ErrCorrupt, s.err)}
 		return false
 	}
 	// Progress counters are shared by all workers: update them in steps.
@@ -499,7 +476,9 @@ func (s *fileRows) Next() bool {
 	return true
 }
 
-func (s *fileRows) flushStats() {
+func (s *fileItems) Item() ddbjson.Item { return s.r.Item() }
+
+func (s *fileItems) flushStats() {
 	s.stats.ItemsDone.Add(s.unseen)
 	s.unseen = 0
 	b := s.r.BytesRead()
@@ -507,14 +486,7 @@ func (s *fileRows) flushStats() {
 	s.bytes = b
 }
 
-func (s *fileRows) Values() ([]any, error) { return s.vals, nil }
-
-func (s *fileRows) Err() error {
-	if s.err != nil {
-		return s.err
-	}
-	return s.r.Err()
-}
+func (s *fileItems) Err() error { return s.r.Err() }
 
 // quoteLiteral quotes s as an SQL string literal, for the diff's generated
 // queries (reconcile/diff_sql.go).

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -119,7 +120,7 @@ func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name 
 		WHERE n.nspname = $1 AND c.conname = $2)`, bookkeepingSchema, name).Scan(&hasPK); err != nil || hasPK {
 		return err
 	}
-	if _, err := pool.Exec(ctx, p.layout.primaryKeySQL(p.loadTable, name)); err != nil {
+	if _, err := pool.Exec(ctx, p.layout.PrimaryKeySQL(p.loadTable, name)); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 			return fmt.Errorf("%w: the export holds the same key twice (%s); is --key right?", snapshot.ErrCorrupt, pgErr.Detail)
@@ -164,7 +165,7 @@ func claimPublished(ctx context.Context, tx pgx.Tx, l Layout) (uint32, *string, 
 func moveIn(ctx context.Context, tx pgx.Tx, p publication, tmpPK string) error {
 	l := p.layout
 	pkName := l.Name + "_pkey"
-	if len(pkName) > maxIdentLen {
+	if len(pkName) > store.MaxIdentLen {
 		pkName = tmpPK
 	}
 	stmts := []string{
@@ -239,7 +240,7 @@ func replace(ctx context.Context, tx pgx.Tx, p publication, old uint32, tmpPK st
 // renaming takes well under one), but keeps whatever depends on the
 // relation. Row triggers on the table fire.
 func copyRows(ctx context.Context, tx pgx.Tx, p publication, why []string) error {
-	cols := append(p.layout.Columns(), ColSyncedAt)
+	cols := append(p.layout.Columns(), store.ColSyncedAt)
 	list := make([]string, len(cols))
 	for i, c := range cols {
 		list[i] = pgx.Identifier{c}.Sanitize()

@@ -1,0 +1,41 @@
+package reconcile
+
+import (
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/store"
+)
+
+// The data table layout and the table locks are defined in [store]; these
+// names keep reconcile's API whole for its callers.
+
+// DefaultSchema is the PostgreSQL schema data tables live in unless told otherwise.
+const DefaultSchema = store.DefaultSchema
+
+// Layout is where and how one DynamoDB table is kept in PostgreSQL.
+type Layout = store.Layout
+
+// Provenance says where a row's image came from.
+type Provenance = store.Provenance
+
+// NewLayout names the data table of a DynamoDB table; see [store.NewLayout].
+func NewLayout(table, schema string, key ddbjson.KeySchema) (Layout, error) {
+	return store.NewLayout(table, schema, key)
+}
+
+// The origins of a row's image.
+const (
+	OriginExport = store.OriginExport
+	OriginStream = store.OriginStream
+	OriginScan   = store.OriginScan
+)
+
+// ErrBusy is a table that another ddbsync process is loading, following or
+// diffing, still so after the lock timeout. The error is a [*BusyError].
+var ErrBusy = store.ErrBusy
+
+// BusyError says which process holds a table, and how long we waited.
+type BusyError = store.BusyError
+
+// DefaultLockTimeout is how long load, follow and diff wait for another
+// ddbsync process to let go of a table before they refuse with [ErrBusy].
+const DefaultLockTimeout = store.DefaultLockTimeout
