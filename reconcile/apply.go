@@ -86,10 +86,8 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 			if err != nil {
 				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
-			batch.Queue(`INSERT INTO ddbsync.tombstones (table_name, key, removed_at, shard_id, sequence_number, ttl)
-				VALUES ($1, $2, $3, $4, $5::numeric, $6) ON CONFLICT (table_name, key) DO UPDATE SET removed_at = EXCLUDED.removed_at,
-				shard_id = EXCLUDED.shard_id, sequence_number = EXCLUDED.sequence_number, ttl = EXCLUDED.ttl`,
-				u.table, keyJSON, c.ApproximateCreationTime, u.shardID, c.SequenceNumber, c.TTL)
+			store.Tombstones.QueueRecord(batch, store.Tombstone{Table: u.table, Key: keyJSON, RemovedAt: c.ApproximateCreationTime,
+				ShardID: u.shardID, Sequence: c.SequenceNumber, TTL: c.TTL})
 			if c.TTL {
 				ttl++
 			}
@@ -104,21 +102,8 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		}
 		upserts = append(upserts, vals)
 	}
-	state := "reading"
-	if u.finished {
-		state = "finished"
-	}
-	var seq any
-	if u.position != "" {
-		seq = u.position
-	}
-	batch.Queue(`UPDATE ddbsync.shards SET state = $3, last_sequence = coalesce($4::numeric, last_sequence),
-		changes_applied = changes_applied + $5, ttl_removes = ttl_removes + $6,
-		first_record_time = coalesce(first_record_time, $7), last_record_time = coalesce($8, last_record_time),
-		updated_at = now()
-		WHERE table_name = $1 AND shard_id = $2 AND state <> 'gap'
-		AND ($4::numeric IS NULL OR last_sequence IS NULL OR last_sequence < $4::numeric OR $3 = 'finished')`,
-		u.table, u.shardID, state, seq, int64(len(u.changes)), ttl, store.NullTime(u.first), store.NullTime(u.last))
+	store.Shards.QueueAdvance(batch, store.Advance{Table: u.table, ShardID: u.shardID, Position: u.position, Finished: u.finished,
+		Changes: int64(len(u.changes)), TTL: ttl, First: u.first, Last: u.last})
 
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -154,9 +139,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 	if tag.RowsAffected() != 1 {
 		// A retry of a page whose commit succeeded but was never
 		// acknowledged finds the checkpoint already there: nothing to do.
-		var already bool
-		if err := tx.QueryRow(ctx, `SELECT last_sequence = $3::numeric FROM ddbsync.shards WHERE table_name = $1 AND shard_id = $2`,
-			u.table, u.shardID, seq).Scan(&already); err == nil && already && !u.finished {
+		if already, err := store.Shards.AtPosition(ctx, tx, u.table, u.shardID, u.position); err == nil && already && !u.finished {
 			return 0, 0, nil
 		}
 		return 0, 0, fmt.Errorf("shard %s: checkpoint not advanced (at or past %s already, or marked as a gap): %w",

@@ -170,9 +170,7 @@ func (d *differ) repair(ctx context.Context) error {
 	if tag.RowsAffected() != d.sum.Extra {
 		return fmt.Errorf("deleted %d rows, expected %d extra", tag.RowsAffected(), d.sum.Extra)
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO ddbsync.repairs (diff_id, table_name, key, kind, before, after)
-		SELECT $1, $2, f.key, f.kind, f.copy_item, f.source_item FROM %s f WHERE NOT f.in_flight`, d.findings.Sanitize()),
-		d.sum.DiffID, d.cfg.Table); err != nil {
+	if err := store.Repairs.RecordFindings(ctx, tx, d.sum.DiffID, d.cfg.Table, d.findings); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
