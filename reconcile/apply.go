@@ -23,30 +23,19 @@ import (
 // disappear), REMOVE deletes it. Safe for concurrent use.
 type applier struct {
 	layout    Layout
-	tempTable string // per-connection staging table for a page's new images
+	stage     pgx.Identifier // per-connection staging table for a page's new images
 	createSQL string
 	mergeSQL  string
 	deleteSQL string
 }
 
 func newApplier(l Layout) *applier {
-	var where []string
-	for i, c := range l.QuotedKeyColumns() {
-		where = append(where, fmt.Sprintf("%s = $%d", c, i+1))
-	}
-	tmp := "ddbsync_apply_" + l.Name
-	if len(tmp) > store.MaxIdentLen {
-		tmp = tmp[:store.MaxIdentLen]
-	}
 	return &applier{
 		layout:    l,
-		tempTable: tmp,
-		// ON COMMIT DELETE ROWS: the table lives as long as the connection
-		// and is empty at the start of every page.
-		createSQL: fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-			pgx.Identifier{tmp}.Sanitize(), l.Ident().Sanitize()),
-		mergeSQL:  l.UpsertSQL(pgx.Identifier{tmp}),
-		deleteSQL: fmt.Sprintf("DELETE FROM %s WHERE %s", l.Ident().Sanitize(), strings.Join(where, " AND ")),
+		stage:     l.StageTable(),
+		createSQL: l.CreateStageSQL(),
+		mergeSQL:  l.UpsertSQL(l.StageTable()),
+		deleteSQL: l.DeleteSQL(),
 	}
 }
 
@@ -114,7 +103,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		if _, err := tx.Exec(ctx, a.createSQL); err != nil {
 			return 0, 0, err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{a.tempTable}, a.layout.Columns(), pgx.CopyFromRows(upserts)); err != nil {
+		if _, err := tx.CopyFrom(ctx, a.stage, a.layout.Columns(), pgx.CopyFromRows(upserts)); err != nil {
 			return 0, 0, err
 		}
 		if _, err := tx.Exec(ctx, a.mergeSQL); err != nil {

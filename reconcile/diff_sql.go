@@ -20,7 +20,6 @@ const diffWorkMem = "256MB"
 // sqlParts are the layout-dependent pieces of the diff's statements.
 type sqlParts struct {
 	keyCols []string // quoted key columns
-	keyJSON func(item string) string
 	joinOn  func(a, b string) string
 }
 
@@ -29,14 +28,6 @@ func (d *differ) parts() sqlParts {
 	var p sqlParts
 	for _, c := range l.KeyColumns {
 		p.keyCols = append(p.keyCols, pgx.Identifier{c}.Sanitize())
-	}
-	attrs := l.Key.Attributes()
-	p.keyJSON = func(item string) string {
-		var args []string
-		for _, a := range attrs {
-			args = append(args, quoteLiteral(a.Name), fmt.Sprintf("%s -> %s", item, quoteLiteral(a.Name)))
-		}
-		return "jsonb_build_object(" + strings.Join(args, ", ") + ")"
 	}
 	p.joinOn = func(a, b string) string {
 		var conds []string
@@ -63,6 +54,32 @@ func (d *differ) compare(ctx context.Context) error {
 	}
 	since := d.sum.Instant.Add(-d.cfg.Skew)
 	first := p.keyCols[0]
+
+	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT set_config('work_mem', $1, true)", diffWorkMem); err != nil {
+		return err
+	}
+	// CREATE TABLE AS takes no parameters: PostgreSQL quotes the values.
+	attrs := l.Key.Attributes()
+	vals := []string{timeText(since), timeText(d.sum.Instant), d.cfg.Table}
+	for _, a := range attrs {
+		vals = append(vals, a.Name)
+	}
+	lits, err := store.QuoteLiterals(ctx, tx, vals...)
+	if err != nil {
+		return err
+	}
+	keyJSON := func(item string) string {
+		var args []string
+		for _, name := range lits[3:] {
+			args = append(args, name, fmt.Sprintf("%s -> %s", item, name))
+		}
+		return "jsonb_build_object(" + strings.Join(args, ", ") + ")"
+	}
 	// A copy row is in flight when it changed at or after I − skew: a
 	// stream row with that origin_time, or an export or scan image taken
 	// after I. A missing row is in flight when the stream removed its key
@@ -83,17 +100,8 @@ func (d *differ) compare(ctx context.Context) error {
 				ELSE coalesce(t.removed_at >= %[8]s, false) END AS in_flight
 		FROM j LEFT JOIN ddbsync.tombstones t ON j.copy_item IS NULL AND t.table_name = %[10]s AND t.key = %[11]s`,
 		d.findings.Sanitize(), strings.Join(sel, ", "), d.source.Sanitize(), l.Ident().Sanitize(), first,
-		p.joinOn("s", "c"), p.keyJSON("coalesce(j.source_item, j.copy_item)"),
-		timeLiteral(since), timeLiteral(d.sum.Instant), quoteLiteral(d.cfg.Table), p.keyJSON("j.source_item"))
-
-	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '"+diffWorkMem+"'"); err != nil {
-		return err
-	}
+		p.joinOn("s", "c"), keyJSON("coalesce(j.source_item, j.copy_item)"),
+		lits[0]+"::timestamptz", lits[1]+"::timestamptz", lits[2], keyJSON("j.source_item"))
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return err
 	}
@@ -221,13 +229,13 @@ func (d *differ) report(ctx context.Context) error {
 		return err
 	}
 	p := d.parts()
-	limit := ""
+	var limit any // NULL: no limit
 	if d.cfg.Limit > 0 {
-		limit = fmt.Sprintf(" LIMIT %d", d.cfg.Limit)
+		limit = int64(d.cfg.Limit)
 	}
 	rows, err := d.pool.Query(ctx, fmt.Sprintf(`SELECT kind, in_flight, key::text, source_item::text, copy_item::text,
 			origin, origin_time, shard_id, sequence_number::text, removed_at, tomb_shard_id, tomb_sequence::text, tomb_ttl
-		FROM %s ORDER BY in_flight, kind, %s%s`, d.findings.Sanitize(), strings.Join(p.keyCols, ", "), limit))
+		FROM %s ORDER BY in_flight, kind, %s LIMIT $1`, d.findings.Sanitize(), strings.Join(p.keyCols, ", ")), limit)
 	if err != nil {
 		return err
 	}
@@ -291,6 +299,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func timeLiteral(t time.Time) string {
-	return quoteLiteral(t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")) + "::timestamptz"
+// timeText is t as PostgreSQL reads a timestamptz, to the microsecond.
+func timeText(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
 }

@@ -442,16 +442,3 @@ func (s *fileItems) flushStats() {
 }
 
 func (s *fileItems) Err() error { return s.r.Err() }
-
-// quoteLiteral quotes s as an SQL string literal, for the diff's generated
-// queries (reconcile/diff_sql.go).
-func quoteLiteral(s string) string {
-	out := []byte{'\''}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			out = append(out, '\'')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '\''))
-}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -159,6 +160,33 @@ func (l Layout) UpsertSQL(from pgx.Identifier) string {
 	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) DO UPDATE SET %s",
 		l.Ident().Sanitize(), strings.Join(quoted, ", "), strings.Join(quoted, ", "), from.Sanitize(),
 		strings.Join(l.QuotedKeyColumns(), ", "), strings.Join(set, ", "))
+}
+
+// StageTable is the temporary table stream apply stages a page's new
+// images in, before [Layout.UpsertSQL] writes them. It lives as long as
+// its connection, and is named from a hash of the data table and its key,
+// so two followed tables (or a table whose key changed) never share one on
+// a pooled connection, however long their names.
+func (l Layout) StageTable() pgx.Identifier {
+	h := fnv.New64a()
+	h.Write([]byte(l.Schema + "\x00" + l.Name + "\x00" + l.Key.String()))
+	return pgx.Identifier{"pg_temp", fmt.Sprintf("ddbsync_stage_%016x", h.Sum64())}
+}
+
+// CreateStageSQL creates [Layout.StageTable] unless the connection has it:
+// ON COMMIT DELETE ROWS empties it at the end of every transaction.
+func (l Layout) CreateStageSQL() string {
+	return fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+		l.StageTable().Sanitize(), l.Ident().Sanitize())
+}
+
+// DeleteSQL deletes the row whose key columns are $1, $2.
+func (l Layout) DeleteSQL() string {
+	var where []string
+	for i, c := range l.QuotedKeyColumns() {
+		where = append(where, fmt.Sprintf("%s = $%d", c, i+1))
+	}
+	return fmt.Sprintf("DELETE FROM %s WHERE %s", l.Ident().Sanitize(), strings.Join(where, " AND "))
 }
 
 // Provenance says where a row's image came from.
