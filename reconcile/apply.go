@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -21,43 +21,19 @@ import (
 // disappear), REMOVE deletes it. Safe for concurrent use.
 type applier struct {
 	layout    Layout
-	tempTable string // per-connection staging table for a page's new images
+	stage     pgx.Identifier // per-connection staging table for a page's new images
 	createSQL string
 	mergeSQL  string
 	deleteSQL string
 }
 
 func newApplier(l Layout) *applier {
-	cols := l.Columns()
-	quoted := make([]string, len(cols))
-	for i, c := range cols {
-		quoted[i] = pgx.Identifier{c}.Sanitize()
-	}
-	var keyCols, set, where []string
-	for i, c := range l.KeyColumns {
-		keyCols = append(keyCols, pgx.Identifier{c}.Sanitize())
-		where = append(where, fmt.Sprintf("%s = $%d", pgx.Identifier{c}.Sanitize(), i+1))
-	}
-	for _, c := range cols[len(l.KeyColumns):] {
-		q := pgx.Identifier{c}.Sanitize()
-		set = append(set, q+" = EXCLUDED."+q)
-	}
-	set = append(set, "synced_at = now()")
-	tmp := "ddbsync_apply_" + l.Name
-	if len(tmp) > maxIdentLen {
-		tmp = tmp[:maxIdentLen]
-	}
 	return &applier{
 		layout:    l,
-		tempTable: tmp,
-		// ON COMMIT DELETE ROWS: the table lives as long as the connection
-		// and is empty at the start of every page.
-		createSQL: fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-			pgx.Identifier{tmp}.Sanitize(), l.Ident().Sanitize()),
-		mergeSQL: fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) DO UPDATE SET %s",
-			l.Ident().Sanitize(), strings.Join(quoted, ", "), strings.Join(quoted, ", "), pgx.Identifier{tmp}.Sanitize(),
-			strings.Join(keyCols, ", "), strings.Join(set, ", ")),
-		deleteSQL: fmt.Sprintf("DELETE FROM %s WHERE %s", l.Ident().Sanitize(), strings.Join(where, " AND ")),
+		stage:     l.StageTable(),
+		createSQL: l.CreateStageSQL(),
+		mergeSQL:  l.UpsertSQL(l.StageTable()),
+		deleteSQL: l.DeleteSQL(),
 	}
 }
 
@@ -89,8 +65,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
 			args := make([]any, len(a.layout.KeyColumns))
-			enc := rowEncoder{layout: a.layout}
-			if err := enc.keyValues(key, args); err != nil {
+			if err := a.layout.KeyValues(key, args); err != nil {
 				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
 			batch.Queue(a.deleteSQL, args...)
@@ -98,39 +73,24 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 			if err != nil {
 				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
-			batch.Queue(`INSERT INTO ddbsync.tombstones (table_name, key, removed_at, shard_id, sequence_number, ttl)
-				VALUES ($1, $2, $3, $4, $5::numeric, $6) ON CONFLICT (table_name, key) DO UPDATE SET removed_at = EXCLUDED.removed_at,
-				shard_id = EXCLUDED.shard_id, sequence_number = EXCLUDED.sequence_number, ttl = EXCLUDED.ttl`,
-				u.table, keyJSON, c.ApproximateCreationTime, u.shardID, c.SequenceNumber, c.TTL)
+			store.Tombstones.QueueRecord(batch, store.Tombstone{Table: u.table, Key: keyJSON, RemovedAt: c.ApproximateCreationTime,
+				ShardID: u.shardID, Sequence: c.SequenceNumber, TTL: c.TTL})
 			if c.TTL {
 				ttl++
 			}
 			continue
 		}
 		// A fresh encoder per row: the rows are kept until the COPY.
-		enc := newRowEncoder(a.layout)
-		vals, err := enc.encode(c.NewImage, Provenance{Origin: OriginStream, Time: c.ApproximateCreationTime,
+		enc := store.NewEncoder(a.layout, store.RowColumns)
+		vals, err := enc.Encode(c.NewImage, Provenance{Origin: OriginStream, Time: c.ApproximateCreationTime,
 			ShardID: u.shardID, Sequence: c.SequenceNumber})
 		if err != nil {
 			return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 		}
 		upserts = append(upserts, vals)
 	}
-	state := "reading"
-	if u.finished {
-		state = "finished"
-	}
-	var seq any
-	if u.position != "" {
-		seq = u.position
-	}
-	batch.Queue(`UPDATE ddbsync.shards SET state = $3, last_sequence = coalesce($4::numeric, last_sequence),
-		changes_applied = changes_applied + $5, ttl_removes = ttl_removes + $6,
-		first_record_time = coalesce(first_record_time, $7), last_record_time = coalesce($8, last_record_time),
-		updated_at = now()
-		WHERE table_name = $1 AND shard_id = $2 AND state <> 'gap'
-		AND ($4::numeric IS NULL OR last_sequence IS NULL OR last_sequence < $4::numeric OR $3 = 'finished')`,
-		u.table, u.shardID, state, seq, int64(len(u.changes)), ttl, nullTime(u.first), nullTime(u.last))
+	store.Shards.QueueAdvance(batch, store.Advance{Table: u.table, ShardID: u.shardID, Position: u.position, Finished: u.finished,
+		Changes: int64(len(u.changes)), TTL: ttl, First: u.first, Last: u.last})
 
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -141,7 +101,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		if _, err := tx.Exec(ctx, a.createSQL); err != nil {
 			return 0, 0, err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{a.tempTable}, a.layout.Columns(), pgx.CopyFromRows(upserts)); err != nil {
+		if _, err := tx.CopyFrom(ctx, a.stage, a.layout.Columns(), pgx.CopyFromRows(upserts)); err != nil {
 			return 0, 0, err
 		}
 		if _, err := tx.Exec(ctx, a.mergeSQL); err != nil {
@@ -166,9 +126,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 	if tag.RowsAffected() != 1 {
 		// A retry of a page whose commit succeeded but was never
 		// acknowledged finds the checkpoint already there: nothing to do.
-		var already bool
-		if err := tx.QueryRow(ctx, `SELECT last_sequence = $3::numeric FROM ddbsync.shards WHERE table_name = $1 AND shard_id = $2`,
-			u.table, u.shardID, seq).Scan(&already); err == nil && already && !u.finished {
+		if already, err := store.Shards.AtPosition(ctx, tx, u.table, u.shardID, u.position); err == nil && already && !u.finished {
 			return 0, 0, nil
 		}
 		return 0, 0, fmt.Errorf("shard %s: checkpoint not advanced (at or past %s already, or marked as a gap): %w",

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -19,12 +20,6 @@ import (
 // key "in flight" rather than inconsistent: an export's time is fuzzy by
 // about a minute, and stream times are rounded down to the second.
 const DefaultDiffSkew = time.Minute
-
-// Origins of a row's image besides [OriginExport] and [OriginStream].
-const (
-	// OriginScan is a row that `diff --repair` took from a live Scan.
-	OriginScan = "scan"
-)
 
 // Errors of [Diff], matched with errors.Is.
 var (
@@ -324,16 +319,17 @@ func (d *differ) lock(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("connecting: %w", err)
 	}
 	d.lockConn = conn
-	locks := &tableLocks{conn: conn, table: d.cfg.Table, kinds: []lockKind{lockDiff}}
+	kinds := []store.LockKind{store.LockDiff}
 	if d.cfg.Repair {
-		locks.kinds = append(locks.kinds, lockFollow, lockLoad)
+		kinds = append(kinds, store.LockFollow, store.LockLoad)
 	}
-	if err := locks.acquire(ctx, lockWait(d.cfg.LockTimeout)); err != nil {
+	locks := store.NewTableLocks(conn, d.cfg.Table, kinds...)
+	if err := locks.Acquire(ctx, store.LockWait(d.cfg.LockTimeout)); err != nil {
 		conn.Release()
 		return nil, err
 	}
 	return func() {
-		locks.release(ctx)
+		locks.Release(ctx)
 		conn.Release()
 	}, nil
 }
@@ -347,7 +343,7 @@ func (d *differ) describeSource() error {
 		if exp.Summary.ExportTime == nil {
 			return fmt.Errorf("the export %s records no exportTime, so there is no instant to compare at", exp.ID())
 		}
-		d.sum.SourceKind = OriginExport
+		d.sum.SourceKind = string(OriginExport)
 		d.sum.Source = fmt.Sprintf("%s (%s)", exp.ID(), exp.Source())
 		d.sum.Instant = exp.Summary.ExportTime.UTC()
 		return nil
@@ -356,19 +352,14 @@ func (d *differ) describeSource() error {
 	if segments <= 0 {
 		segments = DefaultScanSegments
 	}
-	d.sum.SourceKind = OriginScan
+	d.sum.SourceKind = string(OriginScan)
 	d.sum.Source = fmt.Sprintf("scan of %s (%d segments)", d.cfg.Table, segments)
 	return nil
 }
 
 // watermark reads the copy's W (nil before any follow published one).
 func (d *differ) watermark(ctx context.Context) (*time.Time, error) {
-	var w *time.Time
-	err := d.pool.QueryRow(ctx, `SELECT watermark FROM ddbsync.streams WHERE table_name = $1`, d.cfg.Table).Scan(&w)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	return w, err
+	return store.Streams.Watermark(ctx, d.pool, d.cfg.Table)
 }
 
 // checkCaughtUp makes sure the copy reflects every change before at: its
@@ -444,12 +435,7 @@ func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.00
 func (d *differ) begin(ctx context.Context) error {
 	// Scratch tables of diffs that died (the diff lock is ours, so no
 	// other diff of this table is alive) go first.
-	rows, err := d.pool.Query(ctx, `UPDATE ddbsync.diff_runs SET state = 'failed', error = 'interrupted', finished_at = now()
-		WHERE table_name = $1 AND state = 'running' RETURNING diff_id`, d.cfg.Table)
-	if err != nil {
-		return err
-	}
-	stale, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	stale, err := store.DiffRuns.FailInterrupted(ctx, d.pool, d.cfg.Table)
 	if err != nil {
 		return err
 	}
@@ -464,9 +450,8 @@ func (d *differ) begin(ctx context.Context) error {
 	if !d.sum.Instant.IsZero() {
 		instant = &d.sum.Instant
 	}
-	if err := d.pool.QueryRow(ctx, `INSERT INTO ddbsync.diff_runs (table_name, source_kind, source, instant, skew)
-		VALUES ($1, $2, $3, $4, $5) RETURNING diff_id`,
-		d.cfg.Table, d.sum.SourceKind, d.sum.Source, instant, d.cfg.Skew).Scan(&d.sum.DiffID); err != nil {
+	if d.sum.DiffID, err = store.DiffRuns.Begin(ctx, d.pool, store.NewDiff{Table: d.cfg.Table, SourceKind: d.sum.SourceKind,
+		Source: d.sum.Source, Instant: instant, Skew: d.cfg.Skew}); err != nil {
 		return err
 	}
 	names := scratchTables(d.sum.DiffID)
@@ -480,12 +465,7 @@ func (d *differ) begin(ctx context.Context) error {
 	return err
 }
 
-func scratchTables(id int64) [2]pgx.Identifier {
-	return [2]pgx.Identifier{
-		{bookkeepingSchema, fmt.Sprintf("diff_%d_source", id)},
-		{bookkeepingSchema, fmt.Sprintf("diff_%d_findings", id)},
-	}
-}
+func scratchTables(id int64) [2]pgx.Identifier { return store.DiffScratch(id) }
 
 func (d *differ) dropScratch() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -517,7 +497,7 @@ func (d *differ) fillSource(ctx context.Context) error {
 					return err
 				}
 				defer tx.Rollback(context.WithoutCancel(gctx))
-				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, diffColumns(l), newImageEncoder(l), prov, d.cfg.LoadStats); err != nil {
+				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.LoadStats); err != nil {
 					return err
 				}
 				if err := tx.Commit(gctx); err != nil {
@@ -542,34 +522,25 @@ func (d *differ) fillSource(ctx context.Context) error {
 	end := d.cfg.Now().UTC()
 	d.sum.ScanEnd = &end
 	d.sum.SourceItems = n
-	_, err = d.pool.Exec(ctx, `UPDATE ddbsync.diff_runs SET instant = $2, scan_end = $3 WHERE diff_id = $1`,
-		d.sum.DiffID, d.sum.Instant, end)
-	return err
+	return store.DiffRuns.SetScan(ctx, d.pool, d.sum.DiffID, d.sum.Instant, end)
 }
 
 // record writes the summary into the run's row.
 func (d *differ) record(ctx context.Context) error {
-	state := "consistent"
-	if d.sum.Inconsistencies() > 0 {
-		state = "inconsistent"
-	}
 	var repaired *int64
 	if r := d.sum.Repair; r != nil {
 		n := r.Inserted + r.Updated + r.Deleted
 		repaired = &n
 	}
-	_, err := d.pool.Exec(ctx, `UPDATE ddbsync.diff_runs SET state = $2, watermark = $3, source_items = $4, copy_rows = $5,
-		missing = $6, extra = $7, different = $8, in_flight = $9, repaired = $10, finished_at = now() WHERE diff_id = $1`,
-		d.sum.DiffID, state, d.sum.Watermark, d.sum.SourceItems, d.sum.CopyRows,
-		d.sum.Missing, d.sum.Extra, d.sum.Different, d.sum.InFlight, repaired)
-	return err
+	return store.DiffRuns.Finish(ctx, d.pool, d.sum.DiffID, store.DiffResult{Watermark: d.sum.Watermark,
+		SourceItems: d.sum.SourceItems, CopyRows: d.sum.CopyRows, Missing: d.sum.Missing, Extra: d.sum.Extra,
+		Different: d.sum.Different, InFlight: d.sum.InFlight, Repaired: repaired})
 }
 
 func (d *differ) recordFailure(cause error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := d.pool.Exec(ctx, `UPDATE ddbsync.diff_runs SET state = 'failed', error = $2, finished_at = now()
-		WHERE diff_id = $1 AND state = 'running'`, d.sum.DiffID, cause.Error()); err != nil {
+	if err := store.DiffRuns.Fail(ctx, d.pool, d.sum.DiffID, cause.Error()); err != nil {
 		d.log.Warn("recording the failed diff", slog.String("error", err.Error()))
 	}
 }

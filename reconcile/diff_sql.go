@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
 // diffWorkMem lets the comparison's hash join and sort keep a million keys
@@ -18,7 +20,6 @@ const diffWorkMem = "256MB"
 // sqlParts are the layout-dependent pieces of the diff's statements.
 type sqlParts struct {
 	keyCols []string // quoted key columns
-	keyJSON func(item string) string
 	joinOn  func(a, b string) string
 }
 
@@ -27,14 +28,6 @@ func (d *differ) parts() sqlParts {
 	var p sqlParts
 	for _, c := range l.KeyColumns {
 		p.keyCols = append(p.keyCols, pgx.Identifier{c}.Sanitize())
-	}
-	attrs := l.Key.Attributes()
-	p.keyJSON = func(item string) string {
-		var args []string
-		for _, a := range attrs {
-			args = append(args, quoteLiteral(a.Name), fmt.Sprintf("%s -> %s", item, quoteLiteral(a.Name)))
-		}
-		return "jsonb_build_object(" + strings.Join(args, ", ") + ")"
 	}
 	p.joinOn = func(a, b string) string {
 		var conds []string
@@ -61,6 +54,32 @@ func (d *differ) compare(ctx context.Context) error {
 	}
 	since := d.sum.Instant.Add(-d.cfg.Skew)
 	first := p.keyCols[0]
+
+	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT set_config('work_mem', $1, true)", diffWorkMem); err != nil {
+		return err
+	}
+	// CREATE TABLE AS takes no parameters: PostgreSQL quotes the values.
+	attrs := l.Key.Attributes()
+	vals := []string{timeText(since), timeText(d.sum.Instant), d.cfg.Table}
+	for _, a := range attrs {
+		vals = append(vals, a.Name)
+	}
+	lits, err := store.QuoteLiterals(ctx, tx, vals...)
+	if err != nil {
+		return err
+	}
+	keyJSON := func(item string) string {
+		var args []string
+		for _, name := range lits[3:] {
+			args = append(args, name, fmt.Sprintf("%s -> %s", item, name))
+		}
+		return "jsonb_build_object(" + strings.Join(args, ", ") + ")"
+	}
 	// A copy row is in flight when it changed at or after I − skew: a
 	// stream row with that origin_time, or an export or scan image taken
 	// after I. A missing row is in flight when the stream removed its key
@@ -81,17 +100,8 @@ func (d *differ) compare(ctx context.Context) error {
 				ELSE coalesce(t.removed_at >= %[8]s, false) END AS in_flight
 		FROM j LEFT JOIN ddbsync.tombstones t ON j.copy_item IS NULL AND t.table_name = %[10]s AND t.key = %[11]s`,
 		d.findings.Sanitize(), strings.Join(sel, ", "), d.source.Sanitize(), l.Ident().Sanitize(), first,
-		p.joinOn("s", "c"), p.keyJSON("coalesce(j.source_item, j.copy_item)"),
-		timeLiteral(since), timeLiteral(d.sum.Instant), quoteLiteral(d.cfg.Table), p.keyJSON("j.source_item"))
-
-	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '"+diffWorkMem+"'"); err != nil {
-		return err
-	}
+		p.joinOn("s", "c"), keyJSON("coalesce(j.source_item, j.copy_item)"),
+		lits[0]+"::timestamptz", lits[1]+"::timestamptz", lits[2], keyJSON("j.source_item"))
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return err
 	}
@@ -139,36 +149,21 @@ func (d *differ) repair(ctx context.Context) error {
 	p := d.parts()
 	l := d.table.layout
 	data := l.Ident().Sanitize()
-	cols := l.Columns()
-	quoted := make([]string, len(cols))
-	srcCols := make([]string, len(cols))
-	for i, c := range cols {
-		quoted[i] = pgx.Identifier{c}.Sanitize()
-		srcCols[i] = "s." + quoted[i]
-	}
-	var set []string
-	for _, c := range quoted[len(l.KeyColumns):] {
-		set = append(set, c+" = EXCLUDED."+c)
-	}
-	set = append(set, "synced_at = now()")
 
 	tx, err := d.lockConn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if d.sum.SourceKind == OriginScan {
-		if err := allowOrigin(ctx, tx, l, OriginScan); err != nil {
+	if d.sum.SourceKind == string(OriginScan) {
+		if err := store.AllowOrigin(ctx, tx, l, OriginScan); err != nil {
 			return err
 		}
 	}
 	if err := d.stageRepairs(ctx, tx); err != nil {
 		return err
 	}
-	upsert := fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s s ON CONFLICT (%s) DO UPDATE SET %s`,
-		data, strings.Join(quoted, ", "), strings.Join(srcCols, ", "), repairStage.Sanitize(),
-		strings.Join(p.keyCols, ", "), strings.Join(set, ", "))
-	tag, err := tx.Exec(ctx, upsert)
+	tag, err := tx.Exec(ctx, l.UpsertSQL(repairStage))
 	if err != nil {
 		return err
 	}
@@ -183,9 +178,7 @@ func (d *differ) repair(ctx context.Context) error {
 	if tag.RowsAffected() != d.sum.Extra {
 		return fmt.Errorf("deleted %d rows, expected %d extra", tag.RowsAffected(), d.sum.Extra)
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO ddbsync.repairs (diff_id, table_name, key, kind, before, after)
-		SELECT $1, $2, f.key, f.kind, f.copy_item, f.source_item FROM %s f WHERE NOT f.in_flight`, d.findings.Sanitize()),
-		d.sum.DiffID, d.cfg.Table); err != nil {
+	if err := store.Repairs.RecordFindings(ctx, tx, d.sum.DiffID, d.cfg.Table, d.findings); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -215,7 +208,8 @@ func (d *differ) stageRepairs(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	defer rows.Close()
-	src := &repairRows{rows: rows, enc: newRowEncoder(l), prov: Provenance{Origin: d.sum.SourceKind, Time: d.sum.Instant}}
+	src := store.NewCopySource(&imageRows{rows: rows}, store.NewEncoder(l, store.RowColumns),
+		Provenance{Origin: store.Origin(d.sum.SourceKind), Time: d.sum.Instant})
 	if _, err := tx.CopyFrom(ctx, repairStage, l.Columns(), src); err != nil {
 		if serr := src.Err(); serr != nil {
 			return serr
@@ -223,41 +217,6 @@ func (d *differ) stageRepairs(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("staging the repairs: %w", err)
 	}
 	return src.Err()
-}
-
-// allowOrigin widens the data table's origin CHECK to accept origin, once:
-// tables are created accepting 'export' and 'stream' only.
-func allowOrigin(ctx context.Context, tx pgx.Tx, l Layout, origin string) error {
-	rows, err := tx.Query(ctx, `SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
-		JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
-		WHERE n.nspname = $1 AND r.relname = $2 AND c.contype = 'c'
-		AND pg_get_constraintdef(c.oid) LIKE '%origin%'`, l.Schema, l.Name)
-	if err != nil {
-		return err
-	}
-	type check struct{ name, def string }
-	checks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (check, error) {
-		var c check
-		return c, r.Scan(&c.name, &c.def)
-	})
-	if err != nil {
-		return err
-	}
-	for _, c := range checks {
-		if strings.Contains(c.def, "'"+origin+"'") {
-			return nil
-		}
-	}
-	stmt := "ALTER TABLE " + l.Ident().Sanitize()
-	for _, c := range checks {
-		stmt += " DROP CONSTRAINT " + pgx.Identifier{c.name}.Sanitize() + ","
-	}
-	stmt += fmt.Sprintf(" ADD CONSTRAINT %s CHECK (origin IN ('export', 'stream', %s)) NOT VALID",
-		pgx.Identifier{l.Name + "_origin_check"}.Sanitize(), quoteLiteral(origin))
-	if _, err := tx.Exec(ctx, stmt); err != nil {
-		return fmt.Errorf("allowing origin %s in %s: %w", origin, l.Ident().Sanitize(), err)
-	}
-	return nil
 }
 
 // report streams the findings to the report, one row at a time.
@@ -270,13 +229,13 @@ func (d *differ) report(ctx context.Context) error {
 		return err
 	}
 	p := d.parts()
-	limit := ""
+	var limit any // NULL: no limit
 	if d.cfg.Limit > 0 {
-		limit = fmt.Sprintf(" LIMIT %d", d.cfg.Limit)
+		limit = int64(d.cfg.Limit)
 	}
 	rows, err := d.pool.Query(ctx, fmt.Sprintf(`SELECT kind, in_flight, key::text, source_item::text, copy_item::text,
 			origin, origin_time, shard_id, sequence_number::text, removed_at, tomb_shard_id, tomb_sequence::text, tomb_ttl
-		FROM %s ORDER BY in_flight, kind, %s%s`, d.findings.Sanitize(), strings.Join(p.keyCols, ", "), limit))
+		FROM %s ORDER BY in_flight, kind, %s LIMIT $1`, d.findings.Sanitize(), strings.Join(p.keyCols, ", ")), limit)
 	if err != nil {
 		return err
 	}
@@ -340,6 +299,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func timeLiteral(t time.Time) string {
-	return quoteLiteral(t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")) + "::timestamptz"
+// timeText is t as PostgreSQL reads a timestamptz, to the microsecond.
+func timeText(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
 }

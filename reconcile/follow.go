@@ -10,10 +10,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -92,7 +92,13 @@ type FollowStats struct {
 }
 
 // ShardStates are the follow's shard states, in [FollowStats.Shards] order.
-var ShardStates = []string{"pending", "reading", "finished", "gap"}
+var ShardStates = func() []string {
+	out := make([]string, len(store.ShardStates))
+	for i, s := range store.ShardStates {
+		out[i] = string(s)
+	}
+	return out
+}()
 
 // Shards returns how many shards are in each of [ShardStates].
 func (s *FollowStats) Shards() [4]int64 {
@@ -245,29 +251,23 @@ type tableRecord struct {
 }
 
 func readTable(ctx context.Context, pool *pgxpool.Pool, table string) (tableRecord, error) {
-	var schema, name, key string
-	var exportTime *time.Time
-	err := pool.QueryRow(ctx, `SELECT pg_schema, pg_table, key_schema, export_time FROM ddbsync.tables WHERE table_name = $1`,
-		table).Scan(&schema, &name, &key, &exportTime)
-	if errors.Is(err, pgx.ErrNoRows) {
+	pub, err := store.Tables.Get(ctx, pool, table)
+	if err != nil {
+		return tableRecord{}, err
+	}
+	if pub == nil {
 		return tableRecord{}, fmt.Errorf("%w: %s; run `ddbsync load` with an export of it first", ErrNotLoaded, table)
 	}
+	ks, err := ddbjson.ParseKeySchema(pub.KeySchema)
 	if err != nil {
 		return tableRecord{}, err
 	}
-	ks, err := ddbjson.ParseKeySchema(key)
+	l, err := NewLayout(table, pub.Schema, ks)
 	if err != nil {
 		return tableRecord{}, err
 	}
-	l, err := NewLayout(table, schema, ks)
-	if err != nil {
-		return tableRecord{}, err
-	}
-	l.Name = name
-	rec := tableRecord{layout: l}
-	if exportTime != nil {
-		rec.exportTime = *exportTime
-	}
+	l.Name = pub.Name
+	rec := tableRecord{layout: l, exportTime: pub.ExportTime}
 	if rec.exportTime.IsZero() {
 		return tableRecord{}, fmt.Errorf("table %s: the loaded export records no export time, so there is no instant to replay from", table)
 	}
@@ -322,7 +322,7 @@ type follower struct {
 type shardRun struct {
 	id      string
 	parent  string
-	state   string // pending, reading, finished, gap
+	state   store.ShardState
 	lastSeq string
 	running bool
 }
@@ -342,7 +342,7 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 	}
 	f.apply = newApplier(f.table.layout)
 
-	lock, err := lockTable(ctx, f.pool, lockWait(f.cfg.LockTimeout), lockFollow, f.cfg.Table)
+	lock, err := store.LockTable(ctx, f.pool, store.LockWait(f.cfg.LockTimeout), store.LockFollow, f.cfg.Table)
 	if err != nil {
 		return FollowResult{}, err
 	}
@@ -395,10 +395,12 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 	var arn string
 	var start time.Time
 	var wm *time.Time
-	err := f.pool.QueryRow(ctx, `SELECT stream_arn, start_time, watermark FROM ddbsync.streams WHERE table_name = $1`,
-		f.cfg.Table).Scan(&arn, &start, &wm)
+	cur, err := store.Streams.Get(ctx, f.pool, f.cfg.Table)
+	if cur != nil {
+		arn, start, wm = cur.Arn, cur.Start, cur.Watermark
+	}
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case err == nil && cur == nil:
 		// First run: the stream must still hold every change since T − skew.
 		f.start = f.table.exportTime.Add(-f.cfg.Skew)
 		f.tracker = stream.NewTracker(f.start)
@@ -408,9 +410,7 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 					"less a safety margin of %s), so changes made after the export may already be gone",
 					f.table.exportTime.UTC().Format(time.RFC3339), f.cfg.Retention, oldest.UTC().Format(time.RFC3339), f.cfg.RetentionMargin)}
 		}
-		_, err := f.pool.Exec(ctx, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time) VALUES ($1, $2, $3)`,
-			f.cfg.Table, f.arn, f.start)
-		if err != nil {
+		if err := store.Streams.Begin(ctx, f.pool, f.cfg.Table, f.arn, f.start); err != nil {
 			return err
 		}
 		f.log.Info("following from the export time", slog.String("stream_arn", f.arn),
@@ -444,33 +444,28 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 
 func (f *follower) readShards(ctx context.Context) error {
 	f.shards = make(map[string]*shardRun)
-	rows, err := f.pool.Query(ctx, `SELECT shard_id, coalesce(parent_shard_id, ''), state, coalesce(last_sequence::text, '')
-		FROM ddbsync.shards WHERE table_name = $1`, f.cfg.Table)
+	rows, err := store.Shards.List(ctx, f.pool, f.cfg.Table)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		s := &shardRun{}
-		if err := rows.Scan(&s.id, &s.parent, &s.state, &s.lastSeq); err != nil {
-			return err
-		}
-		if s.state == "gap" {
+	for _, r := range rows {
+		s := &shardRun{id: r.ID, parent: r.Parent, state: r.State, lastSeq: r.LastSeq}
+		if s.state == store.ShardGap {
 			return &GapError{Table: f.cfg.Table, Shards: []string{s.id},
 				Reason: "a previous run stopped at a gap in this shard"}
 		}
-		if s.state == "finished" {
+		if s.state == store.ShardFinished {
 			f.tracker.Finished(s.id)
 		}
 		f.shards[s.id] = s
 	}
-	return rows.Err()
+	return nil
 }
 
 func (f *follower) finishedSet() map[string]bool {
 	m := make(map[string]bool, len(f.shards))
 	for id, s := range f.shards {
-		if s.state == "finished" {
+		if s.state == store.ShardFinished {
 			m[id] = true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -52,14 +53,14 @@ func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt t
 			s := f.shards[ev.id]
 			f.tracker.Read(ev.state)
 			if ev.state.Progress == stream.ProgressFinished {
-				s.state, s.running = "finished", false
+				s.state, s.running = store.ShardFinished, false
 				f.log.Info("shard finished", slog.String("shard_id", s.id))
 				// Its children may not have been listed yet.
 				if err := f.rediscover(ctx, events, &wg); err != nil {
 					return err
 				}
-			} else if s.state == "pending" {
-				s.state = "reading"
+			} else if s.state == store.ShardPending {
+				s.state = store.ShardReading
 			}
 			if err := f.updateWatermark(ctx); err != nil {
 				return err
@@ -98,7 +99,7 @@ func (f *follower) discover(ctx context.Context, desc stream.Description, listed
 	}
 	var unfinished []string
 	for id, s := range f.shards {
-		if s.state != "finished" {
+		if s.state != store.ShardFinished {
 			unfinished = append(unfinished, id)
 		}
 	}
@@ -106,7 +107,7 @@ func (f *follower) discover(ctx context.Context, desc stream.Description, listed
 		gap := &GapError{Table: f.cfg.Table, Shards: gone, From: f.watermark,
 			Reason: "shards vanished from the stream (trimmed after 24 hours) before ddbsync read them to their end"}
 		for _, id := range gone {
-			f.shards[id].state = "gap"
+			f.shards[id].state = store.ShardGap
 		}
 		f.countShards()
 		f.markGap(gone, gap.Error())
@@ -118,11 +119,10 @@ func (f *follower) discover(ctx context.Context, desc stream.Description, listed
 		}
 		sh, _ := lin.Shard(id)
 		parent := sh.ParentID
-		if err := f.exec(ctx, `INSERT INTO ddbsync.shards (table_name, shard_id, parent_shard_id) VALUES ($1, $2, nullif($3, ''))
-			ON CONFLICT DO NOTHING`, f.cfg.Table, id, parent); err != nil {
+		if err := f.exec(ctx, func() error { return store.Shards.Add(ctx, f.pool, f.cfg.Table, id, parent) }); err != nil {
 			return fmt.Errorf("table %s: recording shard %s: %w", f.cfg.Table, id, err)
 		}
-		f.shards[id] = &shardRun{id: id, parent: parent, state: "pending"}
+		f.shards[id] = &shardRun{id: id, parent: parent, state: store.ShardPending}
 	}
 	listed := make([]stream.Shard, 0, lin.Len())
 	for _, id := range lin.Order() {
@@ -140,7 +140,7 @@ func (f *follower) startReady(ctx context.Context, events chan<- shardEvent, wg 
 	finished := f.finishedSet()
 	for _, id := range f.lineage.Ready(finished) {
 		s := f.shards[id]
-		if s == nil || s.running || s.state == "finished" {
+		if s == nil || s.running || s.state == store.ShardFinished {
 			continue
 		}
 		orphan := s.parent != "" && f.lineage.ParentState(id, finished) == stream.ParentAbsent
@@ -226,8 +226,9 @@ func (f *follower) checkOrphan(ctx context.Context, id, parent string, first tim
 			Reason: reason + "; to go on knowingly, rerun with --accept-gap and then run `ddbsync diff`"}
 	}
 	f.log.Warn("going on past a gap (--accept-gap)", slog.String("shard_id", id), slog.String("parent_shard_id", parent))
-	return f.exec(ctx, `UPDATE ddbsync.streams SET accepted_gap = concat_ws(E'\n', accepted_gap, $2::text), updated_at = now()
-		WHERE table_name = $1`, f.cfg.Table, time.Now().UTC().Format(time.RFC3339)+": "+reason)
+	return f.exec(ctx, func() error {
+		return store.Streams.AcceptGap(ctx, f.pool, f.cfg.Table, time.Now().UTC().Format(time.RFC3339)+": "+reason)
+	})
 }
 
 // applyWithRetry applies a page, retrying while the database is away.
@@ -253,7 +254,7 @@ func (f *follower) countShards() {
 	var n [4]int64
 	for _, s := range f.shards {
 		for i, st := range ShardStates {
-			if s.state == st {
+			if string(s.state) == st {
 				n[i]++
 			}
 		}
@@ -271,16 +272,12 @@ func (f *follower) updateWatermark(ctx context.Context) error {
 	}
 	f.watermark = w.Time
 	f.cfg.Stats.watermarkNanos.Store(w.Time.UnixNano())
-	return f.exec(ctx, `UPDATE ddbsync.streams SET watermark = $2, watermark_shard = nullif($3, ''), updated_at = now()
-		WHERE table_name = $1`, f.cfg.Table, w.Time, w.ShardID)
+	return f.exec(ctx, func() error { return store.Streams.SetWatermark(ctx, f.pool, f.cfg.Table, w.Time, w.ShardID) })
 }
 
 // exec runs a bookkeeping statement, retrying while the database is away.
-func (f *follower) exec(ctx context.Context, sql string, args ...any) error {
-	return f.retryDB(ctx, "bookkeeping", func() error {
-		_, err := f.pool.Exec(ctx, sql, args...)
-		return err
-	})
+func (f *follower) exec(ctx context.Context, op func() error) error {
+	return f.retryDB(ctx, "bookkeeping", op)
 }
 
 // retryDB runs op until it succeeds, fails for good, or ctx is done,
@@ -333,9 +330,7 @@ func (f *follower) markGap(shards []string, detail string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, id := range shards {
-		_, err := f.pool.Exec(ctx, `UPDATE ddbsync.shards SET state = 'gap', detail = $3, updated_at = now()
-			WHERE table_name = $1 AND shard_id = $2`, f.cfg.Table, id, detail)
-		if err != nil {
+		if err := store.Shards.MarkGap(ctx, f.pool, f.cfg.Table, id, detail); err != nil {
 			f.log.Warn("recording the gap failed", slog.String("shard_id", id), slog.String("error", err.Error()))
 		}
 	}

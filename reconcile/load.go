@@ -14,11 +14,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
 // bookkeepingSchema holds ddbsync's own tables and unpublished load tables.
-const bookkeepingSchema = "ddbsync"
+const bookkeepingSchema = store.BookkeepingSchema
 
 // DefaultWorkers is how many data files a load or diff copies at once:
 // twice the CPUs, at least 4. Each file's decoding runs in ddbsync while
@@ -119,7 +120,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	}
 
 	// One load per table at a time.
-	lock, err := lockTable(ctx, pool, lockWait(cfg.LockTimeout), lockLoad, l.Table)
+	lock, err := store.LockTable(ctx, pool, store.LockWait(cfg.LockTimeout), store.LockLoad, l.Table)
 	if err != nil {
 		return res, err
 	}
@@ -139,7 +140,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 		return res, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
 	res.LoadID = loadID
-	loadTable := pgx.Identifier{bookkeepingSchema, loadTableName(loadID)}
+	loadTable := store.LoadTable(loadID)
 
 	var todo []snapshot.DataFile
 	var total int64
@@ -207,7 +208,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	return res, nil
 }
 
-func loadTableName(id int64) string { return fmt.Sprintf("load_%d", id) }
+func loadTableName(id int64) string { return store.LoadTableName(id) }
 
 // publishedCopy is the table's published copy, as ddbsync.tables records it.
 type publishedCopy struct {
@@ -229,10 +230,7 @@ func (c *publishedCopy) holds(exp *snapshot.Export, l Layout) bool {
 // leave the table's copy behind in another schema unless move is set. It
 // returns the published copy, nil when there is none.
 func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (*publishedCopy, error) {
-	var exists, ours bool
-	err := pool.QueryRow(ctx, `SELECT
-		EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2),
-		EXISTS (SELECT 1 FROM ddbsync.tables WHERE pg_schema = $1 AND pg_table = $2)`, l.Schema, l.Name).Scan(&exists, &ours)
+	exists, ours, err := store.Tables.Occupant(ctx, pool, l.Schema, l.Name)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: checking %s: %w", l.Table, l.Ident().Sanitize(), err)
 	}
@@ -240,38 +238,23 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 		return nil, fmt.Errorf("loading %s: %s: %w; drop or rename it, or load into another schema with --schema",
 			l.Table, l.Ident().Sanitize(), ErrTableNotOurs)
 	}
-	var other string
-	err = pool.QueryRow(ctx, `SELECT table_name FROM ddbsync.tables WHERE pg_schema = $1 AND pg_table = $2 AND table_name <> $3`,
-		l.Schema, l.Name, l.Table).Scan(&other)
-	if err == nil {
+	other, err := store.Tables.OtherHolder(ctx, pool, l.Schema, l.Name, l.Table)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", l.Table, err)
+	}
+	if other != "" {
 		return nil, fmt.Errorf("loading %s: %s already holds DynamoDB table %s; use --schema to keep them apart",
 			l.Table, l.Ident().Sanitize(), other)
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("loading %s: %w", l.Table, err)
-	}
-	var c publishedCopy
-	var arn *string
-	var loadedAt *time.Time
-	var items *int64
-	err = pool.QueryRow(ctx, `SELECT pg_schema, pg_table, export_arn, key_schema, loaded_at, item_count,
-			EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = pg_schema AND tablename = pg_table)
-		FROM ddbsync.tables WHERE table_name = $1`, l.Table).Scan(&c.schema, &c.name, &arn, &c.keySchema, &loadedAt, &items, &c.exists)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
+	pub, err := store.Tables.Get(ctx, pool, l.Table)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: reading its published copy: %w", l.Table, err)
 	}
-	if arn != nil {
-		c.exportArn = *arn
+	if pub == nil {
+		return nil, nil
 	}
-	if loadedAt != nil {
-		c.loadedAt = *loadedAt
-	}
-	if items != nil {
-		c.items = *items
-	}
+	c := publishedCopy{schema: pub.Schema, name: pub.Name, exportArn: pub.ExportArn, keySchema: pub.KeySchema,
+		loadedAt: pub.LoadedAt, items: pub.Items, exists: pub.Exists}
 	from := pgx.Identifier{c.schema, c.name}.Sanitize()
 	if c.exists && from != l.Ident().Sanitize() && !move {
 		return nil, fmt.Errorf("loading %s: %w: its copy is %s, this load is into %s; load with --schema %s to reload it where it is, "+
@@ -285,14 +268,14 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 // abandons an unfinished load of another export and starts a new one. It
 // returns the load id and the files already loaded, with their item counts.
 func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l Layout, log *slog.Logger) (int64, map[string]int64, error) {
-	var id int64
-	var arn, key, schema, table string
-	err := pool.QueryRow(ctx, `SELECT load_id, export_arn, key_schema, pg_schema, pg_table FROM ddbsync.loads
-		WHERE table_name = $1 AND state = 'loading'`, l.Table).Scan(&id, &arn, &key, &schema, &table)
+	cur, err := store.Loads.Unfinished(ctx, pool, l.Table)
 	switch {
-	case err == nil && arn == exp.ID() && key == l.Key.String() && schema == l.Schema && table == l.Name:
+	case err != nil:
+		return 0, nil, err
+	case cur != nil && cur.ExportArn == exp.ID() && cur.KeySchema == l.Key.String() && cur.Schema == l.Schema && cur.Name == l.Name:
+		id := cur.ID
 		done := make(map[string]int64)
-		rows, err := pool.Query(ctx, `SELECT file_name, item_count, md5 FROM ddbsync.load_files WHERE load_id = $1`, id)
+		files, err := store.LoadFiles.List(ctx, pool, id)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -300,28 +283,20 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 		for _, f := range exp.Files {
 			byName[f.Name] = f
 		}
-		for rows.Next() {
-			var name, md5 string
-			var n int64
-			if err := rows.Scan(&name, &n, &md5); err != nil {
-				return 0, nil, err
-			}
-			if f, ok := byName[name]; !ok || f.MD5Checksum != md5 || f.ItemCount != n {
-				rows.Close()
+		for _, lf := range files {
+			if f, ok := byName[lf.Name]; !ok || f.MD5Checksum != lf.MD5 || f.ItemCount != lf.Items {
 				return 0, nil, fmt.Errorf("unfinished load %d recorded file %s, which this export's manifest does not list as loaded; "+
-					"run the load again to start afresh after `ddbsync load --restart`", id, name)
+					"run the load again to start afresh after `ddbsync load --restart`", id, lf.Name)
 			}
-			done[name] = n
+			done[lf.Name] = lf.Items
 		}
-		return id, done, rows.Err()
-	case err == nil:
+		return id, done, nil
+	case cur != nil:
 		log.Info("abandoning an unfinished load of another export", slog.String("table", l.Table),
-			slog.Int64("load_id", id), slog.String("export_arn", arn))
-		if err := abandonLoad(ctx, pool, id); err != nil {
+			slog.Int64("load_id", cur.ID), slog.String("export_arn", cur.ExportArn))
+		if err := abandonLoad(ctx, pool, cur.ID); err != nil {
 			return 0, nil, err
 		}
-	case !errors.Is(err, pgx.ErrNoRows):
-		return 0, nil, err
 	}
 
 	tx, err := pool.Begin(ctx)
@@ -329,31 +304,11 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 		return 0, nil, err
 	}
 	defer tx.Rollback(ctx)
-	var exportTime *time.Time = exp.Summary.ExportTime
-	err = tx.QueryRow(ctx, `INSERT INTO ddbsync.loads
-		(table_name, export_arn, export_time, source, pg_schema, pg_table, key_schema, files_total, items_total)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING load_id`,
-		l.Table, exp.ID(), exportTime, exp.Source().String(), l.Schema, l.Name, l.Key.String(),
-		len(exp.Files), exp.Summary.ItemCount).Scan(&id)
+	id, err := store.Loads.Begin(ctx, tx, store.Load{Table: l.Table, ExportArn: exp.ID(), ExportTime: exp.Summary.ExportTime,
+		Source: exp.Source().String(), Schema: l.Schema, Name: l.Name, KeySchema: l.Key.String(),
+		FilesTotal: len(exp.Files), ItemsTotal: exp.Summary.ItemCount}, l)
 	if err != nil {
 		return 0, nil, err
-	}
-	loadTable := pgx.Identifier{bookkeepingSchema, loadTableName(id)}
-	if _, err := tx.Exec(ctx, l.createTableSQL(loadTable)); err != nil {
-		return 0, nil, fmt.Errorf("creating the load table: %w", err)
-	}
-	// Images are mostly over the 2 kB TOAST threshold; lz4 compresses them
-	// several times faster than the default pglz, when the server has it.
-	var lz4 bool
-	if err := tx.QueryRow(ctx, `SELECT coalesce('lz4' = ANY (enumvals), false) FROM pg_settings
-		WHERE name = 'default_toast_compression'`).Scan(&lz4); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil, err
-	}
-	if lz4 {
-		if _, err := tx.Exec(ctx, "ALTER TABLE "+loadTable.Sanitize()+
-			" ALTER COLUMN item SET COMPRESSION lz4, ALTER COLUMN doc SET COMPRESSION lz4"); err != nil {
-			return 0, nil, fmt.Errorf("creating the load table: %w", err)
-		}
 	}
 	return id, map[string]int64{}, tx.Commit(ctx)
 }
@@ -361,15 +316,11 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 // AbandonLoad drops the unfinished load of table, if any, so that the next
 // load starts afresh. It reports whether there was one.
 func AbandonLoad(ctx context.Context, pool *pgxpool.Pool, table string) (bool, error) {
-	var id int64
-	err := pool.QueryRow(ctx, `SELECT load_id FROM ddbsync.loads WHERE table_name = $1 AND state = 'loading'`, table).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
+	cur, err := store.Loads.Unfinished(ctx, pool, table)
+	if err != nil || cur == nil {
 		return false, err
 	}
-	return true, abandonLoad(ctx, pool, id)
+	return true, abandonLoad(ctx, pool, cur.ID)
 }
 
 func abandonLoad(ctx context.Context, pool *pgxpool.Pool, id int64) error {
@@ -378,13 +329,7 @@ func abandonLoad(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{bookkeepingSchema, loadTableName(id)}.Sanitize()); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM ddbsync.load_files WHERE load_id = $1`, id); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE ddbsync.loads SET state = 'abandoned', finished_at = now() WHERE load_id = $1`, id); err != nil {
+	if err := store.Loads.Abandon(ctx, tx, id); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
@@ -405,23 +350,21 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 		return fmt.Errorf("%s: %w", f.Name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	tag, err := tx.Exec(ctx, `INSERT INTO ddbsync.load_files (load_id, file_name, item_count, md5, bytes) VALUES ($1, $2, $3, $4, 0)
-		ON CONFLICT DO NOTHING`, loadID, f.Name, f.ItemCount, f.MD5Checksum)
+	claimed, err := store.LoadFiles.Claim(ctx, tx, loadID, store.LoadFile{Name: f.Name, Items: f.ItemCount, MD5: f.MD5Checksum})
 	if err != nil {
 		return fmt.Errorf("%s: recording: %w", f.Name, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if !claimed {
 		stats.FilesDone.Add(1)
 		stats.ItemsDone.Add(f.ItemCount)
 		return nil // loaded by an earlier run after all
 	}
-	n, bytes, err := copyExportFile(ctx, tx, exp, f, loadTable, l.Columns(), newRowEncoder(l),
+	n, bytes, err := copyExportFile(ctx, tx, exp, f, loadTable, store.NewEncoder(l, store.RowColumns),
 		Provenance{Origin: OriginExport, Time: exportTime}, stats)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE ddbsync.load_files SET item_count = $3, bytes = $4 WHERE load_id = $1 AND file_name = $2`,
-		loadID, f.Name, n, bytes); err != nil {
+	if err := store.LoadFiles.Copied(ctx, tx, loadID, f.Name, n, bytes); err != nil {
 		return fmt.Errorf("%s: recording: %w", f.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -439,14 +382,20 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 // read exports through it, so a diff's source is verified exactly as a
 // load's.
 func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snapshot.DataFile,
-	table pgx.Identifier, cols []string, enc itemEncoder, prov Provenance, stats *LoadStats) (int64, int64, error) {
+	table pgx.Identifier, enc *store.Encoder, prov Provenance, stats *LoadStats) (int64, int64, error) {
 	r, err := exp.OpenFile(ctx, f)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer r.Close()
-	src := &fileRows{name: f.Name, r: r, enc: enc, prov: prov, stats: stats}
-	n, err := tx.CopyFrom(ctx, table, cols, src)
+	items := &fileItems{r: r, stats: stats}
+	src := store.NewCopySource(items, enc, prov)
+	// A line the encoder refuses is bad data like one the reader refuses:
+	// the same refusal, its cause still matchable.
+	src.OnEncodeError = func(err error) error {
+		return &snapshot.FileError{File: f.Name, Line: r.Line(), Err: fmt.Errorf("%w: %w", snapshot.ErrCorrupt, err)}
+	}
+	n, err := tx.CopyFrom(ctx, table, enc.Columns(), src)
 	if err != nil {
 		// pgx reports a source's error as the server's COPY failure, as
 		// text; the source still holds the original, with its type.
@@ -461,35 +410,18 @@ func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snap
 	return n, r.BytesRead(), nil
 }
 
-// itemEncoder turns an item into the values of one row; [rowEncoder] makes
-// data table rows.
-type itemEncoder interface {
-	encode(item ddbjson.Item, p Provenance) ([]any, error)
-}
-
-// fileRows is a pgx.CopyFromSource over one data file.
-type fileRows struct {
-	name   string
+// fileItems are the items of one data file, counted into the load's
+// progress as they are read.
+type fileItems struct {
 	r      *snapshot.FileReader
-	enc    itemEncoder
-	prov   Provenance
-	vals   []any
-	err    error
 	stats  *LoadStats
 	bytes  int64
 	unseen int64
 }
 
-func (s *fileRows) Next() bool {
+func (s *fileItems) Next() bool {
 	if !s.r.Next() {
 		s.flushStats()
-		return false
-	}
-	s.vals, s.err = s.enc.encode(s.r.Item(), s.prov)
-	if s.err != nil {
-		// A line the encoder refuses is bad data like one the reader
-		// refuses: the same refusal, its cause still matchable.
-		s.err = &snapshot.FileError{File: s.name, Line: s.r.Line(), Err: fmt.Errorf("%w: %w", snapshot.ErrCorrupt, s.err)}
 		return false
 	}
 	// Progress counters are shared by all workers: update them in steps.
@@ -499,7 +431,9 @@ func (s *fileRows) Next() bool {
 	return true
 }
 
-func (s *fileRows) flushStats() {
+func (s *fileItems) Item() ddbjson.Item { return s.r.Item() }
+
+func (s *fileItems) flushStats() {
 	s.stats.ItemsDone.Add(s.unseen)
 	s.unseen = 0
 	b := s.r.BytesRead()
@@ -507,24 +441,4 @@ func (s *fileRows) flushStats() {
 	s.bytes = b
 }
 
-func (s *fileRows) Values() ([]any, error) { return s.vals, nil }
-
-func (s *fileRows) Err() error {
-	if s.err != nil {
-		return s.err
-	}
-	return s.r.Err()
-}
-
-// quoteLiteral quotes s as an SQL string literal, for the diff's generated
-// queries (reconcile/diff_sql.go).
-func quoteLiteral(s string) string {
-	out := []byte{'\''}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			out = append(out, '\'')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '\''))
-}
+func (s *fileItems) Err() error { return s.r.Err() }

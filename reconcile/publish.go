@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -98,9 +99,8 @@ func publishTx(ctx context.Context, pool *pgxpool.Pool, p publication, tmpPK str
 }
 
 func checkComplete(ctx context.Context, pool *pgxpool.Pool, p publication) (int64, error) {
-	var files, items int64
-	if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(item_count), 0) FROM ddbsync.load_files WHERE load_id = $1`,
-		p.loadID).Scan(&files, &items); err != nil {
+	files, items, err := store.LoadFiles.Totals(ctx, pool, p.loadID)
+	if err != nil {
 		return 0, err
 	}
 	if files != int64(len(p.exp.Files)) || items != p.exp.Summary.ItemCount {
@@ -119,7 +119,7 @@ func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name 
 		WHERE n.nspname = $1 AND c.conname = $2)`, bookkeepingSchema, name).Scan(&hasPK); err != nil || hasPK {
 		return err
 	}
-	if _, err := pool.Exec(ctx, p.layout.primaryKeySQL(p.loadTable, name)); err != nil {
+	if _, err := pool.Exec(ctx, p.layout.PrimaryKeySQL(p.loadTable, name)); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 			return fmt.Errorf("%w: the export holds the same key twice (%s); is --key right?", snapshot.ErrCorrupt, pgErr.Detail)
@@ -134,18 +134,12 @@ func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name 
 // a relation moves with its indexes, policies and grants, and views follow
 // it). It returns its oid (0 when there is none) and its comment.
 func claimPublished(ctx context.Context, tx pgx.Tx, l Layout) (uint32, *string, error) {
-	var old uint32
-	var schema, name string
-	var comment *string
-	err := tx.QueryRow(ctx, `SELECT c.oid, n.nspname, c.relname, obj_description(c.oid, 'pg_class')
-		FROM ddbsync.tables t JOIN pg_namespace n ON n.nspname = t.pg_schema
-		JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.pg_table AND c.relkind IN ('r', 'p')
-		WHERE t.table_name = $1`, l.Table).Scan(&old, &schema, &name, &comment)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil, nil
-	}
+	old, schema, name, comment, err := store.Tables.Relation(ctx, tx, l.Table)
 	if err != nil {
 		return 0, nil, fmt.Errorf("finding the published copy: %w", err)
+	}
+	if old == 0 {
+		return 0, nil, nil
 	}
 	if schema != l.Schema {
 		if _, err := tx.Exec(ctx, "ALTER TABLE "+pgx.Identifier{schema, name}.Sanitize()+" SET SCHEMA "+pgx.Identifier{l.Schema}.Sanitize()); err != nil {
@@ -164,7 +158,7 @@ func claimPublished(ctx context.Context, tx pgx.Tx, l Layout) (uint32, *string, 
 func moveIn(ctx context.Context, tx pgx.Tx, p publication, tmpPK string) error {
 	l := p.layout
 	pkName := l.Name + "_pkey"
-	if len(pkName) > maxIdentLen {
+	if len(pkName) > store.MaxIdentLen {
 		pkName = tmpPK
 	}
 	stmts := []string{
@@ -239,7 +233,7 @@ func replace(ctx context.Context, tx pgx.Tx, p publication, old uint32, tmpPK st
 // renaming takes well under one), but keeps whatever depends on the
 // relation. Row triggers on the table fire.
 func copyRows(ctx context.Context, tx pgx.Tx, p publication, why []string) error {
-	cols := append(p.layout.Columns(), ColSyncedAt)
+	cols := append(p.layout.Columns(), store.ColSyncedAt)
 	list := make([]string, len(cols))
 	for i, c := range cols {
 		list[i] = pgx.Identifier{c}.Sanitize()
@@ -288,21 +282,17 @@ func ourCommentPrefix(l Layout) string {
 // follow position reset, since the copy now reflects the export's instant.
 func recordPublished(ctx context.Context, tx pgx.Tx, p publication, items int64) error {
 	l := p.layout
-	_, err := tx.Exec(ctx, `INSERT INTO ddbsync.tables (table_name, pg_schema, pg_table, key_schema, load_id, export_arn, export_time, item_count, loaded_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
-		ON CONFLICT (table_name) DO UPDATE SET pg_schema = $2, pg_table = $3, key_schema = $4, load_id = $5,
-			export_arn = $6, export_time = $7, item_count = $8, loaded_at = now()`,
-		l.Table, l.Schema, l.Name, l.Key.String(), p.loadID, p.exp.ID(), p.exp.Summary.ExportTime, items)
-	if err != nil {
+	if err := store.Tables.RecordPublished(ctx, tx, store.Publication{Layout: l, LoadID: p.loadID, ExportArn: p.exp.ID(),
+		ExportTime: p.exp.Summary.ExportTime, Items: items}); err != nil {
 		return fmt.Errorf("recording the table: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM ddbsync.streams WHERE table_name = $1`, l.Table); err != nil {
+	if err := store.Streams.Reset(ctx, tx, l.Table); err != nil {
 		return fmt.Errorf("resetting the stream position: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM ddbsync.tombstones WHERE table_name = $1`, l.Table); err != nil {
+	if err := store.Tombstones.Clear(ctx, tx, l.Table); err != nil {
 		return fmt.Errorf("clearing tombstones: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE ddbsync.loads SET state = 'published', finished_at = now() WHERE load_id = $1`, p.loadID); err != nil {
+	if err := store.Loads.MarkPublished(ctx, tx, p.loadID); err != nil {
 		return fmt.Errorf("recording the load: %w", err)
 	}
 	return nil

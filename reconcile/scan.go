@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
 // DefaultScanSegments is the number of parallel Scan segments of a scan
@@ -81,9 +82,10 @@ func scanInto(ctx context.Context, pool *pgxpool.Pool, table string, src ScanSou
 			if src.PageLimit > 0 {
 				in.Limit = aws.Int32(src.PageLimit)
 			}
-			rows := &scanRows{ctx: gctx, api: src.Client, in: in, limiter: limiter, enc: newImageEncoder(l),
-				itemCol: len(l.KeyColumns), prov: prov, stats: stats}
-			n, err := pool.CopyFrom(gctx, dst, diffColumns(l), rows)
+			items := &scanItems{ctx: gctx, api: src.Client, in: in, limiter: limiter, stats: stats}
+			enc := store.NewEncoder(l, store.ImageColumns)
+			rows := newScanCopy(items, enc, prov)
+			n, err := pool.CopyFrom(gctx, dst, enc.Columns(), rows)
 			if rerr := rows.Err(); rerr != nil {
 				return fmt.Errorf("scanning %s segment %d of %d: %w", table, seg, segments, rerr)
 			}
@@ -100,28 +102,25 @@ func scanInto(ctx context.Context, pool *pgxpool.Pool, table string, src ScanSou
 	return total.Load(), nil
 }
 
-// scanRows is a pgx.CopyFromSource over one Scan segment, fetching the
-// next page when the current one is used up: one page in memory at a time.
-type scanRows struct {
+// scanItems are the items of one Scan segment, fetching the next page
+// when the current one is used up: one page in memory at a time.
+type scanItems struct {
 	ctx     context.Context // the COPY's; a CopyFromSource has no other way to get it
 	api     ScanAPI
 	in      *dynamodb.ScanInput
 	limiter *rate.Limiter
-	enc     itemEncoder
-	itemCol int // the index of the encoded item among the values
-	prov    Provenance
 	stats   *ScanStats
 
 	page     []ddbjson.Item
 	next     int
+	item     ddbjson.Item
 	last     bool    // the page in hand is the segment's last
 	debt     float64 // capacity consumed and not yet waited for
 	measured bool    // the server reported the current page's capacity
-	vals     []any
 	err      error
 }
 
-func (s *scanRows) Next() bool {
+func (s *scanItems) Next() bool {
 	for s.next >= len(s.page) {
 		if s.last || s.err != nil {
 			return false
@@ -131,29 +130,35 @@ func (s *scanRows) Next() bool {
 			return false
 		}
 	}
-	item := s.page[s.next]
+	s.item = s.page[s.next]
 	s.page[s.next] = nil // let the page go as it is copied
 	s.next++
-	vals, err := s.enc.encode(item, s.prov)
-	if err != nil {
-		s.err = fmt.Errorf("item %d of a page: %w", s.next, err)
-		return false
-	}
-	if !s.measured {
-		// One read unit per 4 KB, as strongly consistent reads cost.
-		b, _ := vals[s.itemCol].([]byte)
-		units := float64(len(b)) / 4096
-		s.debt += units
-		s.stats.MilliRCU.Add(int64(units * 1000))
-	}
-	s.vals = vals
-	s.stats.Items.Add(1)
 	return true
+}
+
+func (s *scanItems) Item() ddbjson.Item { return s.item }
+
+// newScanCopy copies a segment's items through enc, counting them, and the
+// capacity of pages whose cost the server did not report.
+func newScanCopy(s *scanItems, enc *store.Encoder, prov store.Provenance) *store.CopySource {
+	src := store.NewCopySource(s, enc, prov)
+	src.OnEncodeError = func(err error) error { return fmt.Errorf("item %d of a page: %w", s.next, err) }
+	src.OnRow = func(vals []any) {
+		if !s.measured {
+			// One read unit per 4 KB, as strongly consistent reads cost.
+			b, _ := vals[enc.ItemIndex()].([]byte)
+			units := float64(len(b)) / 4096
+			s.debt += units
+			s.stats.MilliRCU.Add(int64(units * 1000))
+		}
+		s.stats.Items.Add(1)
+	}
+	return src
 }
 
 // fetch waits for the capacity the previous pages consumed, then reads
 // the next page.
-func (s *scanRows) fetch() error {
+func (s *scanItems) fetch() error {
 	if err := s.pay(); err != nil {
 		return err
 	}
@@ -176,7 +181,7 @@ func (s *scanRows) fetch() error {
 // pay waits until the limiter grants the whole units of capacity owed.
 // The limiter's burst is one second's worth, so larger debts are paid in
 // burst-sized instalments: the long-run rate never exceeds MaxRCU.
-func (s *scanRows) pay() error {
+func (s *scanItems) pay() error {
 	if s.limiter == nil {
 		s.debt = 0
 		return nil
@@ -193,6 +198,4 @@ func (s *scanRows) pay() error {
 	return nil
 }
 
-func (s *scanRows) Values() ([]any, error) { return s.vals, nil }
-
-func (s *scanRows) Err() error { return s.err }
+func (s *scanItems) Err() error { return s.err }

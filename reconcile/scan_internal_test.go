@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
 // fakeScan serves pages of one item each, every page costing cost units.
@@ -39,8 +40,9 @@ func scanAll(t *testing.T, api ScanAPI, limiter *rate.Limiter) (*ScanStats, time
 	l, err := NewLayout("T", "", ddbjson.KeySchema{Hash: ddbjson.KeyAttribute{Name: "id", Type: ddbjson.TypeS}})
 	require.NoError(t, err)
 	stats := &ScanStats{}
-	rows := &scanRows{ctx: t.Context(), api: api, in: &dynamodb.ScanInput{ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal},
-		limiter: limiter, enc: newImageEncoder(l), itemCol: 1, prov: Provenance{Origin: OriginScan}, stats: stats}
+	items := &scanItems{ctx: t.Context(), api: api, in: &dynamodb.ScanInput{ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal},
+		limiter: limiter, stats: stats}
+	rows := newScanCopy(items, store.NewEncoder(l, store.ImageColumns), Provenance{Origin: OriginScan})
 	start := time.Now()
 	for rows.Next() {
 		_, err := rows.Values()

@@ -5,111 +5,21 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
-// TableStatus is where one table's copy stands.
-type TableStatus struct {
-	Table      string    `json:"table"`
-	PGTable    string    `json:"pg_table"`
-	Key        string    `json:"key"`
-	ExportArn  string    `json:"export_arn"`
-	ExportTime time.Time `json:"export_time"`
-	LoadedAt   time.Time `json:"loaded_at"`
-	ItemCount  int64     `json:"loaded_items"`
-	// Follow state; empty until `follow` ran after the last load.
-	StreamArn   string        `json:"stream_arn,omitempty"`
-	Watermark   *time.Time    `json:"watermark,omitempty"`
-	Lag         string        `json:"lag,omitempty"` // now − watermark
-	AcceptedGap string        `json:"accepted_gap,omitempty"`
-	Shards      []ShardStatus `json:"shards,omitempty"`
-	// UnfinishedLoad is set while a load of another export is in progress or interrupted.
-	UnfinishedLoad *LoadStatus `json:"unfinished_load,omitempty"`
-	// LastDiff is the table's most recent `ddbsync diff`, if any.
-	LastDiff *DiffStatus `json:"last_diff,omitempty"`
-}
-
-// ShardStatus is one shard's checkpoint.
-type ShardStatus struct {
-	ShardID        string     `json:"shard_id"`
-	ParentShardID  string     `json:"parent_shard_id,omitempty"`
-	State          string     `json:"state"` // pending, reading, finished, gap
-	LastSequence   string     `json:"last_sequence,omitempty"`
-	LastRecordTime *time.Time `json:"last_record_time,omitempty"`
-	ChangesApplied int64      `json:"changes_applied"`
-	TTLRemoves     int64      `json:"ttl_removes"`
-	Detail         string     `json:"detail,omitempty"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-}
-
-// LoadStatus is an unfinished load.
-type LoadStatus struct {
-	LoadID     int64     `json:"load_id"`
-	ExportArn  string    `json:"export_arn"`
-	FilesDone  int64     `json:"files_done"`
-	FilesTotal int64     `json:"files_total"`
-	StartedAt  time.Time `json:"started_at"`
-}
+// Status types are defined with their queries, in [store].
+type (
+	// TableStatus is where one table's copy stands.
+	TableStatus = store.TableStatus
+	// ShardStatus is one shard's checkpoint.
+	ShardStatus = store.ShardStatus
+	// LoadStatus is an unfinished load.
+	LoadStatus = store.LoadStatus
+)
 
 // Status reports every table ddbsync serves (or only table, when given).
 func Status(ctx context.Context, pool *pgxpool.Pool, table string, now time.Time) ([]TableStatus, error) {
-	rows, err := pool.Query(ctx, `SELECT t.table_name, format('%I.%I', t.pg_schema, t.pg_table), t.key_schema,
-			coalesce(t.export_arn, ''), coalesce(t.export_time, 'epoch'), coalesce(t.loaded_at, 'epoch'), coalesce(t.item_count, 0),
-			coalesce(s.stream_arn, ''), s.watermark, coalesce(s.accepted_gap, '')
-		FROM ddbsync.tables t LEFT JOIN ddbsync.streams s USING (table_name)
-		WHERE $1 = '' OR t.table_name = $1 ORDER BY t.table_name`, table)
-	if err != nil {
-		return nil, err
-	}
-	var out []TableStatus
-	for rows.Next() {
-		var ts TableStatus
-		if err := rows.Scan(&ts.Table, &ts.PGTable, &ts.Key, &ts.ExportArn, &ts.ExportTime, &ts.LoadedAt, &ts.ItemCount,
-			&ts.StreamArn, &ts.Watermark, &ts.AcceptedGap); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if ts.Watermark != nil {
-			ts.Lag = now.Sub(*ts.Watermark).Round(time.Second).String()
-		}
-		out = append(out, ts)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if err := shardStatus(ctx, pool, &out[i]); err != nil {
-			return nil, err
-		}
-		var ls LoadStatus
-		err := pool.QueryRow(ctx, `SELECT l.load_id, l.export_arn, l.files_total, l.started_at,
-				(SELECT count(*) FROM ddbsync.load_files f WHERE f.load_id = l.load_id)
-			FROM ddbsync.loads l WHERE l.table_name = $1 AND l.state = 'loading'`, out[i].Table).
-			Scan(&ls.LoadID, &ls.ExportArn, &ls.FilesTotal, &ls.StartedAt, &ls.FilesDone)
-		if err == nil {
-			out[i].UnfinishedLoad = &ls
-		}
-		if out[i].LastDiff, err = lastDiff(ctx, pool, out[i].Table); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func shardStatus(ctx context.Context, pool *pgxpool.Pool, ts *TableStatus) error {
-	rows, err := pool.Query(ctx, `SELECT shard_id, coalesce(parent_shard_id, ''), state, coalesce(last_sequence::text, ''),
-			last_record_time, changes_applied, ttl_removes, coalesce(detail, ''), updated_at
-		FROM ddbsync.shards WHERE table_name = $1 ORDER BY shard_id`, ts.Table)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s ShardStatus
-		if err := rows.Scan(&s.ShardID, &s.ParentShardID, &s.State, &s.LastSequence, &s.LastRecordTime,
-			&s.ChangesApplied, &s.TTLRemoves, &s.Detail, &s.UpdatedAt); err != nil {
-			return err
-		}
-		ts.Shards = append(ts.Shards, s)
-	}
-	return rows.Err()
+	return store.Status(ctx, pool, table, now)
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,6 +16,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/metrics"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -218,8 +217,8 @@ func (g *globals) openSource(ctx context.Context, uri string) (snapshot.Source, 
 // export's first item.
 func (g *globals) resolveKey(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, table, spec string) (ddbjson.KeySchema, error) {
 	if spec == "" {
-		err := pool.QueryRow(ctx, `SELECT key_schema FROM ddbsync.tables WHERE table_name = $1`, table).Scan(&spec)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		var err error
+		if spec, err = store.Tables.KeySchema(ctx, pool, table); err != nil {
 			return ddbjson.KeySchema{}, err
 		}
 	}

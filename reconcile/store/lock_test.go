@@ -1,4 +1,4 @@
-package reconcile
+package store
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 
 // otherSession holds kind's lock on table in a session of its own, as
 // another ddbsync process would.
-func otherSession(t *testing.T, url string, kind lockKind, table string) *pgx.Conn {
+func otherSession(t *testing.T, url string, kind LockKind, table string) *pgx.Conn {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), url)
 	require.NoError(t, err)
@@ -40,12 +40,12 @@ func TestLock_ReleaseFreesTheLockBeforeReturning(t *testing.T) {
 	require.NoError(t, err)
 	defer next.Release()
 	for range 20 {
-		l, err := lockTable(t.Context(), pool, 0, lockLoad, "T")
+		l, err := LockTable(t.Context(), pool, 0, LockLoad, "T")
 		require.NoError(t, err)
 		l.Release(t.Context())
 		// The next command of a script, without any wait.
 		var ok bool
-		require.NoError(t, next.QueryRow(t.Context(), "SELECT pg_try_advisory_lock($1)", lockLoad.key("T")).Scan(&ok))
+		require.NoError(t, next.QueryRow(t.Context(), "SELECT pg_try_advisory_lock($1)", LockLoad.key("T")).Scan(&ok))
 		require.True(t, ok, "the lock is free as soon as Release returns")
 		_, err = next.Exec(t.Context(), "SELECT pg_advisory_unlock_all()")
 		require.NoError(t, err)
@@ -56,12 +56,12 @@ func TestLock_WaitsForAHolderThatLetsGo(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	pool := poolOn(t, url)
-	other := otherSession(t, url, lockFollow, "T")
+	other := otherSession(t, url, LockFollow, "T")
 	go func() {
 		time.Sleep(200 * time.Millisecond)
 		_, _ = other.Exec(t.Context(), "SELECT pg_advisory_unlock_all()")
 	}()
-	l, err := lockTable(t.Context(), pool, time.Minute, lockFollow, "T")
+	l, err := LockTable(t.Context(), pool, time.Minute, LockFollow, "T")
 	require.NoError(t, err, "the lock is taken once the other process lets go, within the timeout")
 	l.Release(t.Context())
 }
@@ -70,9 +70,9 @@ func TestLock_RefusesAfterTheTimeout(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	pool := poolOn(t, url)
-	otherSession(t, url, lockLoad, "T")
+	otherSession(t, url, LockLoad, "T")
 
-	_, err := lockTable(t.Context(), pool, 100*time.Millisecond, lockLoad, "T")
+	_, err := LockTable(t.Context(), pool, 100*time.Millisecond, LockLoad, "T")
 	require.ErrorIs(t, err, ErrBusy)
 	var busy *BusyError
 	require.True(t, errors.As(err, &busy))
@@ -80,14 +80,14 @@ func TestLock_RefusesAfterTheTimeout(t *testing.T) {
 	require.Contains(t, err.Error(), "another ddbsync load of this table (T) is running; waited 100ms")
 
 	// No wait at all.
-	_, err = lockTable(t.Context(), pool, 0, lockLoad, "T")
+	_, err = LockTable(t.Context(), pool, 0, LockLoad, "T")
 	require.ErrorIs(t, err, ErrBusy)
 
 	// Other kinds and other tables are free.
-	l, err := lockTable(t.Context(), pool, 0, lockFollow, "T")
+	l, err := LockTable(t.Context(), pool, 0, LockFollow, "T")
 	require.NoError(t, err)
 	l.Release(t.Context())
-	l, err = lockTable(t.Context(), pool, 0, lockLoad, "U")
+	l, err = LockTable(t.Context(), pool, 0, LockLoad, "U")
 	require.NoError(t, err)
 	l.Release(t.Context())
 }
@@ -96,12 +96,12 @@ func TestLock_FailedAcquireReleasesWhatItTook(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	pool := poolOn(t, url)
-	otherSession(t, url, lockLoad, "T")
+	otherSession(t, url, LockLoad, "T")
 	conn, err := pool.Acquire(t.Context())
 	require.NoError(t, err)
 	defer conn.Release()
-	locks := &tableLocks{conn: conn, table: "T", kinds: []lockKind{lockDiff, lockFollow, lockLoad}}
-	require.ErrorIs(t, locks.acquire(t.Context(), 0), ErrBusy)
+	locks := &TableLocks{conn: conn, table: "T", kinds: []LockKind{LockDiff, LockFollow, LockLoad}}
+	require.ErrorIs(t, locks.Acquire(t.Context(), 0), ErrBusy)
 	var held int
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1`,
 		conn.Conn().PgConn().PID()).Scan(&held))

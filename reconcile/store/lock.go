@@ -1,4 +1,4 @@
-package reconcile
+package store
 
 import (
 	"context"
@@ -37,44 +37,50 @@ func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 // holds the table much longer than this.
 const DefaultLockTimeout = 30 * time.Second
 
-// lockKind is what a process does to a table: one process per kind and
+// LockKind is what a process does to a table: one process per kind and
 // table at a time. The kind and table name make the advisory lock key, so
 // every holder of a kind takes the same key.
-type lockKind string
+type LockKind string
 
+// The lock kinds.
 const (
-	lockLoad   lockKind = "load"
-	lockFollow lockKind = "follow"
-	lockDiff   lockKind = "diff"
+	LockLoad   LockKind = "load"
+	LockFollow LockKind = "follow"
+	LockDiff   LockKind = "diff"
 )
 
-func (k lockKind) key(table string) int64 {
+func (k LockKind) key(table string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("ddbsync:" + string(k) + ":" + table))
 	return int64(h.Sum64())
 }
 
-// sessionConn is the part of a connection the locks use; a *pgx.Conn and a
+// SessionConn is the part of a connection the locks use; a *pgx.Conn and a
 // *pgxpool.Conn both have it.
-type sessionConn interface {
+type SessionConn interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// tableLocks are session advisory locks held on one connection.
-type tableLocks struct {
-	conn  sessionConn
+// TableLocks are session advisory locks held on one connection.
+type TableLocks struct {
+	conn  SessionConn
 	table string
-	kinds []lockKind
+	kinds []LockKind
+}
+
+// NewTableLocks are the locks of kinds on table, to be taken on conn.
+func NewTableLocks(conn SessionConn, table string, kinds ...LockKind) *TableLocks {
+	return &TableLocks{conn: conn, table: table, kinds: kinds}
 }
 
 // acquire takes the locks of kinds on table, in order, waiting up to
 // timeout for each (0: not at all). On failure it releases what it took.
-func (l *tableLocks) acquire(ctx context.Context, timeout time.Duration) error {
+func (l *TableLocks) Acquire(ctx context.Context, timeout time.Duration) error {
 	for i, k := range l.kinds {
 		if err := lockOne(ctx, l.conn, k.key(l.table), timeout); err != nil {
-			held := &tableLocks{conn: l.conn, table: l.table, kinds: l.kinds[:i]}
-			held.release(ctx)
+			held := &TableLocks{conn: l.conn, table: l.table, kinds: l.kinds[:i]}
+			held.Release(ctx)
 			if errors.Is(err, ErrBusy) {
 				return &BusyError{Table: l.table, Holder: string(k), Waited: timeout}
 			}
@@ -87,7 +93,7 @@ func (l *tableLocks) acquire(ctx context.Context, timeout time.Duration) error {
 // release unlocks explicitly rather than leaving it to the connection's
 // close: the server frees a closed session's locks some time after the
 // client has gone, and the next command of a script must find them free.
-func (l *tableLocks) release(ctx context.Context) {
+func (l *TableLocks) Release(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	for i := len(l.kinds) - 1; i >= 0; i-- {
 		_, _ = l.conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", l.kinds[i].key(l.table))
@@ -97,7 +103,7 @@ func (l *tableLocks) release(ctx context.Context) {
 // lockOne takes one session advisory lock. The wait is bounded by
 // lock_timeout, set for a transaction only, so a pooled connection keeps
 // its settings; the session lock outlives that transaction.
-func lockOne(ctx context.Context, conn sessionConn, key int64, timeout time.Duration) error {
+func lockOne(ctx context.Context, conn SessionConn, key int64, timeout time.Duration) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
@@ -127,22 +133,22 @@ func lockOne(ctx context.Context, conn sessionConn, key int64, timeout time.Dura
 	return tx.Commit(ctx)
 }
 
-// ownLock is a table lock held on a connection of its own, outside the
+// OwnLock is a table lock held on a connection of its own, outside the
 // pool, so that many tables followed by one process never starve the pool.
-type ownLock struct {
+type OwnLock struct {
 	conn  *pgx.Conn
-	locks tableLocks
+	locks TableLocks
 }
 
-// lockTable takes the lock of kind on table on a new connection, waiting
+// LockTable takes the lock of kind on table on a new connection, waiting
 // up to timeout for another process to let go of it.
-func lockTable(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, kind lockKind, table string) (*ownLock, error) {
+func LockTable(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, kind LockKind, table string) (*OwnLock, error) {
 	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: connecting for the table lock: %w", kind, table, err)
 	}
-	l := &ownLock{conn: conn, locks: tableLocks{conn: conn, table: table, kinds: []lockKind{kind}}}
-	if err := l.locks.acquire(ctx, timeout); err != nil {
+	l := &OwnLock{conn: conn, locks: TableLocks{conn: conn, table: table, kinds: []LockKind{kind}}}
+	if err := l.locks.Acquire(ctx, timeout); err != nil {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -150,14 +156,14 @@ func lockTable(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, k
 }
 
 // Release unlocks the table and closes the lock's connection.
-func (l *ownLock) Release(ctx context.Context) {
-	l.locks.release(ctx)
+func (l *OwnLock) Release(ctx context.Context) {
+	l.locks.Release(ctx)
 	l.conn.Close(context.WithoutCancel(ctx))
 }
 
-// lockWait turns a configuration's LockTimeout into the wait: 0 means the
+// LockWait turns a configuration's LockTimeout into the wait: 0 means the
 // default, a negative value no wait at all.
-func lockWait(d time.Duration) time.Duration {
+func LockWait(d time.Duration) time.Duration {
 	switch {
 	case d == 0:
 		return DefaultLockTimeout

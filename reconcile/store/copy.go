@@ -1,0 +1,66 @@
+package store
+
+import (
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+)
+
+// Items is an iterator over items, as a data file reader, a query of
+// images or a Scan returns them.
+type Items interface {
+	Next() bool
+	Item() ddbjson.Item
+	Err() error
+}
+
+// CopySource is a pgx.CopyFromSource over items: each is encoded by an
+// [Encoder] with one provenance. It is the only way rows get from Go into
+// PostgreSQL in bulk (loads, diff sources, repairs, scans).
+type CopySource struct {
+	items Items
+	enc   *Encoder
+	prov  Provenance
+	// OnEncodeError, when set, turns an item the encoder refuses into the
+	// error the source reports (say, with the file and line it came from).
+	OnEncodeError func(error) error
+	// OnRow, when set, sees each row's values as they are encoded.
+	OnRow func(vals []any)
+
+	vals []any
+	err  error
+}
+
+// NewCopySource copies items through enc, all with provenance prov.
+func NewCopySource(items Items, enc *Encoder, prov Provenance) *CopySource {
+	return &CopySource{items: items, enc: enc, prov: prov}
+}
+
+// Next encodes the next item.
+func (s *CopySource) Next() bool {
+	if s.err != nil || !s.items.Next() {
+		return false
+	}
+	s.vals, s.err = s.enc.Encode(s.items.Item(), s.prov)
+	if s.err != nil {
+		if s.OnEncodeError != nil {
+			s.err = s.OnEncodeError(s.err)
+		}
+		return false
+	}
+	if s.OnRow != nil {
+		s.OnRow(s.vals)
+	}
+	return true
+}
+
+// Values returns the current row.
+func (s *CopySource) Values() ([]any, error) { return s.vals, nil }
+
+// Err is the first error of the encoder or the items. pgx reports a
+// source's error as the server's COPY failure, as text; this one keeps
+// its type.
+func (s *CopySource) Err() error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.items.Err()
+}

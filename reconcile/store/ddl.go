@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CreateLoadTable creates table ident with layout l and no primary key, for
+// a bulk load to fill.
+func CreateLoadTable(ctx context.Context, q Querier, l Layout, ident pgx.Identifier) error {
+	if _, err := q.Exec(ctx, l.createTableSQL(ident)); err != nil {
+		return fmt.Errorf("creating the load table: %w", err)
+	}
+	// Images are mostly over the 2 kB TOAST threshold; lz4 compresses them
+	// several times faster than the default pglz, when the server has it.
+	var lz4 bool
+	if err := q.QueryRow(ctx, `SELECT coalesce('lz4' = ANY (enumvals), false) FROM pg_settings
+		WHERE name = 'default_toast_compression'`).Scan(&lz4); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if lz4 {
+		if _, err := q.Exec(ctx, "ALTER TABLE "+ident.Sanitize()+
+			" ALTER COLUMN item SET COMPRESSION lz4, ALTER COLUMN doc SET COMPRESSION lz4"); err != nil {
+			return fmt.Errorf("creating the load table: %w", err)
+		}
+	}
+	return nil
+}
+
+// AllowOrigin widens the data table's origin CHECK to accept origin, once:
+// tables are created accepting [createdOrigins] only.
+func AllowOrigin(ctx context.Context, q Querier, l Layout, origin Origin) error {
+	rows, err := q.Query(ctx, `SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
+		JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+		WHERE n.nspname = $1 AND r.relname = $2 AND c.contype = 'c'
+		AND pg_get_constraintdef(c.oid) LIKE '%origin%'`, l.Schema, l.Name)
+	if err != nil {
+		return err
+	}
+	type check struct{ name, def string }
+	checks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (check, error) {
+		var c check
+		return c, r.Scan(&c.name, &c.def)
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range checks {
+		if strings.Contains(c.def, "'"+string(origin)+"'") {
+			return nil
+		}
+	}
+	stmt := "ALTER TABLE " + l.Ident().Sanitize()
+	for _, c := range checks {
+		stmt += " DROP CONSTRAINT " + pgx.Identifier{c.name}.Sanitize() + ","
+	}
+	stmt += fmt.Sprintf(" ADD CONSTRAINT %s %s NOT VALID",
+		pgx.Identifier{l.Name + "_origin_check"}.Sanitize(), originCheck(append(createdOrigins[:len(createdOrigins):len(createdOrigins)], origin)))
+	if _, err := q.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("allowing origin %s in %s: %w", origin, l.Ident().Sanitize(), err)
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+)
+
+// DefaultSchema is the PostgreSQL schema data tables live in unless told otherwise.
+const DefaultSchema = "dynamodb"
+
+// The non-key columns of every data table.
+const (
+	ColItem       = "item"            // jsonb: the lossless DynamoDB JSON image
+	ColDoc        = "doc"             // jsonb: the plain JSON image for analysts
+	ColOrigin     = "origin"          // an [Origin]
+	ColOriginTime = "origin_time"     // the export time T, or the change's ApproximateCreationDateTime
+	ColShardID    = "shard_id"        // stream rows: the shard the change came from
+	ColSequence   = "sequence_number" // stream rows: the change's sequence number
+	ColSyncedAt   = "synced_at"       // when ddbsync wrote the row
+)
+
+// Origin is where a row's image came from: the origin column.
+type Origin string
+
+// The origins of a row's image.
+const (
+	OriginExport Origin = "export" // a loaded export, at its export time
+	OriginStream Origin = "stream" // a stream change
+	// OriginScan is a row that `diff --repair` took from a live Scan.
+	OriginScan Origin = "scan"
+)
+
+// createdOrigins are the origins a data table's CHECK accepts when it is
+// created; [AllowOrigin] widens it to another one the first time a row of
+// that origin is written.
+var createdOrigins = []Origin{OriginExport, OriginStream}
+
+// originCheck is the data table's origin CHECK accepting origins: the one
+// place its definition is written.
+func originCheck(origins []Origin) string {
+	lits := make([]string, len(origins))
+	for i, o := range origins {
+		lits[i] = "'" + string(o) + "'" // our own constants: no quote inside
+	}
+	return "CHECK (origin IN (" + strings.Join(lits, ", ") + "))"
+}
+
+var reservedColumns = []string{ColItem, ColDoc, ColOrigin, ColOriginTime, ColShardID, ColSequence, ColSyncedAt}
+
+// MaxIdentLen is PostgreSQL's NAMEDATALEN - 1.
+const MaxIdentLen = 63
+
+// Layout is where and how one DynamoDB table is kept in PostgreSQL.
+type Layout struct {
+	Table      string // the DynamoDB table name
+	Schema     string // the PostgreSQL schema
+	Name       string // the PostgreSQL table name
+	Key        ddbjson.KeySchema
+	KeyColumns []string // one per key attribute, hash first
+}
+
+// NewLayout names the data table of a DynamoDB table: schema (default
+// [DefaultSchema]) and the table name in snake_case; key columns are the key
+// attribute names in snake_case. The key must be typed.
+func NewLayout(table, schema string, key ddbjson.KeySchema) (Layout, error) {
+	if table == "" {
+		return Layout{}, fmt.Errorf("no table name")
+	}
+	if !key.Typed() {
+		return Layout{}, fmt.Errorf("table %s: key %s has attributes without a type", table, key)
+	}
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	l := Layout{Table: table, Schema: schema, Name: SnakeCase(table), Key: key}
+	if len(l.Name) > MaxIdentLen {
+		return Layout{}, fmt.Errorf("table %s: PostgreSQL name %q is longer than %d bytes", table, l.Name, MaxIdentLen)
+	}
+	for _, a := range key.Attributes() {
+		col := SnakeCase(a.Name)
+		if slices.Contains(reservedColumns, col) || slices.Contains(l.KeyColumns, col) {
+			return Layout{}, fmt.Errorf("table %s: key attribute %q would be column %q, which ddbsync already uses", table, a.Name, col)
+		}
+		if len(col) > MaxIdentLen {
+			return Layout{}, fmt.Errorf("table %s: key column %q is longer than %d bytes", table, col, MaxIdentLen)
+		}
+		l.KeyColumns = append(l.KeyColumns, col)
+	}
+	return l, nil
+}
+
+// Ident is the data table's quoted name.
+func (l Layout) Ident() pgx.Identifier { return pgx.Identifier{l.Schema, l.Name} }
+
+// Columns lists the columns a writer fills, in the order of an [Encoder]
+// of [RowColumns].
+func (l Layout) Columns() []string {
+	return append(slices.Clone(l.KeyColumns), ColItem, ColDoc, ColOrigin, ColOriginTime, ColShardID, ColSequence)
+}
+
+func pgType(t ddbjson.ScalarType) string {
+	switch t {
+	case ddbjson.TypeN:
+		return "numeric"
+	case ddbjson.TypeB:
+		return "bytea"
+	}
+	return "text"
+}
+
+// QuotedKeyColumns are the key columns, quoted.
+func (l Layout) QuotedKeyColumns() []string { return quoteAll(l.KeyColumns) }
+
+func quoteAll(cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = pgx.Identifier{c}.Sanitize()
+	}
+	return out
+}
+
+// createTableSQL creates a data table named ident with this layout, without
+// its primary key (a bulk load adds it at the end, which is faster).
+func (l Layout) createTableSQL(ident pgx.Identifier) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE %s (", ident.Sanitize())
+	for i, a := range l.Key.Attributes() {
+		fmt.Fprintf(&b, "%s %s NOT NULL, ", pgx.Identifier{l.KeyColumns[i]}.Sanitize(), pgType(a.Type))
+	}
+	b.WriteString(`item jsonb NOT NULL, doc jsonb NOT NULL, origin text NOT NULL ` + originCheck(createdOrigins) + `, ` +
+		`origin_time timestamptz, shard_id text, sequence_number numeric, synced_at timestamptz NOT NULL DEFAULT now())`)
+	return b.String()
+}
+
+// PrimaryKeySQL adds the primary key constraint to table ident of this layout.
+func (l Layout) PrimaryKeySQL(ident pgx.Identifier, constraint string) string {
+	cols := l.QuotedKeyColumns()
+	return fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)",
+		ident.Sanitize(), pgx.Identifier{constraint}.Sanitize(), strings.Join(cols, ", "))
+}
+
+// UpsertSQL writes the rows of table from, which has the data table's
+// [Layout.Columns], into the data table: a new key is inserted, an existing
+// row replaced whole (never merged: removed attributes must disappear).
+// Stream apply and diff repair both write through it.
+func (l Layout) UpsertSQL(from pgx.Identifier) string {
+	quoted := quoteAll(l.Columns())
+	var set []string
+	for _, c := range quoted[len(l.KeyColumns):] {
+		set = append(set, c+" = EXCLUDED."+c)
+	}
+	set = append(set, pgx.Identifier{ColSyncedAt}.Sanitize()+" = now()")
+	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) DO UPDATE SET %s",
+		l.Ident().Sanitize(), strings.Join(quoted, ", "), strings.Join(quoted, ", "), from.Sanitize(),
+		strings.Join(l.QuotedKeyColumns(), ", "), strings.Join(set, ", "))
+}
+
+// StageTable is the temporary table stream apply stages a page's new
+// images in, before [Layout.UpsertSQL] writes them. It lives as long as
+// its connection, and is named from a hash of the data table and its key,
+// so two followed tables (or a table whose key changed) never share one on
+// a pooled connection, however long their names.
+func (l Layout) StageTable() pgx.Identifier {
+	h := fnv.New64a()
+	h.Write([]byte(l.Schema + "\x00" + l.Name + "\x00" + l.Key.String()))
+	return pgx.Identifier{"pg_temp", fmt.Sprintf("ddbsync_stage_%016x", h.Sum64())}
+}
+
+// CreateStageSQL creates [Layout.StageTable] unless the connection has it:
+// ON COMMIT DELETE ROWS empties it at the end of every transaction.
+func (l Layout) CreateStageSQL() string {
+	return fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+		l.StageTable().Sanitize(), l.Ident().Sanitize())
+}
+
+// DeleteSQL deletes the row whose key columns are $1, $2.
+func (l Layout) DeleteSQL() string {
+	var where []string
+	for i, c := range l.QuotedKeyColumns() {
+		where = append(where, fmt.Sprintf("%s = $%d", c, i+1))
+	}
+	return fmt.Sprintf("DELETE FROM %s WHERE %s", l.Ident().Sanitize(), strings.Join(where, " AND "))
+}
+
+// Provenance says where a row's image came from.
+type Provenance struct {
+	Origin   Origin
+	Time     time.Time // export time, or ApproximateCreationDateTime
+	ShardID  string    // stream only
+	Sequence string    // stream only
+}
