@@ -154,7 +154,9 @@ func (e interruptedError) Unwrap() error { return context.Canceled }
 // cleanUp stops what the demo started, keeping its PostgreSQL if keep,
 // and says what it did.
 func (d *demo) cleanUp(ctx context.Context, keep bool) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// DROP DATABASE waits for a checkpoint, which a busy server may take
+	// a while to reach.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var done []string
 	if d.pool != nil {

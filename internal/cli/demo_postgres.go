@@ -128,8 +128,9 @@ func dropDatabase(ctx context.Context, adminURL, name string) error {
 	defer conn.Close(ctx)
 	// FORCE ends sessions a kept demo database may still have, such as a
 	// psql the user left open.
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("dropping the demo's database %s: %w", name, err)
+	drop := "DROP DATABASE IF EXISTS " + pgx.Identifier{name}.Sanitize() + " WITH (FORCE)"
+	if _, err := conn.Exec(ctx, drop); err != nil {
+		return fmt.Errorf("dropping the demo's database %s (it is left behind; drop it with %s): %w", name, drop, err)
 	}
 	return nil
 }
