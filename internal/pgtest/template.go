@@ -149,7 +149,10 @@ func dropStaleTemplates(ctx context.Context, conn *pgx.Conn, keep string) error 
 		return err
 	}
 	type db struct{ name, comment string }
-	dbs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[db])
+	dbs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (db, error) {
+		var d db
+		return d, r.Scan(&d.name, &d.comment)
+	})
 	if err != nil {
 		return err
 	}
