@@ -38,7 +38,15 @@ func TestDropStaleTemplates_KeepsOursAndRecentOnes(t *testing.T) {
 			_, _ = conn.Exec(t.Context(), q)
 		}
 	})
-	if err := dropStaleTemplates(ctx, conn, templateName()); err != nil {
+	// Under the lock, as ensureTemplate does it: other binaries sweep too.
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(templateLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	err = dropStaleTemplates(ctx, conn, templateName())
+	if _, uerr := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", int64(templateLockKey)); uerr != nil {
+		t.Fatal(uerr)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	exists := func(name string) bool {
