@@ -62,13 +62,36 @@ func (h *followHarness) put(item ddbjson.Item) {
 	require.NoError(h.t, err)
 }
 
-// insert writes n new tenures.
+// insert writes n new tenures, 25 to a request.
 func (h *followHarness) insert(n int) {
 	h.t.Helper()
+	items := make([]ddbjson.Item, 0, n)
 	for range n {
 		id := h.gen.ID()
 		h.ids = append(h.ids, id)
-		h.put(h.gen.ItemWithID(id))
+		items = append(items, h.gen.ItemWithID(id))
+	}
+	h.putAll(items)
+}
+
+// putAll writes items in order with BatchWriteItem: the same stream records
+// as a PutItem each, in a twenty-fifth of the requests. The items' keys
+// must differ.
+func (h *followHarness) putAll(items []ddbjson.Item) {
+	h.t.Helper()
+	for len(items) > 0 {
+		n := min(25, len(items))
+		reqs := make([]types.WriteRequest, n)
+		for i, it := range items[:n] {
+			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+		}
+		items = items[n:]
+		for len(reqs) > 0 {
+			out, err := h.ddb.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{tenure.TableName: reqs}})
+			require.NoError(h.t, err)
+			reqs = out.UnprocessedItems[tenure.TableName]
+		}
 	}
 }
 
@@ -88,6 +111,37 @@ func (h *followHarness) update(id string) {
 		cur = h.gen.ItemWithID(id)
 	}
 	h.put(h.gen.Update(cur))
+}
+
+// updateAll updates each tenure of ids once, in order, as update does, with
+// batched reads and writes. The ids must differ.
+func (h *followHarness) updateAll(ids []string) {
+	h.t.Helper()
+	cur := map[string]ddbjson.Item{}
+	for start := 0; start < len(ids); start += 100 {
+		keys := make([]map[string]types.AttributeValue, 0, 100)
+		for _, id := range ids[start:min(start+100, len(ids))] {
+			keys = append(keys, ddbjson.Item{"id": &types.AttributeValueMemberS{Value: id}})
+		}
+		for len(keys) > 0 {
+			out, err := h.ddb.BatchGetItem(context.Background(), &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{tenure.TableName: {Keys: keys, ConsistentRead: aws.Bool(true)}}})
+			require.NoError(h.t, err)
+			for _, it := range out.Responses[tenure.TableName] {
+				cur[it["id"].(*types.AttributeValueMemberS).Value] = it
+			}
+			keys = out.UnprocessedKeys[tenure.TableName].Keys
+		}
+	}
+	items := make([]ddbjson.Item, 0, len(ids))
+	for _, id := range ids {
+		c := cur[id]
+		if c == nil {
+			c = h.gen.ItemWithID(id)
+		}
+		items = append(items, h.gen.Update(c))
+	}
+	h.putAll(items)
 }
 
 func (h *followHarness) remove(id string) {

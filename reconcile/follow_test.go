@@ -24,9 +24,7 @@ func TestFollow_ConvergesAfterLoad(t *testing.T) {
 	exportTime := h.now()
 	// Writes while the export "runs": not in the export, must come from the stream.
 	h.tick(2 * time.Second)
-	for _, id := range h.ids[:20] {
-		h.update(id)
-	}
+	h.updateAll(h.ids[:20])
 	h.exportAndLoad(exportTime)
 	h.tick(time.Minute)
 	h.insert(15)
@@ -52,9 +50,7 @@ func TestFollow_ConvergesAfterLoad(t *testing.T) {
 
 	// Following again, after more writes, resumes from the checkpoints.
 	h.tick(time.Minute)
-	for _, id := range h.ids[50:55] {
-		h.update(id)
-	}
+	h.updateAll(h.ids[50:55])
 	h.remove(h.ids[56])
 	res2, err := h.follow()
 	require.NoError(t, err)
@@ -93,17 +89,13 @@ func TestFollow_ReadsParentBeforeChildAcrossSplit(t *testing.T) {
 	// Each key is updated in the parent, then again in a child: applying a
 	// child before its parent would leave the parent's older image last.
 	h.tick(time.Second)
-	for _, id := range h.ids {
-		h.update(id)
-	}
+	h.updateAll(h.ids)
 	shards, err := h.emu.OpenShards(tenure.TableName)
 	require.NoError(t, err)
 	_, _, err = h.emu.SplitShard(tenure.TableName, shards[0])
 	require.NoError(t, err)
 	h.tick(time.Second)
-	for _, id := range h.ids {
-		h.update(id)
-	}
+	h.updateAll(h.ids)
 	h.remove(h.ids[3])
 	_, err = h.emu.RolloverShards(tenure.TableName)
 	require.NoError(t, err)
@@ -131,9 +123,7 @@ func TestFollow_SurvivesThrottlingStormAndServerErrors(t *testing.T) {
 	exportTime := h.now()
 	h.exportAndLoad(exportTime)
 	h.tick(time.Second)
-	for _, id := range h.ids {
-		h.update(id)
-	}
+	h.updateAll(h.ids)
 	h.emu.FailRate("GetRecords", emulator.FaultThrottle, 0.4)
 	h.emu.FailRate("GetShardIterator", emulator.FaultProvisionedThroughput, 0.3)
 	h.emu.FailRate("DescribeStream", emulator.FaultInternal, 0.2)
@@ -243,9 +233,7 @@ func TestFollow_ResumesAfterCancelInsideABatch(t *testing.T) {
 	h.exportAndLoad(h.now())
 	h.tick(time.Second)
 	for round := range 5 {
-		for _, id := range h.ids {
-			h.update(id)
-		}
+		h.updateAll(h.ids)
 		h.tick(time.Second)
 		if round == 2 {
 			h.remove(h.ids[7])
@@ -285,9 +273,7 @@ func TestFollow_SurvivesDatabaseConnectionLoss(t *testing.T) {
 	// start-up queries are not retried (a restart of the process is).
 	require.Eventually(t, func() bool { return h.stats.Pages.Load() > 0 }, 20*time.Second, time.Millisecond)
 	for round := range 4 {
-		for _, id := range h.ids {
-			h.update(id)
-		}
+		h.updateAll(h.ids)
 		h.tick(time.Second)
 		// Kill every connection of the follower's database, as a server
 		// restart does.

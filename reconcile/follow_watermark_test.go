@@ -47,18 +47,14 @@ func TestFollow_WatermarkWaitsForUnlistedChildren(t *testing.T) {
 	h.insert(20)
 	h.exportAndLoad(h.now())
 	h.tick(time.Minute)
-	for _, id := range h.ids {
-		h.update(id)
-	}
+	h.updateAll(h.ids)
 	parentLast := h.now()
 	shards, err := h.emu.OpenShards(tenure.TableName)
 	require.NoError(t, err)
 	_, err = h.emu.RolloverShards(tenure.TableName)
 	require.NoError(t, err)
 	h.tick(10 * time.Minute)
-	for _, id := range h.ids {
-		h.update(id) // in the child, which the listing hides for now
-	}
+	h.updateAll(h.ids) // in the child, which the listing hides for now
 
 	api := &laggingListing{API: h.emu.Streams(), parent: shards[0]}
 	api.hide.Store(true)

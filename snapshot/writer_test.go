@@ -345,7 +345,10 @@ func TestWriter_CloseRightAfterNewDoesNotHang(t *testing.T) {
 	t.Parallel()
 	// Regression: the compressing goroutine read the channel field after
 	// Close had set it to nil, when it started late, and blocked forever.
+	// A hang is a writer that makes no progress for 30 s, not 200 writers
+	// that take long in all on a busy machine.
 	done := make(chan error, 1)
+	progress := make(chan struct{}, 1)
 	go func() {
 		for range 200 {
 			w, err := snapshot.NewWriter(t.Context(), &memSink{files: map[string][]byte{}},
@@ -358,14 +361,22 @@ func TestWriter_CloseRightAfterNewDoesNotHang(t *testing.T) {
 				done <- err
 				return
 			}
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
 		}
 		done <- nil
 	}()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("Writer.Close hangs")
+	for {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+			return
+		case <-progress:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Writer.Close hangs")
+		}
 	}
 }
 

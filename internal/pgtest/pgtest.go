@@ -5,7 +5,7 @@
 // directory, listening only on a Unix socket) that lasts for the test binary;
 // call [Main] from TestMain so it is stopped at the end. Every test gets a
 // fresh database with ddbsync's migrations applied, dropped in the
-// background once the test is over; [Main] waits for the drops.
+// background once the test is over; [Main] waits a little for the drops.
 //
 // The migrations run once per server, not once per test: the first test
 // binary to need it builds a template database named after
@@ -49,7 +49,7 @@ var (
 // drops is the queue of databases to drop. One goroutine at a time drops
 // what has queued, several at once: each DROP DATABASE forces a checkpoint,
 // which takes seconds on a busy server with fsync on, and drops made
-// together share one. [Main] waits for the queue to drain.
+// together share one. [Main] waits a while for the queue to drain.
 var drops struct {
 	sync.Mutex
 	queue   []string
@@ -79,7 +79,7 @@ func Main(m *testing.M) int {
 		_ = flag.Set("test.parallel", strconv.Itoa(max(Parallel, runtime.GOMAXPROCS(0))))
 	}
 	code := m.Run()
-	drops.wg.Wait()
+	awaitDrops(dropWait)
 	mu.Lock()
 	defer mu.Unlock()
 	if cluster != nil {
@@ -140,6 +140,21 @@ func queueDrop(admin, name string) {
 	}
 }
 
+// dropWait is how long [Main] waits for the last drops. A checkpoint on a
+// busy shared server can take a minute; the server completes a DROP
+// DATABASE in flight when the binary has gone, and sweepTestDatabases drops
+// the others an hour later.
+const dropWait = 10 * time.Second
+
+func awaitDrops(d time.Duration) {
+	idle := make(chan struct{})
+	go func() { drops.wg.Wait(); close(idle) }()
+	select {
+	case <-idle:
+	case <-time.After(d):
+	}
+}
+
 // dropQueued drops the queued databases, batch after batch, until none is
 // left.
 func dropQueued(admin string) {
@@ -155,7 +170,7 @@ func dropQueued(admin string) {
 		drops.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
+		sem := make(chan struct{}, 16)
 		for _, name := range batch {
 			wg.Go(func() {
 				sem <- struct{}{}
