@@ -441,7 +441,7 @@ func (d *differ) begin(ctx context.Context) error {
 	}
 	for _, id := range stale {
 		for _, t := range scratchTables(id) {
-			if _, err := d.pool.Exec(ctx, "DROP TABLE IF EXISTS "+t.Sanitize()); err != nil {
+			if err := store.DropTableIfExists(ctx, d.pool, t); err != nil {
 				return err
 			}
 		}
@@ -457,12 +457,8 @@ func (d *differ) begin(ctx context.Context) error {
 	names := scratchTables(d.sum.DiffID)
 	d.source, d.findings = names[0], names[1]
 	// Same columns as the data table, no constraints (a scan's rows carry
-	// origin 'scan'), doc left empty (see diffColumns). Unlogged: the
-	// scratch table is thrown away.
-	_, err = d.pool.Exec(ctx, fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING COMPRESSION); "+
-		"ALTER TABLE %[1]s ALTER COLUMN doc DROP NOT NULL",
-		d.source.Sanitize(), d.table.layout.Ident().Sanitize()))
-	return err
+	// origin 'scan'), doc left empty (see diffColumns).
+	return d.comparison().CreateSource(ctx, d.pool)
 }
 
 func scratchTables(id int64) [2]pgx.Identifier { return store.DiffScratch(id) }
@@ -472,7 +468,7 @@ func (d *differ) dropScratch() {
 	defer cancel()
 	for _, t := range []pgx.Identifier{d.source, d.findings} {
 		if t != nil {
-			if _, err := d.pool.Exec(ctx, "DROP TABLE IF EXISTS "+t.Sanitize()); err != nil {
+			if err := store.DropTableIfExists(ctx, d.pool, t); err != nil {
 				d.log.Warn("dropping a scratch table", slog.String("pg_table", t.Sanitize()), slog.String("error", err.Error()))
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -30,7 +29,7 @@ type publication struct {
 //
 // A table with no published copy simply gets the load table. A reload
 // keeps the published relation's dependents: when all of them are of kinds
-// [captureCarry] re-creates (views, indexes, grants, comments, policies,
+// [store.CaptureCarry] re-creates (views, indexes, grants, comments, policies,
 // owner), the old relation is dropped and the load table renamed into its
 // place with them re-created, which rewrites no row; otherwise the rows are
 // copied into the existing relation, which keeps everything but rewrites
@@ -68,10 +67,7 @@ func publishTx(ctx context.Context, pool *pgxpool.Pool, p publication, tmpPK str
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// Generated SQL then names every object with its schema.
-	if _, err := tx.Exec(ctx, "SET LOCAL search_path = pg_catalog"); err != nil {
-		return fmt.Errorf("publishing: %w", err)
-	}
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{l.Schema}.Sanitize()); err != nil {
+	if err := store.BeginPublish(ctx, tx, l.Schema); err != nil {
 		return fmt.Errorf("publishing: %w", err)
 	}
 	old, comment, err := claimPublished(ctx, tx, l)
@@ -114,12 +110,11 @@ func checkComplete(ctx context.Context, pool *pgxpool.Pool, p publication) (int6
 // interrupted publish did, outside the publishing transaction so that
 // readers are not blocked while it builds.
 func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name string) error {
-	var hasPK bool
-	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-		WHERE n.nspname = $1 AND c.conname = $2)`, bookkeepingSchema, name).Scan(&hasPK); err != nil || hasPK {
+	hasPK, err := store.HasConstraint(ctx, pool, bookkeepingSchema, name)
+	if err != nil || hasPK {
 		return err
 	}
-	if _, err := pool.Exec(ctx, p.layout.PrimaryKeySQL(p.loadTable, name)); err != nil {
+	if err := store.AddPrimaryKey(ctx, pool, p.layout, p.loadTable, name); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 			return fmt.Errorf("%w: the export holds the same key twice (%s); is --key right?", snapshot.ErrCorrupt, pgErr.Detail)
@@ -142,12 +137,12 @@ func claimPublished(ctx context.Context, tx pgx.Tx, l Layout) (uint32, *string, 
 		return 0, nil, nil
 	}
 	if schema != l.Schema {
-		if _, err := tx.Exec(ctx, "ALTER TABLE "+pgx.Identifier{schema, name}.Sanitize()+" SET SCHEMA "+pgx.Identifier{l.Schema}.Sanitize()); err != nil {
+		if err := store.SetSchema(ctx, tx, pgx.Identifier{schema, name}, l.Schema); err != nil {
 			return 0, nil, fmt.Errorf("moving %s to schema %s: %w", pgx.Identifier{schema, name}.Sanitize(), l.Schema, err)
 		}
 	}
 	if name != l.Name {
-		if _, err := tx.Exec(ctx, "ALTER TABLE "+pgx.Identifier{l.Schema, name}.Sanitize()+" RENAME TO "+pgx.Identifier{l.Name}.Sanitize()); err != nil {
+		if err := store.Rename(ctx, tx, pgx.Identifier{l.Schema, name}, l.Name); err != nil {
 			return 0, nil, fmt.Errorf("renaming %s: %w", pgx.Identifier{l.Schema, name}.Sanitize(), err)
 		}
 	}
@@ -161,56 +156,44 @@ func moveIn(ctx context.Context, tx pgx.Tx, p publication, tmpPK string) error {
 	if len(pkName) > store.MaxIdentLen {
 		pkName = tmpPK
 	}
-	stmts := []string{
-		"ALTER TABLE " + p.loadTable.Sanitize() + " SET SCHEMA " + pgx.Identifier{l.Schema}.Sanitize(),
-		"ALTER TABLE " + pgx.Identifier{l.Schema, p.loadTable[1]}.Sanitize() + " RENAME TO " + pgx.Identifier{l.Name}.Sanitize(),
-		"ALTER TABLE " + l.Ident().Sanitize() + " RENAME CONSTRAINT " + pgx.Identifier{tmpPK}.Sanitize() + " TO " + pgx.Identifier{pkName}.Sanitize(),
-	}
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return store.SwapIn(ctx, tx, l, p.loadTable, tmpPK, pkName)
 }
 
 // replace puts the load table's rows in place of those of the published
 // relation old, keeping what was built on it.
 func replace(ctx context.Context, tx pgx.Tx, p publication, old uint32, tmpPK string) error {
-	var load uint32
-	if err := tx.QueryRow(ctx, `SELECT $1::regclass::oid`, p.loadTable.Sanitize()).Scan(&load); err != nil {
+	load, err := store.RelationOID(ctx, tx, p.loadTable)
+	if err != nil {
 		return fmt.Errorf("finding the load table: %w", err)
 	}
 	ident := p.layout.Ident().Sanitize()
-	plan, err := captureCarry(ctx, tx, old, load)
+	plan, err := store.CaptureCarry(ctx, tx, old, load)
 	if err != nil {
 		return fmt.Errorf("reading what depends on %s: %w", ident, err)
 	}
-	if len(plan.foreign) > 0 {
+	if len(plan.Foreign) > 0 {
 		p.log.Info("publishing by copying the rows: the table has dependents ddbsync does not re-create",
-			slog.String("table", p.layout.Table), slog.String("dependents", strings.Join(plan.foreign, "; ")))
-		return copyRows(ctx, tx, p, plan.foreign)
+			slog.String("table", p.layout.Table), slog.String("dependents", strings.Join(plan.Foreign, "; ")))
+		return copyRows(ctx, tx, p, plan.Foreign)
 	}
 	// Readers of a view lock it before the table under it: drop the views,
 	// outermost first, before locking the table, or they could deadlock.
-	for _, s := range plan.dropViews {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return fmt.Errorf("dropping a dependent view to re-create it (%s): %w", s, err)
-		}
+	if err := plan.DropViews(ctx, tx); err != nil {
+		return err
 	}
-	if _, err := tx.Exec(ctx, "LOCK TABLE "+ident+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+	if err := store.LockExclusive(ctx, tx, p.layout.Ident()); err != nil {
 		return fmt.Errorf("locking %s: %w", ident, err)
 	}
 	// Nothing may have been built on the table between the capture and the
 	// lock: compare with what it has now that nobody else can change it.
-	now, err := captureCarry(ctx, tx, old, load)
+	now, err := store.CaptureCarry(ctx, tx, old, load)
 	if err != nil {
 		return fmt.Errorf("reading what depends on %s: %w", ident, err)
 	}
-	if len(now.foreign) > 0 || len(now.dropViews) > 0 || !slices.Equal(now.restore, plan.tableRestore) {
+	if !plan.Unchanged(now) {
 		return errChangedMeanwhile
 	}
-	if _, err := tx.Exec(ctx, "DROP TABLE "+ident); err != nil {
+	if err := store.DropTable(ctx, tx, p.layout.Ident()); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "2BP01" {
 			return fmt.Errorf("%s has dependent objects ddbsync did not expect (%s): %w", p.layout.Ident().Sanitize(), pgErr.Detail, err)
@@ -220,12 +203,7 @@ func replace(ctx context.Context, tx pgx.Tx, p publication, old uint32, tmpPK st
 	if err := moveIn(ctx, tx, p, tmpPK); err != nil {
 		return err
 	}
-	for _, s := range plan.restore {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return fmt.Errorf("re-creating on the new copy: %s: %w", s, err)
-		}
-	}
-	return nil
+	return plan.Restore(ctx, tx)
 }
 
 // copyRows replaces the published relation's rows with the load table's.
@@ -233,42 +211,22 @@ func replace(ctx context.Context, tx pgx.Tx, p publication, old uint32, tmpPK st
 // renaming takes well under one), but keeps whatever depends on the
 // relation. Row triggers on the table fire.
 func copyRows(ctx context.Context, tx pgx.Tx, p publication, why []string) error {
-	cols := append(p.layout.Columns(), store.ColSyncedAt)
-	list := make([]string, len(cols))
-	for i, c := range cols {
-		list[i] = pgx.Identifier{c}.Sanitize()
-	}
-	collist := strings.Join(list, ", ")
-	ident := p.layout.Ident().Sanitize()
-	stmts := []string{
-		"TRUNCATE " + ident,
-		"INSERT INTO " + ident + " (" + collist + ") SELECT " + collist + " FROM " + p.loadTable.Sanitize(),
-		"DROP TABLE " + p.loadTable.Sanitize(),
-	}
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return fmt.Errorf("copying the rows into %s, whose dependents (%s) ddbsync cannot re-create: %w",
-				ident, strings.Join(why, "; "), err)
-		}
+	if err := store.CopyInto(ctx, tx, p.layout, p.loadTable); err != nil {
+		return fmt.Errorf("copying the rows into %s, whose dependents (%s) ddbsync cannot re-create: %w",
+			p.layout.Ident().Sanitize(), strings.Join(why, "; "), err)
 	}
 	return nil
 }
 
 // setComment keeps a comment a user gave the table and otherwise says
-// which export ddbsync loaded it from. COMMENT takes no parameters, so
-// PostgreSQL's format() quotes the values.
+// which export ddbsync loaded it from.
 func setComment(ctx context.Context, tx pgx.Tx, p publication, old *string) error {
 	l := p.layout
 	comment := fmt.Sprintf("%s: loaded from export %s", ourCommentPrefix(l), p.exp.ID())
 	if old != nil && !strings.HasPrefix(*old, ourCommentPrefix(l)) {
 		comment = *old
 	}
-	var stmt string
-	if err := tx.QueryRow(ctx, `SELECT format('COMMENT ON TABLE %I.%I IS %L', $1::text, $2::text, $3::text)`,
-		l.Schema, l.Name, comment).Scan(&stmt); err != nil {
-		return fmt.Errorf("commenting the table: %w", err)
-	}
-	if _, err := tx.Exec(ctx, stmt); err != nil {
+	if err := store.CommentOnTable(ctx, tx, l, comment); err != nil {
 		return fmt.Errorf("commenting the table: %w", err)
 	}
 	return nil

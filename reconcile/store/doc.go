@@ -1,17 +1,37 @@
 // Package store is the only package of ddbsync that writes SQL. It owns
-// the PostgreSQL side of a DynamoDB table's copy:
+// the PostgreSQL side of a DynamoDB table's copy; package reconcile, above
+// it, decides what to read, in which order and in which transaction, and
+// calls store for every statement. Values reach SQL as parameters (or,
+// where a statement takes none, quoted by PostgreSQL: [QuoteLiterals],
+// format with %L); identifiers are quoted with pgx.Identifier.
 //
-//   - the data table's [Layout] and its DDL (layout.go, naming.go);
-//   - the [Encoder] that turns an item into a row, and the one
-//     [CopySource] that streams items into PostgreSQL with COPY (load,
-//     diff source, scan and repair all go through it);
-//   - the upsert that writes whole images into a data table
-//     ([Layout.UpsertSQL]), for stream apply and diff repair alike;
-//   - the session advisory locks that keep one load, follow or diff of a
-//     table at a time (lock.go);
-//   - one accessor per bookkeeping table of the ddbsync schema, whose
-//     methods take a [Querier] so that callers choose the transaction.
+// Accessors and functions take a [Querier] (or a pgx.Tx where a step must
+// run inside the caller's transaction) so that callers choose the
+// transaction, and return PostgreSQL's errors for the caller to word.
 //
-// Orchestration (what to read, in which order, when to publish) lives in
-// package reconcile, above this one.
+// # Files
+//
+//   - layout.go: the data table's [Layout], its columns and origins, and
+//     the SQL built from it ([Layout.UpsertSQL], the stage table, deletes);
+//     naming.go: [SnakeCase], how DynamoDB names become PostgreSQL ones.
+//   - ddl.go: creating a load table ([CreateLoadTable]) and widening the
+//     origin CHECK ([AllowOrigin]).
+//   - encoder.go: the [Encoder] that turns an item into a row.
+//   - copy.go: the one [CopySource] that streams items into PostgreSQL
+//     with COPY (load, diff source, scan and repair all go through it).
+//   - lock.go: the session advisory locks that keep one load, follow or
+//     diff of a table at a time.
+//   - publish.go: the steps that publish a load table as the data table
+//     ([BeginPublish], [SwapIn], [CopyInto], [CommentOnTable], …).
+//   - carry.go: the [CarryPlan], read from the catalogs, that re-creates on
+//     a freshly loaded table the views, indexes, grants, comments, policies
+//     and owner of the copy it replaces.
+//   - compare.go: a diff's [Comparison] (its scratch tables, the findings
+//     join, the counts, the repair and the findings query).
+//   - tables.go, loads.go, streams.go, diff_runs.go: one accessor per
+//     bookkeeping table of the ddbsync schema ([Tables], [Loads],
+//     [LoadFiles], [Streams], [Shards], [Tombstones], [DiffRuns],
+//     [Repairs]); states.go: their states as typed constants.
+//   - status.go: what the status command reads; querier.go: [Querier] and
+//     the bookkeeping schema; quote.go: [QuoteLiterals].
 package store

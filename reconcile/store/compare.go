@@ -1,0 +1,293 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+)
+
+// diffWorkMem lets the comparison's hash join and sort keep a million keys
+// in memory instead of spilling to disk in many batches.
+const diffWorkMem = "256MB"
+
+// FindingKind is how a key differs between a diff's source and the copy
+// (the findings table's kind column).
+type FindingKind string
+
+// The finding kinds.
+const (
+	FindingMissing   FindingKind = "missing"   // in the source, not in the copy
+	FindingExtra     FindingKind = "extra"     // in the copy, not in the source
+	FindingDifferent FindingKind = "different" // in both, with different images
+)
+
+// Comparison is one diff's comparison of a source of truth with the copy
+// of Layout, through two scratch tables of the bookkeeping schema
+// ([DiffScratch]): Source, which holds the source's rows, and Findings, the
+// result of their join.
+type Comparison struct {
+	Layout   Layout
+	Table    string // the DynamoDB table, whose tombstones the findings join
+	Source   pgx.Identifier
+	Findings pgx.Identifier
+}
+
+// CreateSource creates the Source scratch table: the data table's columns,
+// no constraints (a scan's rows carry origin 'scan'), doc left empty.
+// Unlogged: the scratch table is thrown away.
+func (c Comparison) CreateSource(ctx context.Context, q Querier) error {
+	_, err := q.Exec(ctx, fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING COMPRESSION); "+
+		"ALTER TABLE %[1]s ALTER COLUMN doc DROP NOT NULL",
+		c.Source.Sanitize(), c.Layout.Ident().Sanitize()))
+	return err
+}
+
+// CompareCounts are the comparison's counts: the copy's rows, and the
+// findings by kind, those in flight counted apart whatever their kind.
+type CompareCounts struct {
+	CopyRows, InFlight, Missing, Extra, Different int64
+}
+
+// joinOn is the join condition on the key columns of tables a and b.
+func (c Comparison) joinOn(a, b string) string {
+	var conds []string
+	for _, k := range c.Layout.QuotedKeyColumns() {
+		conds = append(conds, fmt.Sprintf("%s.%s = %s.%s", a, k, b, k))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// Build fills the Findings table with a full outer join of the source and
+// the copy, decides which findings are in flight, and counts them, all in
+// one repeatable-read snapshot of the copy. The source is as of instant;
+// changes at or after since (instant − skew) are in flight.
+func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instant time.Time) (CompareCounts, error) {
+	var n CompareCounts
+	l := c.Layout
+	keyCols := l.QuotedKeyColumns()
+	if _, err := pool.Exec(ctx, "ANALYZE "+c.Source.Sanitize()); err != nil {
+		return n, err
+	}
+	var sel []string
+	for _, k := range keyCols {
+		sel = append(sel, fmt.Sprintf("coalesce(s.%s, c.%s) AS %s", k, k, k))
+	}
+	first := keyCols[0]
+
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return n, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT set_config('work_mem', $1, true)", diffWorkMem); err != nil {
+		return n, err
+	}
+	// CREATE TABLE AS takes no parameters: PostgreSQL quotes the values.
+	attrs := l.Key.Attributes()
+	vals := []string{timeText(since), timeText(instant), c.Table}
+	for _, a := range attrs {
+		vals = append(vals, a.Name)
+	}
+	lits, err := QuoteLiterals(ctx, tx, vals...)
+	if err != nil {
+		return n, err
+	}
+	keyJSON := func(item string) string {
+		var args []string
+		for _, name := range lits[3:] {
+			args = append(args, name, fmt.Sprintf("%s -> %s", item, name))
+		}
+		return "jsonb_build_object(" + strings.Join(args, ", ") + ")"
+	}
+	// A copy row is in flight when it changed at or after I − skew: a
+	// stream row with that origin_time, or an export or scan image taken
+	// after I. A missing row is in flight when the stream removed its key
+	// at or after I − skew.
+	create := fmt.Sprintf(`CREATE UNLOGGED TABLE %[1]s AS
+		WITH j AS (
+			SELECT %[2]s,
+				CASE WHEN c.%[5]s IS NULL THEN 'missing' WHEN s.%[5]s IS NULL THEN 'extra' ELSE 'different' END AS kind,
+				s.item AS source_item, c.item AS copy_item,
+				c.origin, c.origin_time, c.shard_id, c.sequence_number
+			FROM %[3]s s FULL JOIN %[4]s c ON %[6]s
+			WHERE s.%[5]s IS NULL OR c.%[5]s IS NULL OR s.item <> c.item
+		)
+		SELECT j.*, %[7]s AS key,
+			t.removed_at, t.shard_id AS tomb_shard_id, t.sequence_number AS tomb_sequence, t.ttl AS tomb_ttl,
+			CASE WHEN j.copy_item IS NOT NULL
+				THEN coalesce((j.origin = 'stream' AND j.origin_time >= %[8]s) OR (j.origin <> 'stream' AND j.origin_time > %[9]s), false)
+				ELSE coalesce(t.removed_at >= %[8]s, false) END AS in_flight
+		FROM j LEFT JOIN ddbsync.tombstones t ON j.copy_item IS NULL AND t.table_name = %[10]s AND t.key = %[11]s`,
+		c.Findings.Sanitize(), strings.Join(sel, ", "), c.Source.Sanitize(), l.Ident().Sanitize(), first,
+		c.joinOn("s", "c"), keyJSON("coalesce(j.source_item, j.copy_item)"),
+		lits[0]+"::timestamptz", lits[1]+"::timestamptz", lits[2], keyJSON("j.source_item"))
+	if _, err := tx.Exec(ctx, create); err != nil {
+		return n, err
+	}
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+l.Ident().Sanitize()).Scan(&n.CopyRows); err != nil {
+		return n, err
+	}
+	rows, err := tx.Query(ctx, "SELECT kind, in_flight, count(*) FROM "+c.Findings.Sanitize()+" GROUP BY 1, 2")
+	if err != nil {
+		return n, err
+	}
+	for rows.Next() {
+		var kind string
+		var inFlight bool
+		var k int64
+		if err := rows.Scan(&kind, &inFlight, &k); err != nil {
+			rows.Close()
+			return n, err
+		}
+		switch {
+		case inFlight:
+			n.InFlight += k
+		case kind == string(FindingMissing):
+			n.Missing = k
+		case kind == string(FindingExtra):
+			n.Extra = k
+		case kind == string(FindingDifferent):
+			n.Different = k
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	return n, tx.Commit(ctx)
+}
+
+// timeText is t as PostgreSQL reads a timestamptz, to the microsecond.
+func timeText(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
+}
+
+// repairStage holds, for the repair's transaction, the full rows to write.
+var repairStage = pgx.Identifier{"ddbsync_repair_stage"}
+
+// StageRepairs copies into a temporary table of tx the data table rows,
+// doc included, of the source images to write: one per missing or
+// different finding not in flight, read through q, each with provenance
+// prov.
+func (c Comparison) StageRepairs(ctx context.Context, q Querier, tx pgx.Tx, prov Provenance) error {
+	l := c.Layout
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP",
+		repairStage.Sanitize(), c.Source.Sanitize())); err != nil {
+		return err
+	}
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT s.item FROM %s s JOIN %s f ON %s
+		WHERE f.kind IN ('missing', 'different') AND NOT f.in_flight`,
+		c.Source.Sanitize(), c.Findings.Sanitize(), c.joinOn("s", "f")))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	src := NewCopySource(&imageRows{rows: rows}, NewEncoder(l, RowColumns), prov)
+	if _, err := tx.CopyFrom(ctx, repairStage, l.Columns(), src); err != nil {
+		if serr := src.Err(); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("staging the repairs: %w", err)
+	}
+	return src.Err()
+}
+
+// WriteRepairs upserts the staged rows ([Comparison.StageRepairs]) into
+// the data table, and returns how many it wrote.
+func (c Comparison) WriteRepairs(ctx context.Context, tx pgx.Tx) (int64, error) {
+	tag, err := tx.Exec(ctx, c.Layout.UpsertSQL(repairStage))
+	return tag.RowsAffected(), err
+}
+
+// DeleteExtra deletes the data table's rows of the extra findings not in
+// flight, and returns how many it deleted.
+func (c Comparison) DeleteExtra(ctx context.Context, tx pgx.Tx) (int64, error) {
+	tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s c USING %s f WHERE %s AND f.kind = 'extra' AND NOT f.in_flight`,
+		c.Layout.Ident().Sanitize(), c.Findings.Sanitize(), c.joinOn("c", "f")))
+	return tag.RowsAffected(), err
+}
+
+// FindingRow is one row of the findings table, images and numbers as text.
+type FindingRow struct {
+	Kind       FindingKind
+	InFlight   bool
+	Key        string
+	SourceItem *string
+	CopyItem   *string
+	// The copy row's provenance (Origin nil: no copy row).
+	Origin     *string
+	OriginTime *time.Time
+	ShardID    *string
+	Sequence   *string
+	// The key's tombstone (RemovedAt nil: none).
+	RemovedAt    *time.Time
+	TombShardID  *string
+	TombSequence *string
+	TombTTL      *bool
+}
+
+// EachFinding calls fn with the findings in order (those not in flight
+// first, then by kind and key), at most limit of them (0: all).
+func (c Comparison) EachFinding(ctx context.Context, q Querier, limit int64, fn func(FindingRow) error) error {
+	var lim any // NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT kind, in_flight, key::text, source_item::text, copy_item::text,
+			origin, origin_time, shard_id, sequence_number::text, removed_at, tomb_shard_id, tomb_sequence::text, tomb_ttl
+		FROM %s ORDER BY in_flight, kind, %s LIMIT $1`, c.Findings.Sanitize(), strings.Join(c.Layout.QuotedKeyColumns(), ", ")), lim)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f FindingRow
+		var kind string
+		if err := rows.Scan(&kind, &f.InFlight, &f.Key, &f.SourceItem, &f.CopyItem, &f.Origin, &f.OriginTime,
+			&f.ShardID, &f.Sequence, &f.RemovedAt, &f.TombShardID, &f.TombSequence, &f.TombTTL); err != nil {
+			return err
+		}
+		f.Kind = FindingKind(kind)
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// imageRows are the source images a query returns, one lossless DynamoDB
+// JSON item per row, decoded one at a time.
+type imageRows struct {
+	rows pgx.Rows
+	item ddbjson.Item
+	err  error
+}
+
+func (s *imageRows) Next() bool {
+	if !s.rows.Next() {
+		return false
+	}
+	var raw []byte
+	if s.err = s.rows.Scan(&raw); s.err != nil {
+		return false
+	}
+	if s.item, s.err = ddbjson.DecodeItem(raw); s.err != nil {
+		s.err = fmt.Errorf("decoding a source image: %w", s.err)
+		return false
+	}
+	return true
+}
+
+func (s *imageRows) Item() ddbjson.Item { return s.item }
+
+func (s *imageRows) Err() error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.rows.Err()
+}
