@@ -141,9 +141,9 @@ func queueDrop(admin, name string) {
 }
 
 // dropWait is how long [Main] waits for the last drops. A checkpoint on a
-// busy shared server can take a minute; the server completes a DROP
-// DATABASE in flight when the binary has gone, and sweepTestDatabases drops
-// the others an hour later.
+// busy shared server can take a minute; the databases not dropped by then
+// (some left invalid by a drop cut short) are dropped an hour later by
+// sweepTestDatabases, when a test binary next starts.
 const dropWait = 10 * time.Second
 
 func awaitDrops(d time.Duration) {

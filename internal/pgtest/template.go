@@ -183,10 +183,11 @@ func dropStaleTemplates(ctx context.Context, conn *pgx.Conn, keep string) error 
 
 // sweepTestDatabases drops the test databases made more than
 // staleTemplateAge ago that no one is connected to: left behind by a binary
-// that was killed or had no [Main].
+// that was killed, had no [Main], or exited while dropping them (which
+// leaves a database invalid: it can only be dropped).
 func sweepTestDatabases(ctx context.Context, conn *pgx.Conn) error {
 	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database d WHERE starts_with(datname, $1)
-		AND datconnlimit <> -2 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)`, testPrefix)
+		AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)`, testPrefix)
 	if err != nil {
 		return err
 	}
