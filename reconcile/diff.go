@@ -16,10 +16,10 @@ import (
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
-// DefaultDiffSkew is how far before the source's instant I a change makes a
+// DefaultInFlightWindow is how far before the source's instant I a change makes a
 // key "in flight" rather than inconsistent: an export's time is fuzzy by
 // about a minute, and stream times are rounded down to the second.
-const DefaultDiffSkew = time.Minute
+const DefaultInFlightWindow = time.Minute
 
 // Errors of [Diff], matched with errors.Is.
 var (
@@ -134,8 +134,8 @@ type DiffConfig struct {
 	Export *snapshot.Export
 	// Scan reads the live table instead.
 	Scan *ScanSource
-	// Skew: see [DefaultDiffSkew].
-	Skew time.Duration
+	// InFlightWindow: see [DefaultInFlightWindow].
+	InFlightWindow time.Duration
 	// Repair writes the source's images for the findings that are not in
 	// flight, in one transaction, and records them in ddbsync.repairs.
 	Repair bool
@@ -154,9 +154,10 @@ type DiffConfig struct {
 	WatermarkPoll time.Duration
 	// Now is the wall clock that stamps a scan's instant (default time.Now).
 	Now func() time.Time
-	// ScanStats and LoadStats, when set, are updated as the source is read.
+	// ScanStats and ReadStats, when set, are updated as the source (a scan
+	// or an export) is read.
 	ScanStats *ScanStats
-	LoadStats *LoadStats
+	ReadStats *ReadStats
 	// Logger receives lifecycle events (default: discard).
 	Logger *slog.Logger
 	// LockTimeout is how long to wait for another ddbsync process to let
@@ -171,8 +172,8 @@ func (c *DiffConfig) defaults() error {
 	if c.Scan != nil && c.Scan.Client == nil {
 		return errors.New("diff: scan source without a DynamoDB client")
 	}
-	if c.Skew <= 0 {
-		c.Skew = DefaultDiffSkew
+	if c.InFlightWindow <= 0 {
+		c.InFlightWindow = DefaultInFlightWindow
 	}
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers()
@@ -186,8 +187,8 @@ func (c *DiffConfig) defaults() error {
 	if c.ScanStats == nil {
 		c.ScanStats = &ScanStats{}
 	}
-	if c.LoadStats == nil {
-		c.LoadStats = &LoadStats{}
+	if c.ReadStats == nil {
+		c.ReadStats = &ReadStats{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -204,7 +205,7 @@ func (c *DiffConfig) defaults() error {
 // a full outer join on the key columns comparing the lossless item images.
 // Go holds one finding at a time, so memory does not grow with the table.
 //
-// Keys changed at or after I − Skew are in flight, not inconsistent: copy
+// Keys changed at or after I − InFlightWindow are in flight, not inconsistent: copy
 // rows from the stream with such an origin_time, and missing rows whose key
 // the stream removed then (ddbsync.tombstones). The copy must have caught
 // up: its watermark W must be at or after I (for a scan, after the scan's
@@ -244,7 +245,7 @@ func (d *differ) run(ctx context.Context) (_ DiffSummary, retErr error) {
 	}
 	l := d.table.layout
 	d.sum = DiffSummary{Table: d.cfg.Table, PGTable: l.Ident().Sanitize(), CopyExportTime: d.table.exportTime,
-		Skew: d.cfg.Skew.String()}
+		Skew: d.cfg.InFlightWindow.String()}
 
 	unlock, err := d.lock(ctx)
 	if err != nil {
@@ -451,7 +452,7 @@ func (d *differ) begin(ctx context.Context) error {
 		instant = &d.sum.Instant
 	}
 	if d.sum.DiffID, err = store.DiffRuns.Begin(ctx, d.pool, store.NewDiff{Table: d.cfg.Table, SourceKind: d.sum.SourceKind,
-		Source: d.sum.Source, Instant: instant, Skew: d.cfg.Skew}); err != nil {
+		Source: d.sum.Source, Instant: instant, Skew: d.cfg.InFlightWindow}); err != nil {
 		return err
 	}
 	names := scratchTables(d.sum.DiffID)
@@ -486,8 +487,8 @@ func (d *differ) fillSource(ctx context.Context) error {
 		d.log.Info("reading export", slog.String("export_arn", exp.ID()), slog.Int("files", len(exp.Files)),
 			slog.Int64("items", exp.Summary.ItemCount))
 		prov := Provenance{Origin: OriginExport, Time: d.sum.Instant}
-		d.cfg.LoadStats.FilesTotal.Store(int64(len(exp.Files)))
-		d.cfg.LoadStats.ItemsTotal.Store(exp.Summary.ItemCount)
+		d.cfg.ReadStats.FilesTotal.Store(int64(len(exp.Files)))
+		d.cfg.ReadStats.ItemsTotal.Store(exp.Summary.ItemCount)
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(d.cfg.Workers)
 		for _, f := range exp.Files {
@@ -497,13 +498,13 @@ func (d *differ) fillSource(ctx context.Context) error {
 					return err
 				}
 				defer tx.Rollback(context.WithoutCancel(gctx))
-				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.LoadStats); err != nil {
+				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.ReadStats); err != nil {
 					return err
 				}
 				if err := tx.Commit(gctx); err != nil {
 					return err
 				}
-				d.cfg.LoadStats.FilesDone.Add(1)
+				d.cfg.ReadStats.FilesDone.Add(1)
 				return nil
 			})
 		}

@@ -52,7 +52,7 @@ func (d *differ) compare(ctx context.Context) error {
 	for _, c := range p.keyCols {
 		sel = append(sel, fmt.Sprintf("coalesce(s.%s, c.%s) AS %s", c, c, c))
 	}
-	since := d.sum.Instant.Add(-d.cfg.Skew)
+	since := d.sum.Instant.Add(-d.cfg.InFlightWindow)
 	first := p.keyCols[0]
 
 	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})

@@ -19,10 +19,10 @@ import (
 
 // Defaults of [FollowConfig].
 const (
-	// DefaultSkew is how far before the export time T replay starts. Stream
+	// DefaultReplayMargin is how far before the export time T replay starts. Stream
 	// times are rounded down to the second and exports are fuzzy by about a
 	// minute; AWS's own data-prepper uses the same 5 minutes.
-	DefaultSkew = 5 * time.Minute
+	DefaultReplayMargin = 5 * time.Minute
 	// DefaultRetention is how long DynamoDB Streams keeps records.
 	DefaultRetention = 24 * time.Hour
 	// DefaultRetentionMargin is kept free of the retention window: records
@@ -55,10 +55,10 @@ type FollowConfig struct {
 	// gone and may have held changes after the start instant), recording it.
 	// A diff should follow.
 	AcceptGap bool
-	// Skew, Retention, RetentionMargin, DiscoverInterval: see the defaults.
-	// Skew counts on the first run after a load only: it fixes the replay
-	// start S = T − Skew, which is stored, and later runs keep it.
-	Skew             time.Duration
+	// ReplayMargin, Retention, RetentionMargin, DiscoverInterval: see the defaults.
+	// ReplayMargin counts on the first run after a load only: it fixes the replay
+	// start S = T − ReplayMargin, which is stored, and later runs keep it.
+	ReplayMargin     time.Duration
 	Retention        time.Duration
 	RetentionMargin  time.Duration
 	DiscoverInterval time.Duration
@@ -217,8 +217,8 @@ func (c *FollowConfig) defaults() error {
 	if c.Tables == nil && c.StreamArn == "" {
 		return errors.New("follow: no DynamoDB client and no stream ARN")
 	}
-	if c.Skew <= 0 {
-		c.Skew = DefaultSkew
+	if c.ReplayMargin <= 0 {
+		c.ReplayMargin = DefaultReplayMargin
 	}
 	if c.Retention <= 0 {
 		c.Retention = DefaultRetention
@@ -279,7 +279,7 @@ func readTable(ctx context.Context, pool *pgxpool.Pool, table string) (tableReco
 // UntilCaughtUp, until every shard has reached the present).
 //
 // It obeys the rules of the design: the first run reads every shard from
-// TRIM_HORIZON and skips changes created before T − Skew, after proving the
+// TRIM_HORIZON and skips changes created before T − ReplayMargin, after proving the
 // stream still holds them; parents are read to their end before their
 // children; each page of a shard is applied in one transaction with the
 // shard's checkpoint; later runs resume after the checkpoints. When it cannot
@@ -402,7 +402,7 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 	switch {
 	case err == nil && cur == nil:
 		// First run: the stream must still hold every change since T − skew.
-		f.start = f.table.exportTime.Add(-f.cfg.Skew)
+		f.start = f.table.exportTime.Add(-f.cfg.ReplayMargin)
 		f.tracker = stream.NewTracker(f.start)
 		if !f.start.After(oldest.Add(f.cfg.RetentionMargin)) {
 			return &GapError{Table: f.cfg.Table, From: f.start, To: oldest,

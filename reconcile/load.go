@@ -52,14 +52,21 @@ type LoadConfig struct {
 	MoveSchema bool
 }
 
+// ReadStats are the running totals of reading an export, by a load or a
+// diff, safe to read while it runs.
+type ReadStats struct {
+	FilesTotal atomic.Int64
+	FilesDone  atomic.Int64
+	ItemsTotal atomic.Int64
+	ItemsDone  atomic.Int64
+	BytesTotal atomic.Int64 // unknown until the end: manifests give no sizes
+	BytesDone  atomic.Int64 // compressed bytes read
+}
+
 // LoadStats are a load's running totals, safe to read while it runs.
 type LoadStats struct {
-	FilesTotal   atomic.Int64
-	FilesDone    atomic.Int64
-	ItemsTotal   atomic.Int64
-	ItemsDone    atomic.Int64
-	BytesTotal   atomic.Int64 // unknown until the end: manifests give no sizes
-	BytesDone    atomic.Int64 // compressed bytes read
+	ReadStats
+	// FilesResumed counts the data files an interrupted run had loaded.
 	FilesResumed atomic.Int64
 }
 
@@ -184,7 +191,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	for range min(workers, max(1, len(todo))) {
 		g.Go(func() error {
 			for f := range files {
-				if err := copyFile(gctx, pool, exp, f, loadID, loadTable, l, exportTime, stats); err != nil {
+				if err := copyFile(gctx, pool, exp, f, loadID, loadTable, l, exportTime, &stats.ReadStats); err != nil {
 					return err
 				}
 				log.Debug("data file loaded", slog.String("table", l.Table), slog.String("file", f.Name), slog.Int64("items", f.ItemCount))
@@ -344,7 +351,7 @@ func abandonLoad(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 // has listed the files done; claiming the row waits for that session and
 // then finds the file taken, instead of copying it twice.
 func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f snapshot.DataFile,
-	loadID int64, loadTable pgx.Identifier, l Layout, exportTime time.Time, stats *LoadStats) error {
+	loadID int64, loadTable pgx.Identifier, l Layout, exportTime time.Time, stats *ReadStats) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Name, err)
@@ -382,7 +389,7 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 // read exports through it, so a diff's source is verified exactly as a
 // load's.
 func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snapshot.DataFile,
-	table pgx.Identifier, enc *store.Encoder, prov Provenance, stats *LoadStats) (int64, int64, error) {
+	table pgx.Identifier, enc *store.Encoder, prov Provenance, stats *ReadStats) (int64, int64, error) {
 	r, err := exp.OpenFile(ctx, f)
 	if err != nil {
 		return 0, 0, err
@@ -414,7 +421,7 @@ func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snap
 // progress as they are read.
 type fileItems struct {
 	r      *snapshot.FileReader
-	stats  *LoadStats
+	stats  *ReadStats
 	bytes  int64
 	unseen int64
 }
