@@ -384,8 +384,8 @@ func (d *differ) checkCaughtUp(ctx context.Context, at time.Time) error {
 		if w != nil {
 			have = "watermark " + fmtTime(*w)
 		}
-		return fmt.Errorf("%w: the copy has %s, the source is as of %s; run `ddbsync follow --table %s --until-caught-up` first, then diff again",
-			ErrNotCaughtUp, have, fmtTime(at), d.cfg.Table)
+		return fmt.Errorf("%w: the copy of %s has %s, the source is as of %s; the copy must catch up first",
+			ErrNotCaughtUp, d.cfg.Table, have, fmtTime(at))
 	}
 	return nil
 }
@@ -398,8 +398,8 @@ func (d *differ) checkFollowed(ctx context.Context) error {
 		return fmt.Errorf("reading the watermark: %w", err)
 	}
 	if w == nil {
-		return fmt.Errorf("%w: the copy has no watermark yet, so it cannot be compared with a live scan; "+
-			"keep `ddbsync follow --table %s` running while the diff scans", ErrNotCaughtUp, d.cfg.Table)
+		return fmt.Errorf("%w: the copy of %s has no watermark yet, so it cannot be compared with a live scan, "+
+			"which needs a follower running while it scans", ErrNotCaughtUp, d.cfg.Table)
 	}
 	return nil
 }
@@ -413,8 +413,8 @@ func (d *differ) waitCaughtUp(ctx context.Context, at time.Time) error {
 		err := d.checkCaughtUp(ctx, at)
 		if err == nil || !errors.Is(err, ErrNotCaughtUp) || !time.Now().Before(deadline) {
 			if err != nil && errors.Is(err, ErrNotCaughtUp) {
-				return fmt.Errorf("%w (the scan ran from %s to %s; keep `ddbsync follow --table %s` running during a scan diff)",
-					err, fmtTime(d.sum.Instant), fmtTime(at), d.cfg.Table)
+				return fmt.Errorf("%w (the scan ran from %s to %s, and a follower must keep running during a scan diff)",
+					err, fmtTime(d.sum.Instant), fmtTime(at))
 			}
 			return err
 		}

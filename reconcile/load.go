@@ -242,7 +242,7 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 		return nil, fmt.Errorf("loading %s: checking %s: %w", l.Table, l.Ident().Sanitize(), err)
 	}
 	if exists && !ours {
-		return nil, fmt.Errorf("loading %s: %s: %w; drop or rename it, or load into another schema with --schema",
+		return nil, fmt.Errorf("loading %s: %s: %w, so a load will not replace it",
 			l.Table, l.Ident().Sanitize(), ErrTableNotOurs)
 	}
 	other, err := store.Tables.OtherHolder(ctx, pool, l.Schema, l.Name, l.Table)
@@ -250,8 +250,8 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 		return nil, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
 	if other != "" {
-		return nil, fmt.Errorf("loading %s: %s already holds DynamoDB table %s; use --schema to keep them apart",
-			l.Table, l.Ident().Sanitize(), other)
+		return nil, fmt.Errorf("loading %s: %w: %s holds DynamoDB table %s's copy",
+			l.Table, ErrTableTaken, l.Ident().Sanitize(), other)
 	}
 	pub, err := store.Tables.Get(ctx, pool, l.Table)
 	if err != nil {
@@ -264,9 +264,7 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 		loadedAt: pub.LoadedAt, items: pub.Items, exists: pub.Exists}
 	from := pgx.Identifier{c.schema, c.name}.Sanitize()
 	if c.exists && from != l.Ident().Sanitize() && !move {
-		return nil, fmt.Errorf("loading %s: %w: its copy is %s, this load is into %s; load with --schema %s to reload it where it is, "+
-			"or pass --move-schema to move it (with the views, indexes and grants built on it) to %s",
-			l.Table, ErrSchemaMoved, from, l.Ident().Sanitize(), c.schema, l.Ident().Sanitize())
+		return nil, &SchemaMovedError{Table: l.Table, CopySchema: c.schema, Copy: from, Target: l.Ident().Sanitize()}
 	}
 	return &c, nil
 }
@@ -292,8 +290,8 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 		}
 		for _, lf := range files {
 			if f, ok := byName[lf.Name]; !ok || f.MD5Checksum != lf.MD5 || f.ItemCount != lf.Items {
-				return 0, nil, fmt.Errorf("unfinished load %d recorded file %s, which this export's manifest does not list as loaded; "+
-					"run the load again to start afresh after `ddbsync load --restart`", id, lf.Name)
+				return 0, nil, fmt.Errorf("%w: unfinished load %d recorded file %s, which this export's manifest does not list as loaded",
+					ErrUnfinishedLoad, id, lf.Name)
 			}
 			done[lf.Name] = lf.Items
 		}

@@ -129,7 +129,7 @@ func describeOnce(ctx context.Context, api API, r retrier, in *dynamodbstreams.D
 		kind := classify(err)
 		if kind == kindNotFound {
 			return nil, fmt.Errorf("%w: %w; if the stream was disabled or re-enabled, changes may be lost: "+
-				"take a new export and `ddbsync load` it", ErrStreamNotFound, err)
+				"only a new export of the table can restore a complete copy", ErrStreamNotFound, err)
 		}
 		cause, ok := transientCause(kind)
 		if !ok {
@@ -197,7 +197,6 @@ func CheckViewType(vt types.StreamViewType) error {
 	case types.StreamViewTypeNewImage, types.StreamViewTypeNewAndOldImages:
 		return nil
 	}
-	return fmt.Errorf("%w: the stream's view type is %q, and ddbsync needs NEW_AND_OLD_IMAGES or NEW_IMAGE: "+
-		"enable the table's stream with one of those (changing it creates a new stream), "+
-		"then take a new export and `ddbsync load` it", ErrViewType, vt)
+	return fmt.Errorf("%w: the stream's view type is %q, and ddbsync needs NEW_AND_OLD_IMAGES or NEW_IMAGE",
+		ErrViewType, vt)
 }
