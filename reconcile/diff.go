@@ -16,10 +16,10 @@ import (
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
-// DefaultDiffSkew is how far before the source's instant I a change makes a
+// DefaultInFlightWindow is how far before the source's instant I a change makes a
 // key "in flight" rather than inconsistent: an export's time is fuzzy by
 // about a minute, and stream times are rounded down to the second.
-const DefaultDiffSkew = time.Minute
+const DefaultInFlightWindow = time.Minute
 
 // Errors of [Diff], matched with errors.Is.
 var (
@@ -134,8 +134,8 @@ type DiffConfig struct {
 	Export *snapshot.Export
 	// Scan reads the live table instead.
 	Scan *ScanSource
-	// Skew: see [DefaultDiffSkew].
-	Skew time.Duration
+	// InFlightWindow: see [DefaultInFlightWindow].
+	InFlightWindow time.Duration
 	// Repair writes the source's images for the findings that are not in
 	// flight, in one transaction, and records them in ddbsync.repairs.
 	Repair bool
@@ -154,9 +154,10 @@ type DiffConfig struct {
 	WatermarkPoll time.Duration
 	// Now is the wall clock that stamps a scan's instant (default time.Now).
 	Now func() time.Time
-	// ScanStats and LoadStats, when set, are updated as the source is read.
+	// ScanStats and ReadStats, when set, are updated as the source (a scan
+	// or an export) is read.
 	ScanStats *ScanStats
-	LoadStats *LoadStats
+	ReadStats *ReadStats
 	// Logger receives lifecycle events (default: discard).
 	Logger *slog.Logger
 	// LockTimeout is how long to wait for another ddbsync process to let
@@ -171,8 +172,8 @@ func (c *DiffConfig) defaults() error {
 	if c.Scan != nil && c.Scan.Client == nil {
 		return errors.New("diff: scan source without a DynamoDB client")
 	}
-	if c.Skew <= 0 {
-		c.Skew = DefaultDiffSkew
+	if c.InFlightWindow <= 0 {
+		c.InFlightWindow = DefaultInFlightWindow
 	}
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers()
@@ -186,8 +187,8 @@ func (c *DiffConfig) defaults() error {
 	if c.ScanStats == nil {
 		c.ScanStats = &ScanStats{}
 	}
-	if c.LoadStats == nil {
-		c.LoadStats = &LoadStats{}
+	if c.ReadStats == nil {
+		c.ReadStats = &ReadStats{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -204,7 +205,7 @@ func (c *DiffConfig) defaults() error {
 // a full outer join on the key columns comparing the lossless item images.
 // Go holds one finding at a time, so memory does not grow with the table.
 //
-// Keys changed at or after I − Skew are in flight, not inconsistent: copy
+// Keys changed at or after I − InFlightWindow are in flight, not inconsistent: copy
 // rows from the stream with such an origin_time, and missing rows whose key
 // the stream removed then (ddbsync.tombstones). The copy must have caught
 // up: its watermark W must be at or after I (for a scan, after the scan's
@@ -244,7 +245,7 @@ func (d *differ) run(ctx context.Context) (_ DiffSummary, retErr error) {
 	}
 	l := d.table.layout
 	d.sum = DiffSummary{Table: d.cfg.Table, PGTable: l.Ident().Sanitize(), CopyExportTime: d.table.exportTime,
-		Skew: d.cfg.Skew.String()}
+		Skew: d.cfg.InFlightWindow.String()}
 
 	unlock, err := d.lock(ctx)
 	if err != nil {
@@ -383,8 +384,8 @@ func (d *differ) checkCaughtUp(ctx context.Context, at time.Time) error {
 		if w != nil {
 			have = "watermark " + fmtTime(*w)
 		}
-		return fmt.Errorf("%w: the copy has %s, the source is as of %s; run `ddbsync follow --table %s --until-caught-up` first, then diff again",
-			ErrNotCaughtUp, have, fmtTime(at), d.cfg.Table)
+		return fmt.Errorf("%w: the copy of %s has %s, the source is as of %s; the copy must catch up first",
+			ErrNotCaughtUp, d.cfg.Table, have, fmtTime(at))
 	}
 	return nil
 }
@@ -397,8 +398,8 @@ func (d *differ) checkFollowed(ctx context.Context) error {
 		return fmt.Errorf("reading the watermark: %w", err)
 	}
 	if w == nil {
-		return fmt.Errorf("%w: the copy has no watermark yet, so it cannot be compared with a live scan; "+
-			"keep `ddbsync follow --table %s` running while the diff scans", ErrNotCaughtUp, d.cfg.Table)
+		return fmt.Errorf("%w: the copy of %s has no watermark yet, so it cannot be compared with a live scan, "+
+			"which needs a follower running while it scans", ErrNotCaughtUp, d.cfg.Table)
 	}
 	return nil
 }
@@ -412,8 +413,8 @@ func (d *differ) waitCaughtUp(ctx context.Context, at time.Time) error {
 		err := d.checkCaughtUp(ctx, at)
 		if err == nil || !errors.Is(err, ErrNotCaughtUp) || !time.Now().Before(deadline) {
 			if err != nil && errors.Is(err, ErrNotCaughtUp) {
-				return fmt.Errorf("%w (the scan ran from %s to %s; keep `ddbsync follow --table %s` running during a scan diff)",
-					err, fmtTime(d.sum.Instant), fmtTime(at), d.cfg.Table)
+				return fmt.Errorf("%w (the scan ran from %s to %s, and a follower must keep running during a scan diff)",
+					err, fmtTime(d.sum.Instant), fmtTime(at))
 			}
 			return err
 		}
@@ -451,7 +452,7 @@ func (d *differ) begin(ctx context.Context) error {
 		instant = &d.sum.Instant
 	}
 	if d.sum.DiffID, err = store.DiffRuns.Begin(ctx, d.pool, store.NewDiff{Table: d.cfg.Table, SourceKind: d.sum.SourceKind,
-		Source: d.sum.Source, Instant: instant, Skew: d.cfg.Skew}); err != nil {
+		Source: d.sum.Source, Instant: instant, Skew: d.cfg.InFlightWindow}); err != nil {
 		return err
 	}
 	names := scratchTables(d.sum.DiffID)
@@ -482,8 +483,8 @@ func (d *differ) fillSource(ctx context.Context) error {
 		d.log.Info("reading export", slog.String("export_arn", exp.ID()), slog.Int("files", len(exp.Files)),
 			slog.Int64("items", exp.Summary.ItemCount))
 		prov := Provenance{Origin: OriginExport, Time: d.sum.Instant}
-		d.cfg.LoadStats.FilesTotal.Store(int64(len(exp.Files)))
-		d.cfg.LoadStats.ItemsTotal.Store(exp.Summary.ItemCount)
+		d.cfg.ReadStats.FilesTotal.Store(int64(len(exp.Files)))
+		d.cfg.ReadStats.ItemsTotal.Store(exp.Summary.ItemCount)
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(d.cfg.Workers)
 		for _, f := range exp.Files {
@@ -493,13 +494,13 @@ func (d *differ) fillSource(ctx context.Context) error {
 					return err
 				}
 				defer tx.Rollback(context.WithoutCancel(gctx))
-				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.LoadStats); err != nil {
+				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.ReadStats); err != nil {
 					return err
 				}
 				if err := tx.Commit(gctx); err != nil {
 					return err
 				}
-				d.cfg.LoadStats.FilesDone.Add(1)
+				d.cfg.ReadStats.FilesDone.Add(1)
 				return nil
 			})
 		}

@@ -18,7 +18,7 @@ func (d *differ) comparison() store.Comparison {
 // and the copy, decides which findings are in flight, and counts them, all
 // in one repeatable-read snapshot of the copy.
 func (d *differ) compare(ctx context.Context) error {
-	n, err := d.comparison().Build(ctx, d.pool, d.sum.Instant.Add(-d.cfg.Skew), d.sum.Instant)
+	n, err := d.comparison().Build(ctx, d.pool, d.sum.Instant.Add(-d.cfg.InFlightWindow), d.sum.Instant)
 	if err != nil {
 		return err
 	}

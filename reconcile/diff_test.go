@@ -205,7 +205,8 @@ func TestDiff_RefusesCopyBehindTheSource(t *testing.T) {
 
 	_, _, err := diffExport(t, pool, newer, false)
 	require.ErrorIs(t, err, reconcile.ErrNotCaughtUp)
-	require.Contains(t, err.Error(), "ddbsync follow --table TenureInformation --until-caught-up")
+	require.Contains(t, err.Error(), "the copy of TenureInformation has")
+	require.Contains(t, err.Error(), "the copy must catch up first")
 
 	// A watermark before the source's instant is not enough either.
 	sqlExec(t, pool, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time, watermark) VALUES ($1, 'arn', $2, $3)`,

@@ -19,10 +19,10 @@ import (
 
 // Defaults of [FollowConfig].
 const (
-	// DefaultSkew is how far before the export time T replay starts. Stream
+	// DefaultReplayMargin is how far before the export time T replay starts. Stream
 	// times are rounded down to the second and exports are fuzzy by about a
 	// minute; AWS's own data-prepper uses the same 5 minutes.
-	DefaultSkew = 5 * time.Minute
+	DefaultReplayMargin = 5 * time.Minute
 	// DefaultRetention is how long DynamoDB Streams keeps records.
 	DefaultRetention = 24 * time.Hour
 	// DefaultRetentionMargin is kept free of the retention window: records
@@ -55,10 +55,10 @@ type FollowConfig struct {
 	// gone and may have held changes after the start instant), recording it.
 	// A diff should follow.
 	AcceptGap bool
-	// Skew, Retention, RetentionMargin, DiscoverInterval: see the defaults.
-	// Skew counts on the first run after a load only: it fixes the replay
-	// start S = T − Skew, which is stored, and later runs keep it.
-	Skew             time.Duration
+	// ReplayMargin, Retention, RetentionMargin, DiscoverInterval: see the defaults.
+	// ReplayMargin counts on the first run after a load only: it fixes the replay
+	// start S = T − ReplayMargin, which is stored, and later runs keep it.
+	ReplayMargin     time.Duration
 	Retention        time.Duration
 	RetentionMargin  time.Duration
 	DiscoverInterval time.Duration
@@ -163,52 +163,14 @@ type FollowResult struct {
 	Shards    int // shards listed at the end
 }
 
-// Errors of [Follow], matched with errors.Is. Gaps also match [stream.ErrGap].
+// Errors of [Follow], matched with errors.Is. Gaps are a [*stream.GapError]
+// matching [stream.ErrGap].
 var (
 	// ErrNotLoaded is a table that has no loaded copy to follow from.
 	ErrNotLoaded = errors.New("table has not been loaded")
 	// ErrStreamChanged is a table whose stream is not the one followed so far.
 	ErrStreamChanged = errors.New("the table's stream changed")
 )
-
-// GapError is a change ddbsync cannot prove it has: the stream no longer
-// holds changes the copy needs. It matches [stream.ErrGap].
-type GapError struct {
-	Table  string
-	Shards []string
-	// From and To bound the time window whose changes may be lost (zero when unknown).
-	From, To time.Time
-	Reason   string
-	Cause    error
-}
-
-func (e *GapError) Error() string {
-	window := ""
-	if !e.From.IsZero() {
-		window = fmt.Sprintf("; changes from %s", e.From.UTC().Format(time.RFC3339))
-		if !e.To.IsZero() {
-			window += fmt.Sprintf(" to %s", e.To.UTC().Format(time.RFC3339))
-		}
-		window += " may be lost"
-	}
-	shards := ""
-	if len(e.Shards) > 0 {
-		shards = fmt.Sprintf(" (shards %v)", e.Shards)
-	}
-	msg := fmt.Sprintf("table %s: %s%s%s. Nothing was applied past the gap. To recover, take a new export of the table "+
-		"(ExportTableToPointInTime) and `ddbsync load` it, then `ddbsync follow` again", e.Table, e.Reason, shards, window)
-	if e.Cause != nil {
-		msg += ": " + e.Cause.Error()
-	}
-	return msg
-}
-
-func (e *GapError) Unwrap() []error {
-	if e.Cause != nil {
-		return []error{stream.ErrGap, e.Cause}
-	}
-	return []error{stream.ErrGap}
-}
 
 func (c *FollowConfig) defaults() error {
 	if c.Streams == nil {
@@ -217,8 +179,8 @@ func (c *FollowConfig) defaults() error {
 	if c.Tables == nil && c.StreamArn == "" {
 		return errors.New("follow: no DynamoDB client and no stream ARN")
 	}
-	if c.Skew <= 0 {
-		c.Skew = DefaultSkew
+	if c.ReplayMargin <= 0 {
+		c.ReplayMargin = DefaultReplayMargin
 	}
 	if c.Retention <= 0 {
 		c.Retention = DefaultRetention
@@ -256,7 +218,7 @@ func readTable(ctx context.Context, pool *pgxpool.Pool, table string) (tableReco
 		return tableRecord{}, err
 	}
 	if pub == nil {
-		return tableRecord{}, fmt.Errorf("%w: %s; run `ddbsync load` with an export of it first", ErrNotLoaded, table)
+		return tableRecord{}, &TableError{Table: table, Err: fmt.Errorf("%w: %s", ErrNotLoaded, table)}
 	}
 	ks, err := ddbjson.ParseKeySchema(pub.KeySchema)
 	if err != nil {
@@ -279,13 +241,13 @@ func readTable(ctx context.Context, pool *pgxpool.Pool, table string) (tableReco
 // UntilCaughtUp, until every shard has reached the present).
 //
 // It obeys the rules of the design: the first run reads every shard from
-// TRIM_HORIZON and skips changes created before T − Skew, after proving the
+// TRIM_HORIZON and skips changes created before T − ReplayMargin, after proving the
 // stream still holds them; parents are read to their end before their
 // children; each page of a shard is applied in one transaction with the
 // shard's checkpoint; later runs resume after the checkpoints. When it cannot
 // prove it has every change (a trimmed checkpoint, a vanished shard, a
 // changed stream, a follower away longer than the retention), it stops with a
-// [*GapError] or [ErrStreamChanged] and applies nothing past the gap.
+// [*stream.GapError] or [ErrStreamChanged] and applies nothing past the gap.
 // Cancelling ctx stops it cleanly: committed pages stay, the page in flight
 // is rolled back, and the error is nil.
 func Follow(ctx context.Context, pool *pgxpool.Pool, cfg FollowConfig) (FollowResult, error) {
@@ -402,10 +364,10 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 	switch {
 	case err == nil && cur == nil:
 		// First run: the stream must still hold every change since T − skew.
-		f.start = f.table.exportTime.Add(-f.cfg.Skew)
+		f.start = f.table.exportTime.Add(-f.cfg.ReplayMargin)
 		f.tracker = stream.NewTracker(f.start)
 		if !f.start.After(oldest.Add(f.cfg.RetentionMargin)) {
-			return &GapError{Table: f.cfg.Table, From: f.start, To: oldest,
+			return &stream.GapError{Table: f.cfg.Table, From: f.start, To: oldest,
 				Reason: fmt.Sprintf("the loaded export is as of %s, but the stream only keeps changes for %s (it covers %s onward, "+
 					"less a safety margin of %s), so changes made after the export may already be gone",
 					f.table.exportTime.UTC().Format(time.RFC3339), f.cfg.Retention, oldest.UTC().Format(time.RFC3339), f.cfg.RetentionMargin)}
@@ -418,9 +380,9 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 	case err != nil:
 		return err
 	case arn != f.arn:
-		return fmt.Errorf("%w: table %s was followed on stream %s and now has stream %s (was the stream disabled and "+
-			"re-enabled?); changes made in between are in no stream. Take a new export and `ddbsync load` it: %w",
-			ErrStreamChanged, f.cfg.Table, arn, f.arn, stream.ErrGap)
+		return &TableError{Table: f.cfg.Table, Err: fmt.Errorf("%w: table %s was followed on stream %s and now has stream %s "+
+			"(was the stream disabled and re-enabled?); changes made in between are in no stream, and only a new export "+
+			"of the table can restore a complete copy: %w", ErrStreamChanged, f.cfg.Table, arn, f.arn, stream.ErrGap)}
 	default:
 		// S is what the first run decided; a changed skew applies to the
 		// next load, not to a replay under way.
@@ -434,7 +396,7 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 			f.cfg.Stats.watermarkNanos.Store(wm.UnixNano())
 		}
 		if !since.After(oldest) {
-			return &GapError{Table: f.cfg.Table, From: since, To: oldest,
+			return &stream.GapError{Table: f.cfg.Table, From: since, To: oldest,
 				Reason: fmt.Sprintf("the follower was away longer than the stream keeps changes (%s)", f.cfg.Retention)}
 		}
 		f.log.Info("resuming", slog.String("stream_arn", f.arn), slog.Time("replay_from", f.start), slog.Time("watermark", since))
@@ -451,7 +413,7 @@ func (f *follower) readShards(ctx context.Context) error {
 	for _, r := range rows {
 		s := &shardRun{id: r.ID, parent: r.Parent, state: r.State, lastSeq: r.LastSeq}
 		if s.state == store.ShardGap {
-			return &GapError{Table: f.cfg.Table, Shards: []string{s.id},
+			return &stream.GapError{Table: f.cfg.Table, Shards: []string{s.id},
 				Reason: "a previous run stopped at a gap in this shard"}
 		}
 		if s.state == store.ShardFinished {

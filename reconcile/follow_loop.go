@@ -79,7 +79,7 @@ func (f *follower) rediscover(ctx context.Context, events chan<- shardEvent, wg 
 	desc, err := stream.Describe(ctx, f.cfg.Streams, f.arn)
 	if err != nil {
 		if errors.Is(err, stream.ErrStreamNotFound) {
-			return &GapError{Table: f.cfg.Table, Reason: fmt.Sprintf("stream %s no longer exists", f.arn), Cause: err}
+			return &stream.GapError{Table: f.cfg.Table, Reason: fmt.Sprintf("stream %s no longer exists", f.arn), Cause: err}
 		}
 		return fmt.Errorf("table %s: describing stream %s: %w", f.cfg.Table, f.arn, err)
 	}
@@ -104,7 +104,7 @@ func (f *follower) discover(ctx context.Context, desc stream.Description, listed
 		}
 	}
 	if gone := lin.Unlisted(unfinished); len(gone) > 0 {
-		gap := &GapError{Table: f.cfg.Table, Shards: gone, From: f.watermark,
+		gap := &stream.GapError{Table: f.cfg.Table, Shards: gone, From: f.watermark,
 			Reason: "shards vanished from the stream (trimmed after 24 hours) before ddbsync read them to their end"}
 		for _, id := range gone {
 			f.shards[id].state = store.ShardGap
@@ -222,10 +222,10 @@ func (f *follower) checkOrphan(ctx context.Context, id, parent string, first tim
 		"is after the replay start, so %s may have held changes that are lost", id, parent, id,
 		first.UTC().Format(time.RFC3339), parent)
 	if !f.cfg.AcceptGap {
-		return &GapError{Table: f.cfg.Table, Shards: []string{parent, id}, From: f.start, To: first,
-			Reason: reason + "; to go on knowingly, rerun with --accept-gap and then run `ddbsync diff`"}
+		return &stream.GapError{Table: f.cfg.Table, Shards: []string{parent, id}, From: f.start, To: first,
+			Reason: reason, Acceptable: true}
 	}
-	f.log.Warn("going on past a gap (--accept-gap)", slog.String("shard_id", id), slog.String("parent_shard_id", parent))
+	f.log.Warn("going on past an accepted gap", slog.String("shard_id", id), slog.String("parent_shard_id", parent))
 	return f.exec(ctx, func() error {
 		return store.Streams.AcceptGap(ctx, f.pool, f.cfg.Table, time.Now().UTC().Format(time.RFC3339)+": "+reason)
 	})
@@ -311,13 +311,21 @@ func (f *follower) publishWatermark(ctx context.Context) error {
 
 // fail turns a reader's error into the follow's, recording gaps.
 func (f *follower) fail(ev shardEvent) error {
-	var gap *GapError
-	if errors.As(ev.err, &gap) {
-		f.markGap(gap.Shards, gap.Error())
+	if gap, ok := errors.AsType[*stream.GapError](ev.err); ok {
+		if gap.Table == "" { // a reader's gap: add what the follower knows
+			g := *gap
+			g.Table, g.Shards, g.From = f.cfg.Table, []string{ev.id}, f.watermark
+			gap = &g
+		}
+		shards := gap.Shards
+		if len(shards) == 0 {
+			shards = []string{ev.id}
+		}
+		f.markGap(shards, gap.Error())
 		return gap
 	}
 	if errors.Is(ev.err, stream.ErrGap) || errors.Is(ev.err, stream.ErrShardGone) {
-		g := &GapError{Table: f.cfg.Table, Shards: []string{ev.id}, From: f.watermark,
+		g := &stream.GapError{Table: f.cfg.Table, Shards: []string{ev.id}, From: f.watermark,
 			Reason: "the stream no longer holds the changes after this shard's checkpoint", Cause: ev.err}
 		f.markGap([]string{ev.id}, g.Error())
 		return g

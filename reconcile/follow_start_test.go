@@ -36,7 +36,7 @@ func TestFollow_ResumeKeepsTheStoredReplayStart(t *testing.T) {
 	api.hide.Store(true)
 	cfg := h.followConfig()
 	cfg.Streams = api
-	cfg.Skew = 5 * time.Minute
+	cfg.ReplayMargin = 5 * time.Minute
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	res, err := reconcile.Follow(ctx, h.pool, cfg)
@@ -44,7 +44,7 @@ func TestFollow_ResumeKeepsTheStoredReplayStart(t *testing.T) {
 	require.Zero(t, res.Applied)
 
 	cfg = h.followConfig()
-	cfg.Skew = time.Minute
+	cfg.ReplayMargin = time.Minute
 	res, err = reconcile.Follow(ctx, h.pool, cfg)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, res.Applied, "the child's change at T − 3 min is after the stored S = T − 5 min")

@@ -179,10 +179,10 @@ func TestFollow_RefusesWhenExportIsOlderThanRetention(t *testing.T) {
 	h.tick(23*time.Hour + 30*time.Minute) // inside 24 h, but not by the safety margin
 	h.update(h.ids[0])
 	_, err := h.follow()
-	var gap *reconcile.GapError
+	var gap *stream.GapError
 	require.ErrorAs(t, err, &gap)
 	require.ErrorIs(t, err, stream.ErrGap)
-	require.Contains(t, err.Error(), "take a new export")
+	require.Contains(t, err.Error(), "a new export of the table")
 	require.Zero(t, h.stats.Applied.Load())
 }
 
@@ -205,7 +205,7 @@ func TestFollow_RefusesTrimmedCheckpoint(t *testing.T) {
 	h.update(h.ids[1])
 	_, err = h.follow()
 	require.ErrorIs(t, err, stream.ErrGap)
-	require.Contains(t, err.Error(), "take a new export")
+	require.Contains(t, err.Error(), "a new export of the table")
 	require.Equal(t, before, h.rowCount(), "nothing applied past the gap")
 }
 

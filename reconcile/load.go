@@ -52,14 +52,21 @@ type LoadConfig struct {
 	MoveSchema bool
 }
 
+// ReadStats are the running totals of reading an export, by a load or a
+// diff, safe to read while it runs.
+type ReadStats struct {
+	FilesTotal atomic.Int64
+	FilesDone  atomic.Int64
+	ItemsTotal atomic.Int64
+	ItemsDone  atomic.Int64
+	BytesTotal atomic.Int64 // unknown until the end: manifests give no sizes
+	BytesDone  atomic.Int64 // compressed bytes read
+}
+
 // LoadStats are a load's running totals, safe to read while it runs.
 type LoadStats struct {
-	FilesTotal   atomic.Int64
-	FilesDone    atomic.Int64
-	ItemsTotal   atomic.Int64
-	ItemsDone    atomic.Int64
-	BytesTotal   atomic.Int64 // unknown until the end: manifests give no sizes
-	BytesDone    atomic.Int64 // compressed bytes read
+	ReadStats
+	// FilesResumed counts the data files an interrupted run had loaded.
 	FilesResumed atomic.Int64
 }
 
@@ -184,7 +191,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	for range min(workers, max(1, len(todo))) {
 		g.Go(func() error {
 			for f := range files {
-				if err := copyFile(gctx, pool, exp, f, loadID, loadTable, l, exportTime, stats); err != nil {
+				if err := copyFile(gctx, pool, exp, f, loadID, loadTable, l, exportTime, &stats.ReadStats); err != nil {
 					return err
 				}
 				log.Debug("data file loaded", slog.String("table", l.Table), slog.String("file", f.Name), slog.Int64("items", f.ItemCount))
@@ -235,7 +242,7 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 		return nil, fmt.Errorf("loading %s: checking %s: %w", l.Table, l.Ident().Sanitize(), err)
 	}
 	if exists && !ours {
-		return nil, fmt.Errorf("loading %s: %s: %w; drop or rename it, or load into another schema with --schema",
+		return nil, fmt.Errorf("loading %s: %s: %w, so a load will not replace it",
 			l.Table, l.Ident().Sanitize(), ErrTableNotOurs)
 	}
 	other, err := store.Tables.OtherHolder(ctx, pool, l.Schema, l.Name, l.Table)
@@ -243,8 +250,8 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 		return nil, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
 	if other != "" {
-		return nil, fmt.Errorf("loading %s: %s already holds DynamoDB table %s; use --schema to keep them apart",
-			l.Table, l.Ident().Sanitize(), other)
+		return nil, fmt.Errorf("loading %s: %w: %s holds DynamoDB table %s's copy",
+			l.Table, ErrTableTaken, l.Ident().Sanitize(), other)
 	}
 	pub, err := store.Tables.Get(ctx, pool, l.Table)
 	if err != nil {
@@ -257,9 +264,7 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 		loadedAt: pub.LoadedAt, items: pub.Items, exists: pub.Exists}
 	from := pgx.Identifier{c.schema, c.name}.Sanitize()
 	if c.exists && from != l.Ident().Sanitize() && !move {
-		return nil, fmt.Errorf("loading %s: %w: its copy is %s, this load is into %s; load with --schema %s to reload it where it is, "+
-			"or pass --move-schema to move it (with the views, indexes and grants built on it) to %s",
-			l.Table, ErrSchemaMoved, from, l.Ident().Sanitize(), c.schema, l.Ident().Sanitize())
+		return nil, &SchemaMovedError{Table: l.Table, CopySchema: c.schema, Copy: from, Target: l.Ident().Sanitize()}
 	}
 	return &c, nil
 }
@@ -285,8 +290,8 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 		}
 		for _, lf := range files {
 			if f, ok := byName[lf.Name]; !ok || f.MD5Checksum != lf.MD5 || f.ItemCount != lf.Items {
-				return 0, nil, fmt.Errorf("unfinished load %d recorded file %s, which this export's manifest does not list as loaded; "+
-					"run the load again to start afresh after `ddbsync load --restart`", id, lf.Name)
+				return 0, nil, fmt.Errorf("%w: unfinished load %d recorded file %s, which this export's manifest does not list as loaded",
+					ErrUnfinishedLoad, id, lf.Name)
 			}
 			done[lf.Name] = lf.Items
 		}
@@ -344,7 +349,7 @@ func abandonLoad(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 // has listed the files done; claiming the row waits for that session and
 // then finds the file taken, instead of copying it twice.
 func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f snapshot.DataFile,
-	loadID int64, loadTable pgx.Identifier, l Layout, exportTime time.Time, stats *LoadStats) error {
+	loadID int64, loadTable pgx.Identifier, l Layout, exportTime time.Time, stats *ReadStats) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Name, err)
@@ -382,7 +387,7 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 // read exports through it, so a diff's source is verified exactly as a
 // load's.
 func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snapshot.DataFile,
-	table pgx.Identifier, enc *store.Encoder, prov Provenance, stats *LoadStats) (int64, int64, error) {
+	table pgx.Identifier, enc *store.Encoder, prov Provenance, stats *ReadStats) (int64, int64, error) {
 	r, err := exp.OpenFile(ctx, f)
 	if err != nil {
 		return 0, 0, err
@@ -414,7 +419,7 @@ func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snap
 // progress as they are read.
 type fileItems struct {
 	r      *snapshot.FileReader
-	stats  *LoadStats
+	stats  *ReadStats
 	bytes  int64
 	unseen int64
 }

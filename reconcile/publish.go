@@ -117,7 +117,7 @@ func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name 
 	if err := store.AddPrimaryKey(ctx, pool, p.layout, p.loadTable, name); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-			return fmt.Errorf("%w: the export holds the same key twice (%s); is --key right?", snapshot.ErrCorrupt, pgErr.Detail)
+			return fmt.Errorf("%w: %w (%s)", snapshot.ErrCorrupt, ErrDuplicateKey, pgErr.Detail)
 		}
 		return fmt.Errorf("adding the primary key: %w", err)
 	}

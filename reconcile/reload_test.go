@@ -304,7 +304,10 @@ func TestReload_AnotherSchemaIsRefusedUnlessMoved(t *testing.T) {
 	require.ErrorIs(t, err, reconcile.ErrSchemaMoved)
 	require.ErrorContains(t, err, `"a"."tenure_information"`)
 	require.ErrorContains(t, err, `"b"."tenure_information"`)
-	require.ErrorContains(t, err, "--move-schema")
+	var moved *reconcile.SchemaMovedError
+	require.ErrorAs(t, err, &moved)
+	require.Equal(t, "a", moved.CopySchema)
+	require.ErrorContains(t, err, "moving it (with the views, indexes and grants built on it)")
 	require.Equal(t, 300, countRows(t, pool, "a.tenure_information"))
 	require.False(t, exists(t, pool, "b.tenure_information"))
 

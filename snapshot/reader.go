@@ -13,6 +13,8 @@ import (
 	"io"
 	"io/fs"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 )
 
@@ -119,7 +121,7 @@ func (r *FileReader) Next() bool {
 }
 
 // Item is the current item; it stays valid after Next.
-func (r *FileReader) Item() ddbjson.Item { return r.item }
+func (r *FileReader) Item() map[string]types.AttributeValue { return r.item }
 
 // Line is the 1-based line number of the current item.
 func (r *FileReader) Line() int { return r.lineNo }

@@ -57,8 +57,7 @@ func RequestExport(ctx context.Context, api ExportAPI, req ExportRequest) (strin
 	}
 	if d := backups.ContinuousBackupsDescription; d == nil || d.PointInTimeRecoveryDescription == nil ||
 		d.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus != types.PointInTimeRecoveryStatusEnabled {
-		return "", fmt.Errorf("exporting %s: %w; enable it (aws dynamodb update-continuous-backups --table-name %s "+
-			"--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true) and export again", req.Table, ErrPITRDisabled, req.Table)
+		return "", fmt.Errorf("exporting %s: %w, and exports need it", req.Table, ErrPITRDisabled)
 	}
 	in := &dynamodb.ExportTableToPointInTimeInput{
 		TableArn:     desc.Table.TableArn,

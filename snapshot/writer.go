@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 )
 
@@ -127,7 +129,7 @@ func (w *Writer) FolderKey() string {
 
 // Write adds one item. It fails after [Writer.Close]: the data files are
 // finished then, and a late item would be lost (or block, once a batch fills).
-func (w *Writer) Write(item ddbjson.Item) error {
+func (w *Writer) Write(item map[string]types.AttributeValue) error {
 	if w.closed {
 		return errors.New("writing export item: export writer already closed")
 	}

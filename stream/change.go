@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
@@ -39,12 +40,12 @@ type Change struct {
 	// EventID is globally unique; it identifies a record delivered twice.
 	EventID string
 	// Keys holds the key attributes; always present.
-	Keys ddbjson.Item
+	Keys map[string]ddbtypes.AttributeValue
 	// NewImage is the item after an Insert or Modify; nil for Remove.
-	NewImage ddbjson.Item
+	NewImage map[string]ddbtypes.AttributeValue
 	// OldImage is the item before a Modify or Remove, when the stream view
 	// type is NEW_AND_OLD_IMAGES; nil otherwise.
-	OldImage ddbjson.Item
+	OldImage map[string]ddbtypes.AttributeValue
 	// ApproximateCreationTime is when the change happened, rounded down to
 	// the second by AWS (emulators may be finer). Approximate: never use it
 	// to order changes; the sequence number does that.

@@ -8,8 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
 )
 
 // Description is a stream as DescribeStream reports it, with the shards of
@@ -22,9 +20,9 @@ type Description struct {
 	TableName   string
 	Status      types.StreamStatus
 	ViewType    types.StreamViewType
-	// KeySchema names the table's key attributes; their types are empty
-	// (DescribeStream does not give them).
-	KeySchema           ddbjson.KeySchema
+	// HashKey and RangeKey name the table's key attributes (RangeKey is
+	// empty without a sort key); DescribeStream does not give their types.
+	HashKey, RangeKey   string
 	CreationRequestTime time.Time
 	// Shards lists each shard once, in the order AWS listed them (which
 	// carries no meaning: build a [ShardLineage]).
@@ -129,7 +127,7 @@ func describeOnce(ctx context.Context, api API, r retrier, in *dynamodbstreams.D
 		kind := classify(err)
 		if kind == kindNotFound {
 			return nil, fmt.Errorf("%w: %w; if the stream was disabled or re-enabled, changes may be lost: "+
-				"take a new export and `ddbsync load` it", ErrStreamNotFound, err)
+				"only a new export of the table can restore a complete copy", ErrStreamNotFound, err)
 		}
 		cause, ok := transientCause(kind)
 		if !ok {
@@ -155,9 +153,9 @@ func descriptionFrom(sd *types.StreamDescription) Description {
 	for _, k := range sd.KeySchema {
 		switch k.KeyType {
 		case types.KeyTypeHash:
-			d.KeySchema.Hash.Name = deref(k.AttributeName)
+			d.HashKey = deref(k.AttributeName)
 		case types.KeyTypeRange:
-			d.KeySchema.Range.Name = deref(k.AttributeName)
+			d.RangeKey = deref(k.AttributeName)
 		}
 	}
 	return d
@@ -197,7 +195,6 @@ func CheckViewType(vt types.StreamViewType) error {
 	case types.StreamViewTypeNewImage, types.StreamViewTypeNewAndOldImages:
 		return nil
 	}
-	return fmt.Errorf("%w: the stream's view type is %q, and ddbsync needs NEW_AND_OLD_IMAGES or NEW_IMAGE: "+
-		"enable the table's stream with one of those (changing it creates a new stream), "+
-		"then take a new export and `ddbsync load` it", ErrViewType, vt)
+	return fmt.Errorf("%w: the stream's view type is %q, and ddbsync needs NEW_AND_OLD_IMAGES or NEW_IMAGE",
+		ErrViewType, vt)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -67,7 +66,7 @@ func TestDescribe_PagesUntilLastEvaluatedShardIdIsEmpty(t *testing.T) {
 	require.Equal(t, "Tenure", d.TableName)
 	require.Equal(t, types.StreamStatusEnabled, d.Status)
 	require.Equal(t, types.StreamViewTypeNewAndOldImages, d.ViewType)
-	require.Equal(t, ddbjson.KeySchema{Hash: ddbjson.KeyAttribute{Name: "pk"}, Range: ddbjson.KeyAttribute{Name: "sk"}}, d.KeySchema)
+	require.Equal(t, [2]string{"pk", "sk"}, [2]string{d.HashKey, d.RangeKey})
 	require.Len(t, d.Shards, 3, "b listed twice is kept once")
 	require.Equal(t, "200", aws.ToString(d.Shards[1].SequenceNumberRange.EndingSequenceNumber), "the closed entry of b wins")
 }

@@ -39,7 +39,7 @@
 //	if err := stream.CheckViewType(desc.ViewType); err != nil { ... }
 //	lin, err := stream.NewShardLineage(desc.Shards)
 //	tracker.Listed(listedAt, shardsOf(lin)...) // again after every listing (periodically, and when a shard finishes)
-//	for _, o := range lin.Orphans(finished) { ... decide: refuse or --accept-gap }
+//	for _, o := range lin.Orphans(finished) { ... decide: refuse, or accept the gap }
 //	for _, id := range lin.Ready(finished) {  // each in its own goroutine; one goroutine feeds the tracker
 //		pos := stream.TrimHorizon()            // or AfterSequenceNumber(checkpoint)
 //		r, err := stream.NewShardReader(api, arn, id, pos, stream.WithSkipBefore(s))

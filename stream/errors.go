@@ -3,6 +3,8 @@ package stream
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 )
 
 // Conditions callers branch on, matched with errors.Is.
@@ -36,9 +38,12 @@ var (
 	ErrLineage = errors.New("invalid shard lineage")
 )
 
-// GapError is a gap in a shard: DynamoDB Streams no longer holds the changes
-// after sequence number After, so ddbsync cannot prove its copy complete. It
-// wraps [ErrGap] and the AWS error that revealed the gap.
+// GapError is a gap: DynamoDB Streams no longer holds changes the copy
+// needs, so ddbsync cannot prove its copy complete. It is the one error type
+// of a gap: [ShardReader.Next] fills the shard's fields (StreamArn, ShardID,
+// After), and a follower that finds a gap in the listing, or adds what it
+// knows to a reader's gap, fills the table's (Table, Shards, From, To,
+// Reason). It wraps [ErrGap] and the AWS error that revealed the gap.
 type GapError struct {
 	StreamArn string
 	ShardID   string
@@ -46,18 +51,65 @@ type GapError struct {
 	// the changes after it may be lost.
 	After string
 	// Cause is the AWS error (TrimmedDataAccessException or
-	// ResourceNotFoundException).
+	// ResourceNotFoundException), or nil.
 	Cause error
+
+	// Table is the DynamoDB table, when the caller knows it.
+	Table string
+	// Shards are the shards where the changes were lost, when there are
+	// several or the gap was found in a listing.
+	Shards []string
+	// From and To bound the time window whose changes may be lost (zero when
+	// unknown).
+	From, To time.Time
+	// Reason says how the gap was found, in place of the default that the
+	// stream no longer holds the changes after After.
+	Reason string
+	// Acceptable is a gap that may not have lost anything (a parent shard
+	// read by no one): a caller may choose to go on past it.
+	Acceptable bool
 }
 
-// Error says what was lost and what to do.
+// Error says what was lost.
 func (e *GapError) Error() string {
-	return fmt.Sprintf("stream %s shard %s: the stream no longer holds the changes after sequence number %s (%v), "+
-		"so changes to the table since then may be missing from PostgreSQL; "+
-		"take a new export of the table and `ddbsync load` it, then follow again",
-		e.StreamArn, e.ShardID, e.After, e.Cause)
+	var b strings.Builder
+	if e.Table != "" {
+		fmt.Fprintf(&b, "table %s: ", e.Table)
+	}
+	if e.ShardID != "" && e.Reason == "" {
+		fmt.Fprintf(&b, "stream %s shard %s: ", e.StreamArn, e.ShardID)
+	}
+	switch {
+	case e.Reason != "":
+		b.WriteString(e.Reason)
+	case e.After != "":
+		fmt.Fprintf(&b, "the stream no longer holds the changes after sequence number %s", e.After)
+	default:
+		b.WriteString("the stream no longer holds the shard's changes")
+	}
+	if len(e.Shards) > 1 || len(e.Shards) == 1 && e.Shards[0] != e.ShardID {
+		fmt.Fprintf(&b, " (shards %v)", e.Shards)
+	}
+	if !e.From.IsZero() {
+		fmt.Fprintf(&b, "; changes from %s", e.From.UTC().Format(time.RFC3339))
+		if !e.To.IsZero() {
+			fmt.Fprintf(&b, " to %s", e.To.UTC().Format(time.RFC3339))
+		}
+		b.WriteString(" may be lost")
+	}
+	b.WriteString("; the copy in PostgreSQL may be missing changes to the table, and nothing was applied past the gap; " +
+		"only a new export of the table can restore a complete copy")
+	if e.Cause != nil {
+		fmt.Fprintf(&b, ": %v", e.Cause)
+	}
+	return b.String()
 }
 
 // Unwrap returns [ErrGap] and the cause, so both errors.Is(err, ErrGap) and
 // errors.As(err, &*types.TrimmedDataAccessException) match.
-func (e *GapError) Unwrap() []error { return []error{ErrGap, e.Cause} }
+func (e *GapError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{ErrGap}
+	}
+	return []error{ErrGap, e.Cause}
+}

@@ -417,8 +417,8 @@ func (r *ShardReader) gone(cause error) error {
 	if r.Position().Kind == PositionAfterSequenceNumber {
 		return r.gap(cause)
 	}
-	return r.errorf("%w: %w; if the shard held changes after the follower's start instant, they are lost: "+
-		"take a new export and `ddbsync load` it", ErrShardGone, cause)
+	return r.errorf("%w: %w; if the shard held changes after the follower's start instant, they are lost, "+
+		"and only a new export of the table can restore a complete copy", ErrShardGone, cause)
 }
 
 func (r *ShardReader) errorf(format string, args ...any) error {

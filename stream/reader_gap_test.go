@@ -61,8 +61,8 @@ func TestShardReader_GapWhenRecordsAfterPositionAreGone(t *testing.T) {
 			require.Equal(t, stream.GapError{StreamArn: testArn, ShardID: tc.shardID, After: tc.after, Cause: gap.Cause}, *gap)
 			require.ErrorAs(t, err, tc.cause)
 			require.ErrorContains(t, err, tc.after)
-			require.ErrorContains(t, err, "take a new export")
-			require.ErrorContains(t, err, "ddbsync load")
+			require.ErrorContains(t, err, "a new export of the table")
+			require.ErrorContains(t, err, "may be missing changes")
 		})
 	}
 }

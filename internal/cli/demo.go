@@ -306,7 +306,7 @@ func (d *demo) follow(ctx context.Context) error {
 
 // followed explains the changes a follow applied when after of them were
 // made after the export. The rest are writes from shortly before it: the
-// follow replays from DefaultSkew before the export time, because an
+// follow replays from DefaultReplayMargin before the export time, because an
 // export's instant is not exact, and applying a change twice is harmless.
 func followed(applied, after int64) string {
 	replayed := applied - after
@@ -315,7 +315,7 @@ func followed(applied, after int64) string {
 	}
 	return fmt.Sprintf("%d changes made after the export, plus %d writes from the %.0f minutes before it, "+
 		"replayed because an export's instant is not exact (replaying is idempotent)",
-		after, replayed, reconcile.DefaultSkew.Minutes())
+		after, replayed, reconcile.DefaultReplayMargin.Minutes())
 }
 
 // every calls report every d.tick until the returned stop is called, for

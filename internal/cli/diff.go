@@ -66,7 +66,7 @@ Exit status: 0 consistent, 1 inconsistencies found (even when repaired), 2 the d
 	fl.Float64Var(&f.maxRCU, "max-rcu", 0, "scan: cap on read capacity units consumed per second (0: no cap)")
 	fl.Var(&f.limit, "limit", "findings to list (0: all; default 20 for text, 1000 for html, all for json)")
 	fl.IntVar(&f.workers, "workers", 0, "export: data files read at once (default: twice the CPUs, at least 4)")
-	fl.DurationVar(&f.skew, "skew", reconcile.DefaultDiffSkew, "changes at or after I minus this are in flight")
+	fl.DurationVar(&f.skew, "skew", reconcile.DefaultInFlightWindow, "changes at or after I minus this are in flight")
 	fl.DurationVar(&f.watermarkWait, "wait-watermark", time.Minute, "scan: how long to wait for a running follow to carry the watermark past the scan's end")
 	addLockTimeoutFlag(fl, &f.lockTimeout)
 	_ = cmd.MarkFlagRequired("table")
@@ -101,7 +101,7 @@ func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
 	if f.maxRCU < 0 {
 		return usageErrorf("--max-rcu must not be negative")
 	}
-	cfg := reconcile.DiffConfig{Table: f.table, Repair: f.repair, Limit: limit, Workers: f.workers, Skew: f.skew,
+	cfg := reconcile.DiffConfig{Table: f.table, Repair: f.repair, Limit: limit, Workers: f.workers, InFlightWindow: f.skew,
 		WatermarkWait: f.watermarkWait, Logger: g.logger, LockTimeout: lockTimeout(f.lockTimeout)}
 	if f.against == "scan" {
 		awsCfg, err := g.awsConfig(ctx)

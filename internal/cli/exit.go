@@ -44,41 +44,102 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // refusals lists the conditions a command refuses to act on (exit 1), with
 // what the user can do about each; everything else it returns is a
-// failure (exit 2).
+// failure (exit 2). An entry marked failure keeps exit 2 and only adds its
+// hint. The library errors describe the problem; the hints here are the
+// one place that names commands and flags.
 type refusals []refusal
 
 type refusal struct {
-	err  error
-	hint string
+	err     error
+	hint    hint
+	failure bool // a failure (exit 2) with a hint, not a refusal
 }
 
-// badExport: the export cannot be used as it is.
+// hint says what to do about err; table is the DynamoDB table the error is
+// about (from the error, else the command's --table, else "T").
+type hint func(err error, table string) string
+
+// say is a hint that needs nothing from the error.
+func say(s string) hint { return func(error, string) string { return s } }
+
+// failure attaches h to a condition that stays a failure (exit 2).
+func failure(err error, h hint) refusal { return refusal{err: err, hint: h, failure: true} }
+
+// newExport is what recovers a copy the stream can no longer complete.
+func newExport(table string) string {
+	return fmt.Sprintf("take a new export and load it: ddbsync export --table %s --s3 s3://BUCKET/PREFIX --load", table)
+}
+
+var (
+	gapHint hint = func(err error, table string) string {
+		h := newExport(table) + ", then follow again"
+		if gap, ok := errors.AsType[*stream.GapError](err); ok && gap.Acceptable {
+			h += "; or, to go on knowingly, rerun with --accept-gap and then run ddbsync diff"
+		}
+		return h
+	}
+	viewTypeHint hint = func(_ error, table string) string {
+		return "enable the table's stream with NEW_AND_OLD_IMAGES or NEW_IMAGE (changing it creates a new stream), then " +
+			newExport(table)
+	}
+	notLoadedHint hint = func(_ error, table string) string {
+		return "load it first: ddbsync load --export SRC --table " + table
+	}
+	schemaMovedHint hint = func(err error, _ string) string {
+		if e, ok := errors.AsType[*reconcile.SchemaMovedError](err); ok {
+			return fmt.Sprintf("load with --schema %s to reload it where it is, or pass --move-schema to move it "+
+				"(with the views, indexes and grants built on it) to %s", e.CopySchema, e.Target)
+		}
+		return "load with --schema <the schema it is in>, or pass --move-schema to move it"
+	}
+	pitrHint hint = func(_ error, table string) string {
+		return fmt.Sprintf("enable it: aws dynamodb update-continuous-backups --table-name %s "+
+			"--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true; then export again", table)
+	}
+	notCaughtUpHint hint = func(_ error, table string) string {
+		return fmt.Sprintf("run ddbsync follow --table %s --until-caught-up first, then diff again "+
+			"(a scan diff needs ddbsync follow --table %s running while it scans)", table, table)
+	}
+)
+
+// badExport: the export cannot be used as it is. A key the export holds
+// twice is corrupt under the key schema given, so it comes first.
 var badExport = refusals{
-	{snapshot.ErrUnsupported, ""}, {snapshot.ErrChecksum, ""}, {snapshot.ErrCount, ""},
-	{snapshot.ErrMissingFile, ""}, {snapshot.ErrOutsideExport, ""}, {snapshot.ErrCorrupt, ""},
+	{err: reconcile.ErrDuplicateKey, hint: say("is --key right?")},
+	{err: snapshot.ErrUnsupported, hint: say("take a full export (ExportType FULL_EXPORT), e.g. with ddbsync export")},
+	{err: snapshot.ErrChecksum}, {err: snapshot.ErrCount},
+	{err: snapshot.ErrMissingFile}, {err: snapshot.ErrOutsideExport}, {err: snapshot.ErrCorrupt},
 }
 
 // busy: another ddbsync process holds the table longer than --lock-timeout.
-var busy = refusals{{reconcile.ErrBusy, "wait for it to finish (or stop it), or wait longer with --lock-timeout"}}
+var busy = refusals{{err: reconcile.ErrBusy, hint: say("wait for it to finish (or stop it), or wait longer with --lock-timeout")}}
 
-var notLoaded = refusals{{reconcile.ErrNotLoaded, ""}}
+var notLoaded = refusals{{err: reconcile.ErrNotLoaded, hint: notLoadedHint}}
 
 // The refusals of each command. A condition missing from a command's list
 // is a failure there: diff exits 1 when it finds inconsistencies, so a
 // damaged export it cannot read is a failure of the diff, not a refusal.
 var (
 	loadRefusals = join(badExport, busy, refusals{
-		{reconcile.ErrTableNotOurs, ""}, {reconcile.ErrSchemaMoved, ""},
+		{err: reconcile.ErrTableNotOurs, hint: say("drop or rename that table, or load into another schema with --schema")},
+		{err: reconcile.ErrSchemaMoved, hint: schemaMovedHint},
+		failure(reconcile.ErrTableTaken, say("load one of them into another schema with --schema to keep them apart")),
+		failure(reconcile.ErrUnfinishedLoad, say("start afresh: run the load again with --restart")),
 	})
 	exportRefusals = join(loadRefusals, refusals{
-		{snapshot.ErrPITRDisabled, ""}, {snapshot.ErrExportFailed, ""},
+		{err: snapshot.ErrPITRDisabled, hint: pitrHint}, {err: snapshot.ErrExportFailed},
 	})
 	followRefusals = join(notLoaded, busy, refusals{
-		{stream.ErrGap, ""}, {stream.ErrViewType, ""}, {reconcile.ErrStreamChanged, ""},
+		{err: stream.ErrViewType, hint: viewTypeHint},
+		{err: reconcile.ErrStreamChanged, hint: gapHint},
+		{err: stream.ErrGap, hint: gapHint},
 	})
-	diffRefusals   = join(notLoaded, busy, refusals{{reconcile.ErrInconsistent, ""}})
+	diffRefusals = join(notLoaded, busy, refusals{
+		{err: reconcile.ErrInconsistent},
+		failure(reconcile.ErrNotCaughtUp, notCaughtUpHint),
+	})
 	statusRefusals = notLoaded
-	demoRefusals   = refusals{{errDemoNeedsItsOwnDatabase, ""}}
+	demoRefusals   = refusals{{err: errDemoNeedsItsOwnDatabase}}
 )
 
 func join(lists ...refusals) refusals {
@@ -89,8 +150,9 @@ func join(lists ...refusals) refusals {
 	return all
 }
 
-// classify gives err its exit status.
-func (rs refusals) classify(err error) error {
+// classify gives err its exit status, and its hint; table is the
+// command's --table, for hints whose error does not name the table.
+func (rs refusals) classify(err error, table string) error {
 	if err == nil {
 		return nil
 	}
@@ -102,9 +164,17 @@ func (rs refusals) classify(err error) error {
 		return &exitError{status: exitFailure, err: err}
 	}
 	for _, r := range rs {
-		if errors.Is(err, r.err) {
-			return &exitError{status: exitFinding, err: err, hint: r.hint}
+		if !errors.Is(err, r.err) {
+			continue
 		}
+		e := &exitError{status: exitFinding, err: err}
+		if r.failure {
+			e.status = exitFailure
+		}
+		if r.hint != nil {
+			e.hint = r.hint(err, tableOf(err, table))
+		}
+		return e
 	}
 	return &exitError{status: exitFailure, err: err}
 }
@@ -119,8 +189,30 @@ func (rs refusals) runE(run func(cmd *cobra.Command, args []string) error) func(
 			}
 			return &exitError{status: exitFailure, err: err}
 		}
-		return rs.classify(err)
+		table := ""
+		if f := cmd.Flags().Lookup("table"); f != nil {
+			table = f.Value.String()
+		}
+		return rs.classify(err, table)
 	}
+}
+
+// tableOf is the table err is about: the one it names, else the
+// command's --table, else "T".
+func tableOf(err error, flag string) string {
+	if e, ok := errors.AsType[*reconcile.TableError](err); ok && e.Table != "" {
+		return e.Table
+	}
+	if e, ok := errors.AsType[*stream.GapError](err); ok && e.Table != "" {
+		return e.Table
+	}
+	if e, ok := errors.AsType[*reconcile.SchemaMovedError](err); ok && e.Table != "" {
+		return e.Table
+	}
+	if flag != "" {
+		return flag
+	}
+	return "T"
 }
 
 // exitCode prints err once and returns the exit status. An error no

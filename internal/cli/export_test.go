@@ -23,6 +23,7 @@ func TestExportCmd_ChecksPITRThenExportsAndLoads(t *testing.T) {
 	code, _, errOut := run(t, args...)
 	require.Equal(t, 1, code, errOut)
 	require.Contains(t, errOut, "point-in-time recovery is not enabled")
+	require.Contains(t, errOut, "ddbsync: enable it: aws dynamodb update-continuous-backups --table-name "+tenure.TableName)
 
 	_, err := emu.DynamoDB().UpdateContinuousBackups(t.Context(), &dynamodb.UpdateContinuousBackupsInput{
 		TableName:                        aws.String(tenure.TableName),

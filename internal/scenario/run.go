@@ -107,7 +107,7 @@ func (e *env) finish() {
 
 // isGap reports whether err is the loud refusal the promise asks for.
 func isGap(err error) bool {
-	var gap *reconcile.GapError
+	var gap *stream.GapError
 	return errors.Is(err, stream.ErrGap) && (errors.As(err, &gap) || errors.Is(err, reconcile.ErrStreamChanged))
 }
 

@@ -1,14 +1,14 @@
 package store
 
 import (
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Items is an iterator over items, as a data file reader, a query of
 // images or a Scan returns them.
 type Items interface {
 	Next() bool
-	Item() ddbjson.Item
+	Item() map[string]types.AttributeValue
 	Err() error
 }
 

@@ -57,7 +57,7 @@ func (e *Encoder) Columns() []string { return e.set.Columns(e.layout) }
 func (e *Encoder) ItemIndex() int { return len(e.layout.KeyColumns) }
 
 // Encode returns the row for item with provenance p.
-func (e *Encoder) Encode(item ddbjson.Item, p Provenance) ([]any, error) {
+func (e *Encoder) Encode(item map[string]types.AttributeValue, p Provenance) ([]any, error) {
 	key, err := e.layout.Key.KeyOf(item)
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func (e *Encoder) Encode(item ddbjson.Item, p Provenance) ([]any, error) {
 
 // KeyValues fills dst with the PostgreSQL values of key's attributes, in
 // key column order.
-func (l Layout) KeyValues(key ddbjson.Item, dst []any) error {
+func (l Layout) KeyValues(key map[string]types.AttributeValue, dst []any) error {
 	for i, a := range l.Key.Attributes() {
 		v, err := keyValue(key[a.Name])
 		if err != nil {
