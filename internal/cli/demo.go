@@ -322,22 +322,7 @@ func followed(applied, after int64) string {
 // progress lines during a long step. Nothing else writes to d.out until
 // stop returns.
 func (d *demo) every(ctx context.Context, report func()) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(d.tick)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				report()
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
+	return every(ctx, d.tick, report)
 }
 
 func (d *demo) createTable(ctx context.Context) error {

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -56,57 +55,53 @@ func progressBar(ctx context.Context, g *globals, stats *reconcile.LoadStats) fu
 			decor.AverageETA(decor.ET_STYLE_GO),
 		),
 	)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			bar.SetTotal(stats.ItemsTotal.Load(), false)
-			bar.SetCurrent(stats.ItemsDone.Load())
-		}
-	}()
+	stopTicks := every(ctx, 200*time.Millisecond, func() {
+		bar.SetTotal(stats.ItemsTotal.Load(), false)
+		bar.SetCurrent(stats.ItemsDone.Load())
+	})
 	return func() {
+		stopTicks()
 		bar.SetTotal(stats.ItemsTotal.Load(), false)
 		bar.SetCurrent(stats.ItemsDone.Load())
 		cancel()
-		wg.Wait()
 		bar.Abort(false)
 		p.Wait()
 	}
 }
 
 func progressLog(ctx context.Context, l *slog.Logger, stats *reconcile.LoadStats) func() {
+	start := time.Now()
+	first := stats.ItemsDone.Load()
+	return every(ctx, logEvery, func() {
+		items, total := stats.ItemsDone.Load(), stats.ItemsTotal.Load()
+		rate := float64(items-first) / time.Since(start).Seconds()
+		attrs := []any{
+			slog.Int64("files_done", stats.FilesDone.Load()), slog.Int64("files", stats.FilesTotal.Load()),
+			slog.Int64("items_done", items), slog.Int64("items", total), slog.Float64("items_per_s", float64(int64(rate))),
+		}
+		if rate > 0 && total > items {
+			attrs = append(attrs, slog.Duration("eta", time.Duration(float64(total-items)/rate)*time.Second))
+		}
+		l.Info("load progress", attrs...)
+	})
+}
+
+// every calls report every interval until the returned stop is called;
+// stop returns once report has run for the last time.
+func every(ctx context.Context, interval time.Duration, report func()) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(logEvery)
+		t := time.NewTicker(interval)
 		defer t.Stop()
-		start := time.Now()
-		first := stats.ItemsDone.Load()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				report()
 			}
-			items, total := stats.ItemsDone.Load(), stats.ItemsTotal.Load()
-			rate := float64(items-first) / time.Since(start).Seconds()
-			attrs := []any{
-				slog.Int64("files_done", stats.FilesDone.Load()), slog.Int64("files", stats.FilesTotal.Load()),
-				slog.Int64("items_done", items), slog.Int64("items", total), slog.Float64("items_per_s", float64(int64(rate))),
-			}
-			if rate > 0 && total > items {
-				attrs = append(attrs, slog.Duration("eta", time.Duration(float64(total-items)/rate)*time.Second))
-			}
-			l.Info("load progress", attrs...)
 		}
 	}()
 	return func() { cancel(); <-done }
