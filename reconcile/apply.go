@@ -55,12 +55,13 @@ type pageUpdate struct {
 // into a staging table and one INSERT … ON CONFLICT, several times faster
 // than a statement per row.
 func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (applied, ttl int64, err error) {
-	changes := coalesce(a.layout.Key, u.changes)
+	ks := ddbKey(a.layout.Key)
+	changes := coalesce(ks, u.changes)
 	batch := &pgx.Batch{}
 	var upserts [][]any
 	for _, c := range changes {
 		if c.EventName == stream.EventRemove {
-			key, err := a.layout.Key.KeyOf(c.Keys)
+			key, err := ks.KeyOf(c.Keys)
 			if err != nil {
 				return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}

@@ -20,6 +20,9 @@
 //   - reconcile orchestrates: it decides what to read, in which order,
 //     what goes in which transaction, and when to retry. It writes no SQL
 //     of its own.
+//   - [github.com/ddbsync/ddbsync/reconcile/report] renders a diff's
+//     findings as text, JSON lines or HTML; it implements [DiffReport] and
+//     reconcile does not import it.
 //
 // # Load, follow, diff
 //
@@ -35,9 +38,10 @@
 // is published with them.
 //
 // [Diff] (diff.go, diff_sql.go) copies a source (an export or a Scan) into
-// a scratch table, compares it with the copy in one snapshot, and reports
-// the findings, telling inconsistencies from changes in flight; with
-// Repair it writes the source's images for the inconsistencies.
+// a scratch table, compares it with the copy in one snapshot, and passes
+// the findings to a [DiffReport], telling inconsistencies from changes in
+// flight; with Repair it writes the source's images for the
+// inconsistencies.
 //
 // # The data table
 //

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -220,7 +219,7 @@ func readTable(ctx context.Context, pool *pgxpool.Pool, table string) (tableReco
 	if pub == nil {
 		return tableRecord{}, &TableError{Table: table, Err: fmt.Errorf("%w: %s", ErrNotLoaded, table)}
 	}
-	ks, err := ddbjson.ParseKeySchema(pub.KeySchema)
+	ks, err := ParseKeySchema(pub.KeySchema)
 	if err != nil {
 		return tableRecord{}, err
 	}

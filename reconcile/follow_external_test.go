@@ -77,7 +77,7 @@ func TestFollow_EndToEndOnExternalEndpoint(t *testing.T) {
 	require.NoError(t, err)
 	exp, err := snapshot.Open(ctx, src)
 	require.NoError(t, err)
-	l, err := reconcile.NewLayout(table, "", tenure.Key)
+	l, err := reconcile.NewLayout(table, "", tenureKey)
 	require.NoError(t, err)
 	_, err = reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: l})
 	require.NoError(t, err)
@@ -107,7 +107,7 @@ func TestFollow_EndToEndOnExternalEndpoint(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, res.Watermark.IsZero())
 
-	check, err := copycheck.Check(t.Context(), ddb, table, pool, l.Ident(), l.Key)
+	check, err := copycheck.Check(t.Context(), ddb, table, pool, l.Ident(), tenure.Key)
 	require.NoError(t, err)
 	require.True(t, check.Exact(), "the copy differs from a Scan: %s", check)
 }

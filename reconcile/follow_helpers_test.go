@@ -197,7 +197,7 @@ func (h *followHarness) follow() (reconcile.FollowResult, error) {
 func (h *followHarness) requireCopyEqualsTable() {
 	h.t.Helper()
 	l := tenureLayout(h.t, "")
-	res, err := copycheck.Check(h.t.Context(), h.ddb, tenure.TableName, h.pool, l.Ident(), l.Key)
+	res, err := copycheck.Check(h.t.Context(), h.ddb, tenure.TableName, h.pool, l.Ident(), tenure.Key)
 	require.NoError(h.t, err)
 	require.True(h.t, res.Exact(), "the copy differs from a Scan: %s", res)
 }

@@ -18,8 +18,26 @@ type Layout = store.Layout
 type Provenance = store.Provenance
 
 // NewLayout names the data table of a DynamoDB table; see [store.NewLayout].
-func NewLayout(table, schema string, key ddbjson.KeySchema) (Layout, error) {
+func NewLayout(table, schema string, key KeySchema) (Layout, error) {
 	return store.NewLayout(table, schema, key)
+}
+
+// KeySchema is a DynamoDB table's primary key; see [store.KeySchema].
+type KeySchema = store.KeySchema
+
+// KeyAttribute is one attribute of a primary key; see [store.KeyAttribute].
+type KeyAttribute = store.KeyAttribute
+
+// ParseKeySchema parses a key as the --key flag takes it; see
+// [store.ParseKeySchema].
+func ParseKeySchema(spec string) (KeySchema, error) { return store.ParseKeySchema(spec) }
+
+// ddbKey is key in the codec's terms.
+func ddbKey(key KeySchema) ddbjson.KeySchema {
+	return ddbjson.KeySchema{
+		Hash:  ddbjson.KeyAttribute{Name: key.Hash.Name, Type: ddbjson.ScalarType(key.Hash.Type)},
+		Range: ddbjson.KeyAttribute{Name: key.Range.Name, Type: ddbjson.ScalarType(key.Range.Type)},
+	}
 }
 
 // The origins of a row's image.

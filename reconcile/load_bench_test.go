@@ -49,7 +49,7 @@ func benchExport(b *testing.B) (int, *snapshot.Export) {
 //	go test ./reconcile -run '^$' -bench BenchmarkLoad -benchtime 1x
 func BenchmarkLoad(b *testing.B) {
 	items, exp := benchExport(b)
-	l, err := reconcile.NewLayout(tenure.TableName, "", tenure.Key)
+	l, err := reconcile.NewLayout(tenure.TableName, "", tenureKey)
 	require.NoError(b, err)
 
 	b.ReportAllocs()

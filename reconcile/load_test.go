@@ -44,9 +44,12 @@ func tenureItems(seed uint64, n int) []ddbjson.Item {
 	return out
 }
 
+// tenureKey is [tenure.Key] as reconcile takes it.
+var tenureKey = reconcile.KeySchema{Hash: reconcile.KeyAttribute{Name: tenure.Key.Hash.Name, Type: string(tenure.Key.Hash.Type)}}
+
 func tenureLayout(t testing.TB, schema string) reconcile.Layout {
 	t.Helper()
-	l, err := reconcile.NewLayout(tenure.TableName, schema, tenure.Key)
+	l, err := reconcile.NewLayout(tenure.TableName, schema, tenureKey)
 	require.NoError(t, err)
 	return l
 }
@@ -142,7 +145,7 @@ func TestLoad_RoundTripsEveryType(t *testing.T) {
 	pool := pgtest.New(t)
 	items := []ddbjson.Item{everyType("a"), everyType("b")}
 	exp := writeExport(t, "AllTypes", t0, 2, items).open()
-	key := ddbjson.KeySchema{Hash: ddbjson.KeyAttribute{Name: "pk", Type: ddbjson.TypeS}}
+	key := reconcile.KeySchema{Hash: reconcile.KeyAttribute{Name: "pk", Type: "S"}}
 	l, err := reconcile.NewLayout("AllTypes", "", key)
 	require.NoError(t, err)
 	_, err = reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: l})
@@ -164,9 +167,9 @@ func TestLoad_RoundTripsEveryType(t *testing.T) {
 func TestLoad_TypedKeyColumns(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
-	key := ddbjson.KeySchema{
-		Hash:  ddbjson.KeyAttribute{Name: "targetId", Type: ddbjson.TypeB},
-		Range: ddbjson.KeyAttribute{Name: "Version", Type: ddbjson.TypeN},
+	key := reconcile.KeySchema{
+		Hash:  reconcile.KeyAttribute{Name: "targetId", Type: "B"},
+		Range: reconcile.KeyAttribute{Name: "Version", Type: "N"},
 	}
 	var items []ddbjson.Item
 	for i := range 10 {

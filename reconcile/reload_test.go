@@ -346,7 +346,7 @@ func TestReload_MoveSchemaStillRefusesForeignTable(t *testing.T) {
 func TestLoad_CommentQuotesTheTableName(t *testing.T) {
 	pool := pgtest.New(t)
 	name := "O'Brien's Tenures"
-	l, err := reconcile.NewLayout(name, "", tenure.Key)
+	l, err := reconcile.NewLayout(name, "", tenureKey)
 	require.NoError(t, err)
 	exp := writeExport(t, name, t0, 1, tenureItems(1, 5)).open()
 	_, err = reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: l})

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
@@ -37,7 +36,7 @@ func (f *fakeScan) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dy
 
 func scanAll(t *testing.T, api ScanAPI, limiter *rate.Limiter) (*ScanStats, time.Duration) {
 	t.Helper()
-	l, err := NewLayout("T", "", ddbjson.KeySchema{Hash: ddbjson.KeyAttribute{Name: "id", Type: ddbjson.TypeS}})
+	l, err := NewLayout("T", "", KeySchema{Hash: KeyAttribute{Name: "id", Type: "S"}})
 	require.NoError(t, err)
 	stats := &ScanStats{}
 	items := &scanItems{ctx: t.Context(), api: api, in: &dynamodb.ScanInput{ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal},

@@ -252,7 +252,7 @@ func (d *demo) startEmulator() (err error) {
 
 // load loads the export at uri into the demo's database.
 func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
-	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, tenure.Key)
+	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, layoutKey(tenure.Key))
 	if err != nil {
 		return layout, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/report"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -141,11 +142,11 @@ func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
 	}
 	switch f.format {
 	case "text":
-		cfg.Report = reconcile.NewTextReport(w)
+		cfg.Report = report.Text(w)
 	case "json":
-		cfg.Report = reconcile.NewJSONReport(w)
+		cfg.Report = report.JSON(w)
 	case "html":
-		cfg.Report = reconcile.NewHTMLReport(w)
+		cfg.Report = report.HTML(w)
 	}
 	sum, err := reconcile.Diff(ctx, pool, cfg)
 	if err != nil && !errors.Is(err, reconcile.ErrInconsistent) {

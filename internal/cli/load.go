@@ -151,7 +151,7 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	if err != nil {
 		return err
 	}
-	layout, err := reconcile.NewLayout(table, f.schema, key)
+	layout, err := reconcile.NewLayout(table, f.schema, layoutKey(key))
 	if err != nil {
 		return usageError{err}
 	}
@@ -210,6 +210,14 @@ func (g *globals) openSource(ctx context.Context, uri string) (snapshot.Source, 
 		return nil, usageError{err}
 	}
 	return src, nil
+}
+
+// layoutKey is key as reconcile takes it.
+func layoutKey(key ddbjson.KeySchema) reconcile.KeySchema {
+	return reconcile.KeySchema{
+		Hash:  reconcile.KeyAttribute{Name: key.Hash.Name, Type: string(key.Hash.Type)},
+		Range: reconcile.KeyAttribute{Name: key.Range.Name, Type: string(key.Range.Type)},
+	}
 }
 
 // resolveKey finds the table's key: --key, else the key of the previous

@@ -14,7 +14,7 @@ import (
 // pgItems reads the copy: canonical key → canonical item JSON.
 func (e *env) pgItems() map[string]string {
 	e.t.Helper()
-	items, err := copycheck.Copy(e.t.Context(), e.pool, e.layout.Ident(), e.layout.Key)
+	items, err := copycheck.Copy(e.t.Context(), e.pool, e.layout.Ident(), e.key)
 	e.must(err, "reading the copy")
 	return items
 }
@@ -118,7 +118,7 @@ func (e *env) checkDiff() {
 }
 
 func (e *env) scan() map[string]string {
-	items, err := copycheck.Scan(e.t.Context(), e.ddb, tableName, e.layout.Key)
+	items, err := copycheck.Scan(e.t.Context(), e.ddb, tableName, e.key)
 	e.must(err, "Scan")
 	return items
 }

@@ -42,6 +42,7 @@ type env struct {
 	dbURL   string
 	pool    *pgxpool.Pool
 	layout  reconcile.Layout
+	key     ddbjson.KeySchema // layout's key, for copycheck
 	m       *model
 
 	// clockMu serialises moves of the fake clock: the ticker's and the
@@ -104,7 +105,9 @@ func newEnv(t T, plan Plan, dbURL string, totals *Totals) *env {
 	e.must(err, "connecting to the test database")
 	t.Cleanup(pool.Close)
 	e.pool = pool
-	ks, err := ddbjson.ParseKeySchema(keySpec)
+	e.key, err = ddbjson.ParseKeySchema(keySpec)
+	e.must(err, "key schema")
+	ks, err := reconcile.ParseKeySchema(keySpec)
 	e.must(err, "key schema")
 	e.layout, err = reconcile.NewLayout(tableName, "", ks)
 	e.must(err, "layout")

@@ -62,18 +62,18 @@ type Layout struct {
 	Table      string // the DynamoDB table name
 	Schema     string // the PostgreSQL schema
 	Name       string // the PostgreSQL table name
-	Key        ddbjson.KeySchema
+	Key        KeySchema
 	KeyColumns []string // one per key attribute, hash first
 }
 
 // NewLayout names the data table of a DynamoDB table: schema (default
 // [DefaultSchema]) and the table name in snake_case; key columns are the key
 // attribute names in snake_case. The key must be typed.
-func NewLayout(table, schema string, key ddbjson.KeySchema) (Layout, error) {
+func NewLayout(table, schema string, key KeySchema) (Layout, error) {
 	if table == "" {
 		return Layout{}, fmt.Errorf("no table name")
 	}
-	if !key.Typed() {
+	if !key.ddb().Typed() {
 		return Layout{}, fmt.Errorf("table %s: key %s has attributes without a type", table, key)
 	}
 	if schema == "" {
@@ -132,7 +132,7 @@ func (l Layout) createTableSQL(ident pgx.Identifier) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE %s (", ident.Sanitize())
 	for i, a := range l.Key.Attributes() {
-		fmt.Fprintf(&b, "%s %s NOT NULL, ", pgx.Identifier{l.KeyColumns[i]}.Sanitize(), pgType(a.Type))
+		fmt.Fprintf(&b, "%s %s NOT NULL, ", pgx.Identifier{l.KeyColumns[i]}.Sanitize(), pgType(ddbjson.ScalarType(a.Type)))
 	}
 	b.WriteString(`item jsonb NOT NULL, doc jsonb NOT NULL, origin text NOT NULL ` + originCheck(createdOrigins) + `, ` +
 		`origin_time timestamptz, shard_id text, sequence_number numeric, synced_at timestamptz NOT NULL DEFAULT now())`)

@@ -1,26 +1,26 @@
-package reconcile
+package report
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"time"
+
+	"github.com/ddbsync/ddbsync/reconcile"
 )
 
-// NewTextReport returns a [DiffReport] for people at a terminal: the
+// Text returns a [reconcile.DiffReport] for people at a terminal: the
 // summary with counts by kind, then each finding it is given (cap them with
-// [DiffConfig.Limit]) with its differing attributes.
-func NewTextReport(w io.Writer) DiffReport { return &textReport{w: bufio.NewWriter(w)} }
+// [reconcile.DiffConfig.Limit]) with its differing attributes.
+func Text(w io.Writer) reconcile.DiffReport { return &textReport{w: bufio.NewWriter(w)} }
 
 type textReport struct {
 	w     *bufio.Writer
 	shown int64
-	sum   DiffSummary
+	sum   reconcile.DiffSummary
 }
 
-func (r *textReport) Begin(s DiffSummary) error {
+func (r *textReport) Begin(s reconcile.DiffSummary) error {
 	r.sum = s
 	fmt.Fprintf(r.w, "diff %d of %s (%s) against %s\n", s.DiffID, s.Table, s.PGTable, s.Source)
 	fmt.Fprintf(r.w, "  compared at I = %s", fmtTime(s.Instant))
@@ -46,16 +46,16 @@ func (r *textReport) Begin(s DiffSummary) error {
 	return r.w.Flush()
 }
 
-func (r *textReport) Finding(f Finding) error {
+func (r *textReport) Finding(f reconcile.Finding) error {
 	if r.shown == 0 {
 		fmt.Fprintln(r.w)
 	}
 	r.shown++
 	label := string(f.Kind)
 	switch f.Kind {
-	case KindMissing:
+	case reconcile.KindMissing:
 		label = "missing in PostgreSQL"
-	case KindExtra:
+	case reconcile.KindExtra:
 		label = "extra in PostgreSQL"
 	}
 	if f.InFlight {
@@ -78,7 +78,7 @@ func (r *textReport) Finding(f Finding) error {
 	return r.w.Flush()
 }
 
-func (r *textReport) End(s DiffSummary) error {
+func (r *textReport) End(s reconcile.DiffSummary) error {
 	total := s.Inconsistencies() + s.InFlight
 	if r.shown < total {
 		fmt.Fprintf(r.w, "\n(%d of %d findings shown; --limit 0 or --format json for all)\n", r.shown, total)
@@ -86,7 +86,7 @@ func (r *textReport) End(s DiffSummary) error {
 	return r.w.Flush()
 }
 
-func provenanceText(p *FindingProvenance) string {
+func provenanceText(p *reconcile.FindingProvenance) string {
 	var b strings.Builder
 	b.WriteString(p.Origin)
 	if p.OriginTime != nil {
@@ -99,53 +99,4 @@ func provenanceText(p *FindingProvenance) string {
 		b.WriteString(" seq " + p.Sequence)
 	}
 	return b.String()
-}
-
-// NewJSONReport returns a [DiffReport] writing JSON lines: one object per
-// finding ({"type":"finding", ...}), then one summary object
-// ({"type":"summary", ...}).
-func NewJSONReport(w io.Writer) DiffReport {
-	bw := bufio.NewWriter(w)
-	return &jsonReport{w: bw, enc: json.NewEncoder(bw)}
-}
-
-type jsonReport struct {
-	w   *bufio.Writer
-	enc *json.Encoder
-	n   int
-}
-
-func (r *jsonReport) Begin(DiffSummary) error { return nil }
-
-func (r *jsonReport) Finding(f Finding) error {
-	if err := r.enc.Encode(struct {
-		Type string `json:"type"`
-		Finding
-	}{"finding", f}); err != nil {
-		return err
-	}
-	// Flush now and then, so a reader of a pipe sees progress.
-	if r.n++; r.n%256 == 0 {
-		return r.w.Flush()
-	}
-	return nil
-}
-
-func (r *jsonReport) End(s DiffSummary) error {
-	if err := r.enc.Encode(struct {
-		Type string `json:"type"`
-		DiffSummary
-		Consistent bool `json:"consistent"`
-	}{"summary", s, s.Inconsistencies() == 0}); err != nil {
-		return err
-	}
-	return r.w.Flush()
-}
-
-// shortTime formats an optional time for reports.
-func shortTime(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return fmtTime(*t)
 }
