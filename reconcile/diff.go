@@ -358,7 +358,6 @@ func (d *differ) describeSource() error {
 	return nil
 }
 
-
 // begin records the run and creates the scratch table for the source.
 func (d *differ) begin(ctx context.Context) error {
 	// Scratch tables of diffs that died (the diff lock is ours, so no
