@@ -1,6 +1,7 @@
 package pgtest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -34,8 +35,18 @@ func TestDropStaleTemplates_KeepsOursAndRecentOnes(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() {
+		// A connection of its own: by now the test's is closed and its
+		// context done.
+		c, err := pgx.Connect(context.Background(), admin)
+		if err != nil {
+			t.Logf("dropping %s: %v", recent, err)
+			return
+		}
+		defer c.Close(context.Background())
 		for _, q := range []string{"ALTER DATABASE " + recent + " IS_TEMPLATE false", "DROP DATABASE IF EXISTS " + recent} {
-			_, _ = conn.Exec(t.Context(), q)
+			if _, err := c.Exec(context.Background(), q); err != nil {
+				t.Logf("dropping %s: %v", recent, err)
+			}
 		}
 	})
 	// Under the lock, as ensureTemplate does it: other binaries sweep too.
