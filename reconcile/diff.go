@@ -32,14 +32,15 @@ var (
 	ErrNotCaughtUp = errors.New("the copy has not caught up with the source's instant")
 )
 
-// FindingKind is how a key differs between the source and the copy.
-type FindingKind string
+// FindingKind is how a key differs between the source and the copy; the
+// findings table of [store.Comparison] holds the same kinds.
+type FindingKind = store.FindingKind
 
 // The kinds of finding.
 const (
-	KindMissing   FindingKind = "missing"   // in the source, not in PostgreSQL
-	KindExtra     FindingKind = "extra"     // in PostgreSQL, not in the source
-	KindDifferent FindingKind = "different" // in both, with different images
+	KindMissing   = store.FindingMissing   // in the source, not in PostgreSQL
+	KindExtra     = store.FindingExtra     // in PostgreSQL, not in the source
+	KindDifferent = store.FindingDifferent // in both, with different images
 )
 
 // Finding is one key whose copy row does not match the source.

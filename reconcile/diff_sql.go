@@ -99,7 +99,7 @@ func (d *differ) report(ctx context.Context) error {
 }
 
 func (d *differ) finding(row store.FindingRow) (Finding, error) {
-	f := Finding{Kind: FindingKind(row.Kind), InFlight: row.InFlight}
+	f := Finding{Kind: row.Kind, InFlight: row.InFlight}
 	key, src, cp := row.Key, row.SourceItem, row.CopyItem
 	origin, originTime, shard, seq := row.Origin, row.OriginTime, row.ShardID, row.Sequence
 	removedAt, tombShard, tombSeq, tombTTL := row.RemovedAt, row.TombShardID, row.TombSequence, row.TombTTL

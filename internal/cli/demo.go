@@ -118,7 +118,7 @@ func (d *demo) runAndCleanUp(ctx context.Context, f demoFlags) error {
 	cleaned, cerr := d.cleanUp(context.WithoutCancel(ctx), keep)
 	if err != nil && ctx.Err() != nil {
 		if cerr != nil {
-			return fmt.Errorf("demo interrupted (%w), and cleaning up failed: %w", context.Canceled, cerr)
+			return fmt.Errorf("demo %w (%w), and cleaning up failed: %w", errInterrupted, context.Canceled, cerr)
 		}
 		return interruptedError{cleaned: cleaned}
 	}
@@ -149,7 +149,7 @@ func (e interruptedError) Error() string {
 	return "demo interrupted; cleaned up (" + e.cleaned + ")"
 }
 
-func (e interruptedError) Unwrap() error { return context.Canceled }
+func (e interruptedError) Unwrap() []error { return []error{errInterrupted, context.Canceled} }
 
 // cleanUp stops what the demo started, keeping its PostgreSQL if keep,
 // and says what it did.

@@ -23,6 +23,10 @@ const (
 	exitFailure = 2 // usage, configuration, I/O or database failure; interrupted
 )
 
+// errInterrupted marks an error a command returned because it was stopped
+// (SIGINT, SIGTERM); a command that says so itself wraps it.
+var errInterrupted = errors.New("interrupted")
+
 // usageError is a mistake in the command line or configuration.
 type usageError struct{ err error }
 
@@ -184,8 +188,8 @@ func (rs refusals) runE(run func(cmd *cobra.Command, args []string) error) func(
 	return func(cmd *cobra.Command, args []string) error {
 		err := run(cmd, args)
 		if err != nil && errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
-			if !strings.Contains(err.Error(), "interrupted") {
-				err = fmt.Errorf("interrupted: %w", err)
+			if !errors.Is(err, errInterrupted) {
+				err = fmt.Errorf("%w: %w", errInterrupted, err)
 			}
 			return &exitError{status: exitFailure, err: err}
 		}

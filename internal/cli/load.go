@@ -174,7 +174,7 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	stopProgress()
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("load interrupted; run the same command again to resume: %w", err)
+			return fmt.Errorf("load %w; run the same command again to resume: %w", errInterrupted, err)
 		}
 		return err
 	}
