@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
@@ -21,6 +22,9 @@ const (
 	SummaryName    = "manifest-summary.json"
 	FilesName      = "manifest-files.json"
 	maxSummarySize = 1 << 20
+	// sharedDataDir is the folder, next to the export folders, where AWS
+	// writes the data files of incremental exports.
+	sharedDataDir = "data"
 )
 
 // checksumSuffixes are the names AWS has used for manifest checksums: newer
@@ -67,7 +71,9 @@ type DataFile struct {
 	MD5Checksum   string `json:"md5Checksum"`
 	ETag          string `json:"etag"`
 	DataFileS3Key string `json:"dataFileS3Key"`
-	// Name is DataFileS3Key relative to the export folder.
+	// Name is DataFileS3Key relative to the export folder. A data file of
+	// an incremental export in the shared data folder next to the export
+	// folder is named ../data/<file>.
 	Name string `json:"-"`
 }
 
@@ -92,39 +98,106 @@ func (e *Export) ID() string {
 	return path.Dir(e.Summary.ManifestFilesS3Key)
 }
 
+// ExportType is the kind of export a summary describes: its exportType.
+type ExportType string
+
+// The export types of ExportTableToPointInTime.
+const (
+	ExportTypeFull        ExportType = "FULL_EXPORT"
+	ExportTypeIncremental ExportType = "INCREMENTAL_EXPORT"
+)
+
+// Type is the export's type, read from the summary's exportType and never
+// guessed from the data. Summaries written before incremental exports
+// existed have no exportType: those are full exports, unless they carry a
+// field only incremental exports have (exportFromTime, exportToTime,
+// outputView), which makes the type ambiguous and the summary corrupt. An
+// exportType other than FULL_EXPORT and INCREMENTAL_EXPORT is
+// [ErrUnsupported]. Errors are [*FileError]s naming manifest-summary.json.
+func (s Summary) Type() (ExportType, error) {
+	switch t := ExportType(s.ExportType); t {
+	case ExportTypeFull, ExportTypeIncremental:
+		return t, nil
+	case "":
+		if s.ExportFromTime != nil || s.ExportToTime != nil || s.OutputView != "" {
+			return "", &FileError{File: SummaryName, Err: fmt.Errorf("%w: exportType is missing, but the summary has "+
+				"exportFromTime, exportToTime or outputView, which only incremental exports have: "+
+				"it does not say whether the export is full or incremental", ErrCorrupt)}
+		}
+		return ExportTypeFull, nil
+	default:
+		return "", &FileError{File: SummaryName, Err: fmt.Errorf("%w: exportType %q is neither %s nor %s",
+			ErrUnsupported, s.ExportType, ExportTypeFull, ExportTypeIncremental)}
+	}
+}
+
+// ReadSummary reads manifest-summary.json from src, verifies it against its
+// checksum file when there is one, and returns it, so that a caller can
+// learn the export's [Summary.Type] before opening it with [Open] or
+// [OpenIncremental].
+func ReadSummary(ctx context.Context, src Source) (Summary, error) {
+	e := &Export{src: src}
+	if err := e.readSummary(ctx); err != nil {
+		return Summary{}, err
+	}
+	return e.Summary, nil
+}
+
 // Open reads the manifests of the export in src and verifies them: their
-// checksum files where present, the format (DYNAMODB_JSON full exports only),
+// checksum files where present, the format (DYNAMODB_JSON full exports only;
+// an incremental export is [ErrUnsupported] here, see [OpenIncremental]),
 // every data file key (inside the export folder, listed once), and the sum of
 // the per-file item counts against the summary. It reads no data file.
 func Open(ctx context.Context, src Source) (*Export, error) {
+	return openManifests(ctx, src, ExportTypeFull)
+}
+
+// openManifests reads and verifies the manifests of an export of type want.
+func openManifests(ctx context.Context, src Source, want ExportType) (*Export, error) {
 	e := &Export{src: src}
-	raw, err := e.readVerified(ctx, SummaryName, maxSummarySize)
-	if err != nil {
+	if err := e.readSummary(ctx); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(raw, &e.Summary); err != nil {
-		return nil, &FileError{File: SummaryName, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
-	}
-	if err := e.checkSummary(); err != nil {
+	if err := e.checkSummary(want); err != nil {
+		if _, ok := errors.AsType[*FileError](err); ok {
+			return nil, err
+		}
 		return nil, &FileError{File: SummaryName, Err: err}
 	}
-	if err := e.readFiles(ctx); err != nil {
+	if err := e.readFiles(ctx, want); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-func (e *Export) checkSummary() error {
+func (e *Export) readSummary(ctx context.Context) error {
+	raw, err := e.readVerified(ctx, SummaryName, maxSummarySize)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, &e.Summary); err != nil {
+		return &FileError{File: SummaryName, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
+	}
+	return nil
+}
+
+func (e *Export) checkSummary(want ExportType) error {
 	s := e.Summary
+	typ, err := s.Type()
+	if err != nil {
+		return err
+	}
 	switch {
-	case s.ExportType == "INCREMENTAL_EXPORT":
-		return fmt.Errorf("%w: this is an incremental export; ddbsync loads full exports (ExportType FULL_EXPORT)", ErrUnsupported)
+	case typ != want && typ == ExportTypeIncremental:
+		return fmt.Errorf("%w: this is an incremental export (exportType %s); a full export (%s) is needed here",
+			ErrUnsupported, s.ExportType, ExportTypeFull)
+	case typ != want:
+		return fmt.Errorf("%w: this is a full export (exportType %s); an incremental export (%s) is needed here",
+			ErrUnsupported, cmp.Or(s.ExportType, "absent"), ExportTypeIncremental)
 	case s.OutputFormat == "ION":
 		return fmt.Errorf("%w: ION exports cannot be read (no Amazon Ion library is available); export again with ExportFormat DYNAMODB_JSON", ErrUnsupported)
 	case s.OutputFormat != "" && s.OutputFormat != "DYNAMODB_JSON":
 		return fmt.Errorf("%w: output format %q (want DYNAMODB_JSON)", ErrUnsupported, s.OutputFormat)
-	case s.ExportType != "" && s.ExportType != "FULL_EXPORT":
-		return fmt.Errorf("%w: export type %q (want FULL_EXPORT)", ErrUnsupported, s.ExportType)
 	case s.ManifestFilesS3Key == "":
 		return fmt.Errorf("%w: manifestFilesS3Key is missing", ErrCorrupt)
 	case path.Base(s.ManifestFilesS3Key) != FilesName:
@@ -140,13 +213,29 @@ func (e *Export) folderKey() string { return path.Dir(e.Summary.ManifestFilesS3K
 
 // relName maps a bucket-relative key from a manifest to a name inside the
 // export folder. Keys carry the full prefix; the folder is identified by the
-// manifest's own key, so an export copied elsewhere still resolves.
-func (e *Export) relName(key string) (string, error) {
-	dir := e.folderKey() + "/"
+// manifest's own key, so an export copied elsewhere still resolves. With
+// shared set (incremental exports), a key may also lie in the shared data
+// folder next to the export folder, <prefix>/AWSDynamoDB/data/: its name
+// is then ../data/<rest>.
+func (e *Export) relName(key string, shared bool) (string, error) {
+	folder := e.folderKey()
+	dir := folder + "/"
 	if dir == "./" {
 		dir = ""
 	}
 	rel, ok := strings.CutPrefix(key, dir)
+	if !ok && shared && folder != "." {
+		up := path.Dir(folder) + "/"
+		if up == "./" {
+			up = ""
+		}
+		if rest, inData := strings.CutPrefix(key, up+sharedDataDir+"/"); inData {
+			if err := checkName(rest); err != nil {
+				return "", err
+			}
+			return "../" + sharedDataDir + "/" + rest, nil
+		}
+	}
 	if !ok {
 		return "", fmt.Errorf("%w: %q is not under %q", ErrOutsideExport, key, dir)
 	}
@@ -156,7 +245,7 @@ func (e *Export) relName(key string) (string, error) {
 	return rel, nil
 }
 
-func (e *Export) readFiles(ctx context.Context) error {
+func (e *Export) readFiles(ctx context.Context, typ ExportType) error {
 	raw, err := e.readVerified(ctx, FilesName, 256<<20)
 	if err != nil {
 		return err
@@ -184,7 +273,7 @@ func (e *Export) readFiles(ctx context.Context) error {
 		if strings.HasSuffix(f.DataFileS3Key, ".ion.gz") {
 			return ferr(fmt.Errorf("%w: %s is an ION data file", ErrUnsupported, f.DataFileS3Key))
 		}
-		if f.Name, err = e.relName(f.DataFileS3Key); err != nil {
+		if f.Name, err = e.relName(f.DataFileS3Key, typ == ExportTypeIncremental); err != nil {
 			return ferr(err)
 		}
 		if seen[f.Name] {

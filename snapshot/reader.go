@@ -49,14 +49,22 @@ type FileReader struct {
 	items  int64
 	err    error
 	done   bool
+	// decode, when set, decodes each line in place of the full-export item
+	// decoder (incremental exports set it).
+	decode func(line []byte) error
 }
 
 // OpenFile opens data file f for reading.
 func (e *Export) OpenFile(ctx context.Context, f DataFile) (*FileReader, error) {
-	body, err := e.src.Open(ctx, f.Name)
+	return openDataFile(ctx, e.src, f.Name, f)
+}
+
+// openDataFile opens data file f, which src holds under name.
+func openDataFile(ctx context.Context, src Source, name string, f DataFile) (*FileReader, error) {
+	body, err := src.Open(ctx, name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &FileError{File: f.Name, Err: fmt.Errorf("%w (looked in %s)", ErrMissingFile, e.src)}
+			return nil, &FileError{File: f.Name, Err: fmt.Errorf("%w (looked in %s)", ErrMissingFile, src)}
 		}
 		return nil, &FileError{File: f.Name, Err: err}
 	}
@@ -103,12 +111,16 @@ func (r *FileReader) Next() bool {
 		}
 		if len(bytes.TrimSpace(line)) > 0 {
 			r.lineNo++
-			item, derr := ddbjson.DecodeExportLine(line)
+			var derr error
+			if r.decode != nil {
+				derr = r.decode(line)
+			} else {
+				r.item, derr = ddbjson.DecodeExportLine(line)
+			}
 			if derr != nil {
 				r.fail(r.lineNo, fmt.Errorf("%w: %w", ErrCorrupt, derr))
 				return false
 			}
-			r.item = item
 			r.items++
 			return true
 		}

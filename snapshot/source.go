@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +24,16 @@ type Source interface {
 	Open(ctx context.Context, name string) (io.ReadCloser, error)
 	// String names the source in messages (a path or an s3:// URI).
 	String() string
+}
+
+// ParentSource is a [Source] that can also open the folder holding its own.
+// Reading an incremental export needs one: AWS writes its data files to the
+// shared folder <prefix>/AWSDynamoDB/data/, next to the export folder
+// <prefix>/AWSDynamoDB/<ExportId>/ rather than inside it. [DirSource] and
+// [S3Source] are ParentSources.
+type ParentSource interface {
+	Source
+	Parent() (Source, error)
 }
 
 // DirSource reads an export from a local directory. It resolves names
@@ -99,6 +110,19 @@ func fileKind(m fs.FileMode) string {
 
 func (s *DirSource) String() string { return s.dir }
 
+// Parent returns a source for the directory that holds this one.
+func (s *DirSource) Parent() (Source, error) {
+	abs, err := filepath.Abs(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the folder above %s: %w", s.dir, err)
+	}
+	up := filepath.Dir(abs)
+	if up == abs {
+		return nil, fmt.Errorf("%s has no folder above it", s.dir)
+	}
+	return NewDirSource(up)
+}
+
 // S3API is the part of the S3 client a [S3Source] uses; *s3.Client has it.
 type S3API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
@@ -158,6 +182,21 @@ func (s *S3Source) Open(ctx context.Context, name string) (io.ReadCloser, error)
 }
 
 func (s *S3Source) String() string { return "s3://" + s.bucket + "/" + s.prefix }
+
+// Parent returns a source for the S3 folder that holds this one, in the
+// same bucket.
+func (s *S3Source) Parent() (Source, error) {
+	if s.prefix == "" {
+		return nil, fmt.Errorf("%s has no folder above it", s)
+	}
+	up := path.Dir(strings.TrimSuffix(s.prefix, "/"))
+	if up == "." {
+		up = ""
+	} else {
+		up += "/"
+	}
+	return &S3Source{client: s.client, bucket: s.bucket, prefix: up}, nil
+}
 
 // checkName refuses names that are not clean relative paths inside the folder.
 func checkName(name string) error {

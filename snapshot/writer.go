@@ -70,14 +70,8 @@ type WriterConfig struct {
 // their checksum files. Items are spread round-robin over the data files,
 // which are compressed in parallel. Not safe for concurrent use.
 type Writer struct {
-	cfg      WriterConfig
-	sink     Sink
-	exportID string
-	files    []*dataFileWriter
-	next     int
-	line     []byte
-	start    time.Time
-	closed   bool
+	cfg WriterConfig
+	w   *exportWriter
 }
 
 // NewWriter starts an export in sink.
@@ -85,30 +79,105 @@ func NewWriter(ctx context.Context, sink Sink, cfg WriterConfig) (*Writer, error
 	if cfg.TableArn == "" || cfg.ExportTime.IsZero() {
 		return nil, errors.New("new export writer: TableArn and ExportTime are required")
 	}
-	if cfg.Files <= 0 {
-		cfg.Files = 4
-	}
-	if cfg.Bucket == "" {
-		cfg.Bucket = "ddbsync-export"
-	}
-	switch cfg.ChecksumSuffix {
-	case "":
-		cfg.ChecksumSuffix = ".checksum"
-	case ".checksum", ".md5":
-	default:
-		return nil, fmt.Errorf("new export writer: checksum suffix %q (want .checksum or .md5)", cfg.ChecksumSuffix)
-	}
-	cfg.Prefix = strings.Trim(cfg.Prefix, "/")
-	w := &Writer{cfg: cfg, sink: sink, start: time.Now().UTC()}
 	// AWS export ids are the start time in epoch milliseconds and 8 hex digits.
 	h := sha256.Sum256([]byte(cfg.TableArn + cfg.ExportTime.String()))
-	w.exportID = fmt.Sprintf("%014d-%s", cfg.ExportTime.UnixMilli(), hex.EncodeToString(h[:4]))
-	if err := w.create(ctx, "_started", nil); err != nil {
+	id := fmt.Sprintf("%014d-%s", cfg.ExportTime.UnixMilli(), hex.EncodeToString(h[:4]))
+	ew, err := newExportWriter(ctx, sink, layout{
+		bucket: cfg.Bucket, prefix: cfg.Prefix, files: cfg.Files, checksumSuffix: cfg.ChecksumSuffix, exportID: id,
+	})
+	if err != nil {
 		return nil, err
 	}
-	for i := range cfg.Files {
+	cfg.Bucket, cfg.Prefix = ew.bucket, ew.prefix
+	return &Writer{cfg: cfg, w: ew}, nil
+}
+
+// ExportID is the export's id, the last element of its folder key.
+func (w *Writer) ExportID() string { return w.w.exportID }
+
+// FolderKey is the S3 key of the export folder the manifests describe.
+func (w *Writer) FolderKey() string { return w.w.folderKey() }
+
+// Write adds one item. It fails after [Writer.Close]: the data files are
+// finished then, and a late item would be lost (or block, once a batch fills).
+func (w *Writer) Write(item map[string]types.AttributeValue) error {
+	if w.w.closed {
+		return errors.New("writing export item: export writer already closed")
+	}
+	var err error
+	line := append(w.w.line[:0], `{"Item":`...)
+	if line, err = ddbjson.AppendItem(line, item); err != nil {
+		return fmt.Errorf("writing export item: %w", err)
+	}
+	w.w.line = append(line, "}\n"...)
+	return w.w.add(w.w.line)
+}
+
+// Close finishes the data files and writes the manifests. The export is
+// complete only when Close returns nil.
+func (w *Writer) Close(ctx context.Context) (Summary, error) {
+	exportTime := w.cfg.ExportTime.UTC()
+	return w.w.close(ctx, w.cfg.TableArn, func(s *Summary) {
+		s.Version = "2020-06-30"
+		s.ExportTime = &exportTime
+		s.ExportType = string(ExportTypeFull)
+	})
+}
+
+// layout places an export: where its files go in the sink and which keys
+// the manifests give them.
+type layout struct {
+	bucket, prefix string
+	files          int
+	checksumSuffix string
+	exportID       string
+	// manifestDir is the folder of the manifests and _started in the sink:
+	// "" when the sink is the export folder (full exports), the export id
+	// when it is the AWSDynamoDB folder (incremental exports).
+	manifestDir string
+	// dataKeyDir is the key of the folder holding data/: the export folder
+	// (full exports) or the AWSDynamoDB folder (incremental exports).
+	// Empty means the export folder.
+	dataKeyDir string
+}
+
+// exportWriter is what full and incremental exports have in common: data
+// files filled round-robin, then the manifests.
+type exportWriter struct {
+	layout
+	sink   Sink
+	files  []*dataFileWriter
+	next   int
+	line   []byte
+	start  time.Time
+	closed bool
+}
+
+func newExportWriter(ctx context.Context, sink Sink, l layout) (*exportWriter, error) {
+	if l.files <= 0 {
+		l.files = 4
+	}
+	if l.bucket == "" {
+		l.bucket = "ddbsync-export"
+	}
+	switch l.checksumSuffix {
+	case "":
+		l.checksumSuffix = ".checksum"
+	case ".checksum", ".md5":
+	default:
+		return nil, fmt.Errorf("new export writer: checksum suffix %q (want .checksum or .md5)", l.checksumSuffix)
+	}
+	l.prefix = strings.Trim(l.prefix, "/")
+	w := &exportWriter{layout: l, sink: sink, start: time.Now().UTC()}
+	if w.dataKeyDir == "" {
+		w.dataKeyDir = w.folderKey()
+	}
+	if err := w.create(ctx, w.manifestName("_started"), nil); err != nil {
+		return nil, err
+	}
+	for i := range l.files {
 		fh := sha256.Sum256(fmt.Appendf(nil, "%s/%d", w.exportID, i))
-		name := "data/" + strings.ToLower(base32.StdEncoding.EncodeToString(fh[:])[:26]) + ".json.gz"
+		name := sharedDataDir + "/" + strings.ToLower(base32.StdEncoding.EncodeToString(fh[:])[:26]) + ".json.gz"
 		f, err := newDataFileWriter(ctx, sink, name)
 		if err != nil {
 			w.abort()
@@ -119,34 +188,25 @@ func NewWriter(ctx context.Context, sink Sink, cfg WriterConfig) (*Writer, error
 	return w, nil
 }
 
-// ExportID is the export's id, the last element of its folder key.
-func (w *Writer) ExportID() string { return w.exportID }
+// rootKey is the key of the AWSDynamoDB folder, which holds the export
+// folders and the shared data folder.
+func (w *exportWriter) rootKey() string { return path.Join(w.prefix, "AWSDynamoDB") }
 
-// FolderKey is the S3 key of the export folder the manifests describe.
-func (w *Writer) FolderKey() string {
-	return path.Join(w.cfg.Prefix, "AWSDynamoDB", w.exportID)
-}
+func (w *exportWriter) folderKey() string { return path.Join(w.rootKey(), w.exportID) }
 
-// Write adds one item. It fails after [Writer.Close]: the data files are
-// finished then, and a late item would be lost (or block, once a batch fills).
-func (w *Writer) Write(item map[string]types.AttributeValue) error {
-	if w.closed {
-		return errors.New("writing export item: export writer already closed")
-	}
-	var err error
-	w.line = append(w.line[:0], `{"Item":`...)
-	if w.line, err = ddbjson.AppendItem(w.line, item); err != nil {
-		return fmt.Errorf("writing export item: %w", err)
-	}
-	w.line = append(w.line, "}\n"...)
+// manifestName is the sink name of a file of the export folder.
+func (w *exportWriter) manifestName(name string) string { return path.Join(w.manifestDir, name) }
+
+// add writes one line to the next data file.
+func (w *exportWriter) add(line []byte) error {
 	f := w.files[w.next]
 	w.next = (w.next + 1) % len(w.files)
-	return f.add(w.line)
+	return f.add(line)
 }
 
-// Close finishes the data files and writes the manifests. The export is
-// complete only when Close returns nil.
-func (w *Writer) Close(ctx context.Context) (Summary, error) {
+// close finishes the data files and writes the manifests; fill sets the
+// summary fields particular to the export's type.
+func (w *exportWriter) close(ctx context.Context, tableArn string, fill func(*Summary)) (Summary, error) {
 	if w.closed {
 		return Summary{}, errors.New("export writer already closed")
 	}
@@ -159,7 +219,7 @@ func (w *Writer) Close(ctx context.Context) (Summary, error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
-		df.DataFileS3Key = w.FolderKey() + "/" + df.Name
+		df.DataFileS3Key = w.dataKeyDir + "/" + df.Name
 		line, _ := json.Marshal(df)
 		manifest.Write(line)
 		manifest.WriteByte('\n')
@@ -172,27 +232,24 @@ func (w *Writer) Close(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	end := time.Now().UTC()
-	exportTime := w.cfg.ExportTime.UTC()
 	var prefix *string
-	if w.cfg.Prefix != "" {
-		prefix = &w.cfg.Prefix
+	if w.prefix != "" {
+		prefix = &w.prefix
 	}
 	s := Summary{
-		Version:            "2020-06-30",
-		ExportArn:          w.cfg.TableArn + "/export/" + w.exportID,
+		ExportArn:          tableArn + "/export/" + w.exportID,
 		StartTime:          &w.start,
 		EndTime:            &end,
-		TableArn:           w.cfg.TableArn,
-		TableID:            tableID(w.cfg.TableArn),
-		ExportTime:         &exportTime,
-		S3Bucket:           w.cfg.Bucket,
+		TableArn:           tableArn,
+		TableID:            tableID(tableArn),
+		S3Bucket:           w.bucket,
 		S3Prefix:           prefix,
 		S3SseAlgorithm:     "AES256",
-		ManifestFilesS3Key: w.FolderKey() + "/" + FilesName,
+		ManifestFilesS3Key: w.folderKey() + "/" + FilesName,
 		ItemCount:          total,
 		OutputFormat:       "DYNAMODB_JSON",
-		ExportType:         "FULL_EXPORT",
 	}
+	fill(&s)
 	raw, err := json.Marshal(s)
 	if err != nil {
 		return Summary{}, err
@@ -201,22 +258,22 @@ func (w *Writer) Close(ctx context.Context) (Summary, error) {
 	return s, w.createWithChecksum(ctx, SummaryName, raw)
 }
 
-func (w *Writer) abort() {
+func (w *exportWriter) abort() {
 	for _, f := range w.files {
 		_, _ = f.close()
 	}
 }
 
-func (w *Writer) createWithChecksum(ctx context.Context, name string, data []byte) error {
-	if err := w.create(ctx, name, data); err != nil {
+func (w *exportWriter) createWithChecksum(ctx context.Context, name string, data []byte) error {
+	if err := w.create(ctx, w.manifestName(name), data); err != nil {
 		return err
 	}
 	sum := md5.Sum(data)
-	return w.create(ctx, strings.TrimSuffix(name, ".json")+w.cfg.ChecksumSuffix,
+	return w.create(ctx, w.manifestName(strings.TrimSuffix(name, ".json")+w.checksumSuffix),
 		[]byte(base64.StdEncoding.EncodeToString(sum[:])))
 }
 
-func (w *Writer) create(ctx context.Context, name string, data []byte) error {
+func (w *exportWriter) create(ctx context.Context, name string, data []byte) error {
 	f, err := w.sink.Create(ctx, name)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
