@@ -204,6 +204,8 @@ func (e *Export) checkSummary(want ExportType) error {
 		return fmt.Errorf("%w: manifestFilesS3Key %q does not name %s", ErrCorrupt, s.ManifestFilesS3Key, FilesName)
 	case s.ItemCount < 0:
 		return fmt.Errorf("%w: negative itemCount", ErrCorrupt)
+	case want == ExportTypeIncremental:
+		return checkIncremental(s)
 	}
 	return nil
 }

@@ -131,26 +131,28 @@ type layout struct {
 	files          int
 	checksumSuffix string
 	exportID       string
-	// manifestDir is the folder of the manifests and _started in the sink:
-	// "" when the sink is the export folder (full exports), the export id
-	// when it is the AWSDynamoDB folder (incremental exports).
-	manifestDir string
-	// dataKeyDir is the key of the folder holding data/: the export folder
-	// (full exports) or the AWSDynamoDB folder (incremental exports).
-	// Empty means the export folder.
-	dataKeyDir string
+	// sharedData places the data files in the shared data folder next to
+	// the export folder, as incremental exports have them. The sink is then
+	// the AWSDynamoDB folder, and the export folder's files go to
+	// <exportID>/ in it; otherwise the sink is the export folder.
+	sharedData bool
 }
 
 // exportWriter is what full and incremental exports have in common: data
 // files filled round-robin, then the manifests.
 type exportWriter struct {
 	layout
-	sink   Sink
-	files  []*dataFileWriter
-	next   int
-	line   []byte
-	start  time.Time
-	closed bool
+	// manifestDir is the folder of the manifests and _started in the sink
+	// ("" for the sink itself); dataKeyDir is the key of the folder that
+	// holds data/.
+	manifestDir string
+	dataKeyDir  string
+	sink        Sink
+	files       []*dataFileWriter
+	next        int
+	line        []byte
+	start       time.Time
+	closed      bool
 }
 
 func newExportWriter(ctx context.Context, sink Sink, l layout) (*exportWriter, error) {
@@ -169,8 +171,9 @@ func newExportWriter(ctx context.Context, sink Sink, l layout) (*exportWriter, e
 	}
 	l.prefix = strings.Trim(l.prefix, "/")
 	w := &exportWriter{layout: l, sink: sink, start: time.Now().UTC()}
-	if w.dataKeyDir == "" {
-		w.dataKeyDir = w.folderKey()
+	w.dataKeyDir = w.folderKey()
+	if l.sharedData {
+		w.manifestDir, w.dataKeyDir = l.exportID, w.rootKey()
 	}
 	if err := w.create(ctx, w.manifestName("_started"), nil); err != nil {
 		return nil, err
