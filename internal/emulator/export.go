@@ -22,7 +22,10 @@ type export struct {
 	clientToken    string
 	manifest       string
 	start          time.Time
-	exportTime     time.Time
+	exportTime     time.Time // full exports
+	exportType     string    // FULL_EXPORT or INCREMENTAL_EXPORT
+	from, to       time.Time // incremental exports: the window
+	view           snapshot.ViewType
 	failureCode    string
 	failureMessage string
 	itemCount      int64
@@ -83,24 +86,25 @@ func (s *Server) ExportToDir(ctx context.Context, tableName string, at time.Time
 }
 
 type exportDescription struct {
-	ExportArn       string `json:"ExportArn"`
-	ExportStatus    string `json:"ExportStatus"`
-	StartTime       *epoch `json:"StartTime,omitempty"`
-	EndTime         *epoch `json:"EndTime,omitempty"`
-	ExportTime      *epoch `json:"ExportTime,omitempty"`
-	ExportManifest  string `json:"ExportManifest,omitempty"`
-	TableArn        string `json:"TableArn"`
-	TableId         string `json:"TableId,omitempty"`
-	ClientToken     string `json:"ClientToken,omitempty"`
-	S3Bucket        string `json:"S3Bucket"`
-	S3Prefix        string `json:"S3Prefix,omitempty"`
-	S3SseAlgorithm  string `json:"S3SseAlgorithm"`
-	FailureCode     string `json:"FailureCode,omitempty"`
-	FailureMessage  string `json:"FailureMessage,omitempty"`
-	ExportFormat    string `json:"ExportFormat"`
-	ExportType      string `json:"ExportType"`
-	ItemCount       int64  `json:"ItemCount"`
-	BilledSizeBytes int64  `json:"BilledSizeBytes"`
+	ExportArn                      string           `json:"ExportArn"`
+	ExportStatus                   string           `json:"ExportStatus"`
+	StartTime                      *epoch           `json:"StartTime,omitempty"`
+	EndTime                        *epoch           `json:"EndTime,omitempty"`
+	ExportTime                     *epoch           `json:"ExportTime,omitempty"`
+	ExportManifest                 string           `json:"ExportManifest,omitempty"`
+	TableArn                       string           `json:"TableArn"`
+	TableId                        string           `json:"TableId,omitempty"`
+	ClientToken                    string           `json:"ClientToken,omitempty"`
+	S3Bucket                       string           `json:"S3Bucket"`
+	S3Prefix                       string           `json:"S3Prefix,omitempty"`
+	S3SseAlgorithm                 string           `json:"S3SseAlgorithm"`
+	FailureCode                    string           `json:"FailureCode,omitempty"`
+	FailureMessage                 string           `json:"FailureMessage,omitempty"`
+	ExportFormat                   string           `json:"ExportFormat"`
+	ExportType                     string           `json:"ExportType"`
+	IncrementalExportSpecification *incrementalSpec `json:"IncrementalExportSpecification,omitempty"`
+	ItemCount                      int64            `json:"ItemCount"`
+	BilledSizeBytes                int64            `json:"BilledSizeBytes"`
 }
 
 // statusLocked is the export's status now: IN_PROGRESS until the configured
@@ -131,7 +135,14 @@ func (s *Server) describeExportLocked(e *export) exportDescription {
 		S3Prefix:       e.prefix,
 		S3SseAlgorithm: "AES256",
 		ExportFormat:   "DYNAMODB_JSON",
-		ExportType:     "FULL_EXPORT",
+		ExportType:     e.exportType,
+	}
+	if e.exportType == exportIncremental {
+		// AWS describes an incremental export with ExportTime null.
+		d.ExportTime = nil
+		d.IncrementalExportSpecification = &incrementalSpec{
+			ExportFromTime: epochPtr(e.from), ExportToTime: epochPtr(e.to), ExportViewType: string(e.view),
+		}
 	}
 	if status == "COMPLETED" {
 		d.ExportManifest = e.manifest
@@ -145,19 +156,24 @@ func (s *Server) describeExportLocked(e *export) exportDescription {
 
 func (s *Server) exportTableToPointInTime(body []byte) (any, error) {
 	var in struct {
-		TableArn     string `json:"TableArn"`
-		S3Bucket     string `json:"S3Bucket"`
-		S3Prefix     string `json:"S3Prefix"`
-		ExportTime   *epoch `json:"ExportTime"`
-		ExportFormat string `json:"ExportFormat"`
-		ExportType   string `json:"ExportType"`
-		ClientToken  string `json:"ClientToken"`
+		TableArn                       string           `json:"TableArn"`
+		S3Bucket                       string           `json:"S3Bucket"`
+		S3Prefix                       string           `json:"S3Prefix"`
+		ExportTime                     *epoch           `json:"ExportTime"`
+		ExportFormat                   string           `json:"ExportFormat"`
+		ExportType                     string           `json:"ExportType"`
+		IncrementalExportSpecification *incrementalSpec `json:"IncrementalExportSpecification"`
+		ClientToken                    string           `json:"ClientToken"`
 	}
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
-	if in.ExportFormat != "" && in.ExportFormat != "DYNAMODB_JSON" || in.ExportType != "" && in.ExportType != "FULL_EXPORT" {
-		return nil, errValidation("emulator: only FULL_EXPORT in DYNAMODB_JSON is supported")
+	if in.ExportFormat != "" && in.ExportFormat != "DYNAMODB_JSON" {
+		return nil, errValidation("emulator: only ExportFormat DYNAMODB_JSON is supported")
+	}
+	incremental, err := checkExportType(in.ExportType, in.IncrementalExportSpecification, in.ExportTime != nil)
+	if err != nil {
+		return nil, err
 	}
 	if in.S3Bucket == "" {
 		return nil, errValidation("S3Bucket is required")
@@ -180,28 +196,44 @@ func (s *Server) exportTableToPointInTime(body []byte) (any, error) {
 			return map[string]any{"ExportDescription": d}, nil
 		}
 	}
-	if !t.pitr {
-		s.mu.Unlock()
-		return nil, newAPIError(http.StatusBadRequest, "PointInTimeRecoveryUnavailableException",
-			"Point in time recovery is not enabled for table '%s'", t.name)
-	}
 	now := s.clock.Now()
-	at := now
-	if in.ExportTime != nil {
-		at = time.Time(*in.ExportTime)
-	}
-	if earliest, latest := s.pitrWindowLocked(t); at.Before(earliest) || at.After(latest) {
-		s.mu.Unlock()
-		return nil, newAPIError(http.StatusBadRequest, "InvalidExportTimeException",
-			"Export time %s is outside the point-in-time recovery window [%s, %s]",
-			at.Format(time.RFC3339Nano), earliest.Format(time.RFC3339Nano), latest.Format(time.RFC3339Nano))
-	}
 	e := &export{tableArn: t.arn, tableID: t.id, bucket: in.S3Bucket, prefix: strings.Trim(in.S3Prefix, "/"),
-		clientToken: in.ClientToken, start: now, exportTime: at}
-	items := s.itemsAtLocked(t, at)
+		clientToken: in.ClientToken, start: now, exportType: exportFull}
+	var items []ddbjson.Item
+	var changes []snapshot.Change
+	if incremental {
+		e.exportType = exportIncremental
+		if e.from, e.to, e.view, err = s.incrementalWindowLocked(t, in.IncrementalExportSpecification); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		changes = s.changesLocked(t, e.from, e.to, e.view)
+	} else {
+		if !t.pitr {
+			s.mu.Unlock()
+			return nil, newAPIError(http.StatusBadRequest, "PointInTimeRecoveryUnavailableException",
+				"Point in time recovery is not enabled for table '%s'", t.name)
+		}
+		e.exportTime = now
+		if in.ExportTime != nil {
+			e.exportTime = time.Time(*in.ExportTime)
+		}
+		if earliest, latest := s.pitrWindowLocked(t); e.exportTime.Before(earliest) || e.exportTime.After(latest) {
+			s.mu.Unlock()
+			return nil, newAPIError(http.StatusBadRequest, "InvalidExportTimeException",
+				"Export time %s is outside the point-in-time recovery window [%s, %s]",
+				e.exportTime.Format(time.RFC3339Nano), earliest.Format(time.RFC3339Nano), latest.Format(time.RFC3339Nano))
+		}
+		items = s.itemsAtLocked(t, e.exportTime)
+	}
 	s.mu.Unlock()
 
-	if err := s.runExport(e, items); err != nil {
+	if incremental {
+		err = s.runIncrementalExport(e, changes)
+	} else {
+		err = s.runExport(e, items)
+	}
+	if err != nil {
 		return nil, errInternal("%v", err)
 	}
 	s.mu.Lock()
@@ -213,29 +245,36 @@ func (s *Server) exportTableToPointInTime(body []byte) (any, error) {
 	return map[string]any{"ExportDescription": d}, nil
 }
 
-// runExport writes the export into the in-process S3, or marks it failed
-// the way AWS does when the bucket is missing.
+// runExport writes a full export into the in-process S3.
 func (s *Server) runExport(e *export, items []ddbjson.Item) error {
-	ctx := context.Background()
 	sink := newMemSink()
-	w, sum, err := s.writeExport(ctx, sink, snapshot.WriterConfig{
+	w, sum, err := s.writeExport(context.Background(), sink, snapshot.WriterConfig{
 		TableArn: e.tableArn, ExportTime: e.exportTime, Bucket: e.bucket, Prefix: e.prefix,
 	}, items)
 	if err != nil {
 		return err
 	}
-	e.arn = sum.ExportArn
-	e.manifest = w.FolderKey() + "/" + snapshot.SummaryName
-	e.itemCount = sum.ItemCount
+	var billed int64
 	for _, it := range items {
-		e.billed += itemSize(it)
+		billed += itemSize(it)
 	}
+	return s.publishExport(e, sink, sum, w.FolderKey(), w.FolderKey(), billed)
+}
+
+// publishExport records what the writer produced and uploads the files in
+// sink under uploadKey, or marks the export failed the way AWS does when the
+// bucket is missing.
+func (s *Server) publishExport(e *export, sink *memSink, sum snapshot.Summary, folderKey, uploadKey string, billed int64) error {
+	e.arn = sum.ExportArn
+	e.manifest = folderKey + "/" + snapshot.SummaryName
+	e.itemCount = sum.ItemCount
+	e.billed = billed
 	if !s.bucketExists(e.bucket) {
 		e.failureCode = "S3NoSuchBucket"
 		e.failureMessage = "The specified bucket does not exist (Service: Amazon S3; Status Code: 404; Error Code: NoSuchBucket)"
 		return nil
 	}
-	return sink.upload(s, e.bucket, w.FolderKey())
+	return sink.upload(s, e.bucket, uploadKey)
 }
 
 func (s *Server) describeExport(body []byte) (any, error) {
@@ -292,7 +331,7 @@ func (s *Server) listExports(body []byte) (any, error) {
 			break
 		}
 		status, _ := s.statusLocked(s.exports[arn])
-		out.ExportSummaries = append(out.ExportSummaries, summary{arn, status, "FULL_EXPORT"})
+		out.ExportSummaries = append(out.ExportSummaries, summary{arn, status, s.exports[arn].exportType})
 	}
 	return out, nil
 }
