@@ -14,7 +14,8 @@
 // What it emulates follows docs/aws-facts.md, sections A, B and D: exports in
 // the real S3 layout reflecting the table exactly as of the requested
 // ExportTime even while writes continue (every item keeps its history),
-// stream records with the real field set, whole-second
+// incremental exports (one line per item written in the window, its last
+// write), stream records with the real field set, whole-second
 // ApproximateCreationDateTime, non-contiguous sequence numbers of 21 to 40
 // digits, no record for a write that changes nothing, per-key ordering along
 // a shard lineage, and errors with the status and "__type" AWS sends, so the
@@ -22,7 +23,7 @@
 // *streamtypes.ExpiredIteratorException).
 //
 // Not emulated: indexes, queries (Query), transactions, condition
-// expressions, capacity accounting, ION and incremental exports.
+// expressions, capacity accounting, ION exports.
 //
 // A [Server] is safe for concurrent use.
 package emulator
