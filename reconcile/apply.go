@@ -55,7 +55,7 @@ type pageUpdate struct {
 // into a staging table and one INSERT … ON CONFLICT, several times faster
 // than a statement per row.
 func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (applied, ttl int64, err error) {
-	ks := ddbKey(a.layout.Key)
+	ks := a.layout.Key
 	changes := coalesce(ks, u.changes)
 	batch := &pgx.Batch{}
 	var upserts [][]any
@@ -145,7 +145,7 @@ var errCheckpointMoved = errors.New("another follower is writing this table")
 // coalesce keeps, for each key, only the last change of the page, in page
 // order. Changes to one key arrive in order within a shard, and each image
 // is the whole item, so the last one alone decides the row.
-func coalesce(key ddbjson.KeySchema, changes []stream.Change) []stream.Change {
+func coalesce(key KeySchema, changes []stream.Change) []stream.Change {
 	if len(changes) < 2 {
 		return changes
 	}
@@ -174,7 +174,7 @@ func coalesce(key ddbjson.KeySchema, changes []stream.Change) []stream.Change {
 	return out
 }
 
-func keyString(key ddbjson.KeySchema, keys ddbjson.Item) (string, error) {
+func keyString(key KeySchema, keys ddbjson.Item) (string, error) {
 	k, err := key.KeyOf(keys)
 	if err != nil {
 		return "", err

@@ -84,7 +84,7 @@ func FuzzCoalesce(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0, 1, 2, 0, 2})       // one row under three spellings of 1
 	f.Add([]byte{0, 0, 0x80, 1, 0, 0x80, 0, 1, 5}) // changes without a readable key are kept
 	f.Add([]byte{2, 1, 9, 0, 1, 10, 0, 2, 6, 1, 2, 7})
-	key := ddbjson.KeySchema{Hash: ddbjson.KeyAttribute{Name: "pk", Type: ddbjson.TypeS}, Range: ddbjson.KeyAttribute{Name: "sk", Type: ddbjson.TypeN}}
+	key := KeySchema{Hash: KeyAttribute{Name: "pk", Type: "S"}, Range: KeyAttribute{Name: "sk", Type: "N"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := fuzzChanges(data)
 		out := coalesce(key, in)

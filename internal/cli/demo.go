@@ -252,7 +252,11 @@ func (d *demo) startEmulator() (err error) {
 
 // load loads the export at uri into the demo's database.
 func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
-	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, layoutKey(tenure.Key))
+	key, err := reconcile.ParseKeySchema(tenure.Key.String())
+	if err != nil {
+		return reconcile.Layout{}, err
+	}
+	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, key)
 	if err != nil {
 		return layout, err
 	}
