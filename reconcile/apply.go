@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
@@ -194,18 +193,4 @@ func keyString(key KeySchema, keys ddbjson.Item) (string, error) {
 	}
 	b, err := ddbjson.EncodeItem(k)
 	return string(b), err
-}
-
-// retryable reports whether a database error may go away by itself: a lost
-// connection, a server restarting, a serialization failure. Errors in the
-// data (a constraint, a bad value) are not. It goes by SQLSTATE and error
-// types, never by message text ([retryableSQLState], [lostConnection]).
-func retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
-		return retryableSQLState(pgErr.Code)
-	}
-	return pgconn.SafeToRetry(err) || lostConnection(err)
 }

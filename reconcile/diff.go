@@ -21,17 +21,6 @@ import (
 // about a minute, and stream times are rounded down to the second.
 const DefaultInFlightWindow = time.Minute
 
-// Errors of [Diff], matched with errors.Is.
-var (
-	// ErrInconsistent is a diff that found the copy differs from its source
-	// of truth (missing, extra or different rows not explained by changes
-	// in flight). The [DiffSummary] says how.
-	ErrInconsistent = errors.New("the PostgreSQL copy differs from the source")
-	// ErrNotCaughtUp is a copy whose follow watermark W is earlier than the
-	// source's instant: it cannot be compared yet.
-	ErrNotCaughtUp = errors.New("the copy has not caught up with the source's instant")
-)
-
 // FindingKind is how a key differs between the source and the copy; the
 // findings table of [store.Comparison] holds the same kinds.
 type FindingKind = store.FindingKind
@@ -231,7 +220,7 @@ type differ struct {
 	cfg      DiffConfig
 	pool     *pgxpool.Pool
 	log      *slog.Logger
-	table    tableRecord
+	table    LoadedTable
 	sum      DiffSummary
 	source   pgx.Identifier // scratch: the source's rows
 	findings pgx.Identifier // scratch: the join's result
@@ -241,11 +230,11 @@ type differ struct {
 func (d *differ) run(ctx context.Context) (_ DiffSummary, retErr error) {
 	start := time.Now()
 	var err error
-	if d.table, err = readTable(ctx, d.pool, d.cfg.Table); err != nil {
+	if d.table, err = ReadLoadedTable(ctx, d.pool, d.cfg.Table); err != nil {
 		return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
 	}
-	l := d.table.layout
-	d.sum = DiffSummary{Table: d.cfg.Table, PGTable: l.Ident().Sanitize(), CopyExportTime: d.table.exportTime,
+	l := d.table.Layout
+	d.sum = DiffSummary{Table: d.cfg.Table, PGTable: l.Ident().Sanitize(), CopyExportTime: d.table.ExportTime,
 		Skew: d.cfg.InFlightWindow.String()}
 
 	unlock, err := d.lock(ctx)
@@ -405,7 +394,7 @@ func (d *differ) dropScratch() {
 
 // fillSource copies the source into the scratch table.
 func (d *differ) fillSource(ctx context.Context) error {
-	l := d.table.layout
+	l := d.table.Layout
 	if exp := d.cfg.Export; exp != nil {
 		d.log.Info("reading export", slog.String("export_arn", exp.ID()), slog.Int("files", len(exp.Files)),
 			slog.Int64("items", exp.Summary.ItemCount))
@@ -421,7 +410,7 @@ func (d *differ) fillSource(ctx context.Context) error {
 					return err
 				}
 				defer tx.Rollback(context.WithoutCancel(gctx))
-				if _, _, err := copyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.ReadStats); err != nil {
+				if _, _, err := CopyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.ReadStats); err != nil {
 					return err
 				}
 				if err := tx.Commit(gctx); err != nil {

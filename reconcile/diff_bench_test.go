@@ -9,8 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 )
 
 // BenchmarkDiff diffs a loaded tenure copy of DDBSYNC_BENCH_ITEMS items
@@ -22,9 +24,9 @@ import (
 //	go test ./reconcile -run '^$' -bench BenchmarkDiff -benchtime 1x
 func BenchmarkDiff(b *testing.B) {
 	const planted, third = 1000, 333
-	items, exp := benchExport(b)
+	items, exp := reconciletest.BenchExport(b)
 	pool := pgtest.New(b)
-	_, err := reconcile.Load(b.Context(), pool, exp, reconcile.LoadConfig{Layout: tenureLayout(b, "")})
+	_, err := load.Run(b.Context(), pool, exp, load.Config{Layout: reconciletest.TenureLayout(b, "")})
 	require.NoError(b, err)
 	for _, sql := range []string{
 		fmt.Sprintf(`CREATE TABLE victims AS SELECT id, row_number() OVER () AS n
@@ -34,7 +36,7 @@ func BenchmarkDiff(b *testing.B) {
 			FROM victims v WHERE t.id = v.id AND v.n > %d`, third),
 		fmt.Sprintf(`INSERT INTO dynamodb.tenure_information (id, item, doc, origin, origin_time)
 			SELECT 'planted-' || g, jsonb_build_object('id', jsonb_build_object('S', 'planted-' || g)), '{}', 'export', '%s'
-			FROM generate_series(1, %d) g`, t0.Format(time.RFC3339), third),
+			FROM generate_series(1, %d) g`, reconciletest.T0.Format(time.RFC3339), third),
 	} {
 		_, err := pool.Exec(b.Context(), sql)
 		require.NoError(b, err)

@@ -20,7 +20,7 @@ func (d *differ) watermark(ctx context.Context) (*time.Time, error) {
 // checkCaughtUp makes sure the copy reflects every change before at: its
 // W is at or after at, or it was loaded from an export at that very instant.
 func (d *differ) checkCaughtUp(ctx context.Context, at time.Time) error {
-	t := d.table.exportTime
+	t := d.table.ExportTime
 	if t.Sub(at) > time.Microsecond {
 		return fmt.Errorf("the source's instant %s is before the copy's own export time %s: diff against a newer source",
 			fmtTime(at), fmtTime(t))

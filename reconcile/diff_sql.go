@@ -11,7 +11,7 @@ import (
 
 // comparison is the diff's comparison in store: its layout and scratch tables.
 func (d *differ) comparison() store.Comparison {
-	return store.Comparison{Layout: d.table.layout, Table: d.cfg.Table, Source: d.source, Findings: d.findings}
+	return store.Comparison{Layout: d.table.Layout, Table: d.cfg.Table, Source: d.source, Findings: d.findings}
 }
 
 // compare fills the findings table with a full outer join of the source
@@ -36,7 +36,7 @@ func (d *differ) repair(ctx context.Context) error {
 	if d.sum.Inconsistencies() == 0 {
 		return nil
 	}
-	l := d.table.layout
+	l := d.table.Layout
 	cmp := d.comparison()
 
 	tx, err := d.lockConn.Begin(ctx)

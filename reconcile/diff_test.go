@@ -18,8 +18,10 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -28,7 +30,7 @@ const big38 = "1234567890123456789012345678901234567.8"
 
 // diffItems are tenure items with a string set and a 38-digit number added.
 func diffItems(n int) []ddbjson.Item {
-	items := tenureItems(11, n)
+	items := reconciletest.TenureItems(11, n)
 	for _, it := range items {
 		it["tags"] = &types.AttributeValueMemberSS{Value: []string{"alpha", "beta", "gamma"}}
 		it["big"] = &types.AttributeValueMemberN{Value: big38}
@@ -38,11 +40,11 @@ func diffItems(n int) []ddbjson.Item {
 
 func idOf(it ddbjson.Item) string { return it["id"].(*types.AttributeValueMemberS).Value }
 
-// loadedCopy loads items, as an export at t0, and returns the export.
+// loadedCopy loads items, as an export at reconciletest.T0, and returns the export.
 func loadedCopy(t *testing.T, pool *pgxpool.Pool, items []ddbjson.Item) *snapshot.Export {
 	t.Helper()
-	exp := writeExport(t, tenure.TableName, t0, 3, items).open()
-	_, err := reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: tenureLayout(t, "")})
+	exp := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 3, items).Open()
+	_, err := load.Run(t.Context(), pool, exp, load.Config{Layout: reconciletest.TenureLayout(t, "")})
 	require.NoError(t, err)
 	return exp
 }
@@ -94,7 +96,7 @@ func TestDiff_IdenticalCopyIsConsistent(t *testing.T) {
 	require.Zero(t, sum.InFlight)
 	require.EqualValues(t, 120, sum.SourceItems)
 	require.EqualValues(t, 120, sum.CopyRows)
-	require.Equal(t, t0, sum.Instant)
+	require.Equal(t, reconciletest.T0, sum.Instant)
 	require.Nil(t, sum.Watermark, "compared with its own export: no watermark needed")
 	require.True(t, c.begun && c.ended)
 	require.Empty(t, c.findings)
@@ -147,7 +149,7 @@ func TestDiff_FindsEachKindOfCorruption(t *testing.T) {
 	require.JSONEq(t, `{"N":"1.01"}`, string(f.Differences[0].Copy))
 	require.Contains(t, string(f.Differences[0].Source), `"N"`)
 	require.Equal(t, "export", f.Provenance.Origin)
-	require.Equal(t, t0, f.Provenance.OriginTime.UTC())
+	require.Equal(t, reconciletest.T0, f.Provenance.OriginTime.UTC())
 
 	f = c.byKey(digit)
 	require.Len(t, f.Differences, 1)
@@ -168,16 +170,16 @@ func TestDiff_FindsEachKindOfCorruption(t *testing.T) {
 
 // reverseSets rewrites every data file of an export so that the tags set
 // lists its elements in reverse, as DynamoDB may: sets have no order.
-func reverseSets(t *testing.T, e *testExport) {
+func reverseSets(t *testing.T, e *reconciletest.Export) {
 	t.Helper()
-	for i := range e.manifestLines() {
-		zr, err := gzip.NewReader(bytes.NewReader(e.readDataFile(i)))
+	for i := range e.ManifestLines() {
+		zr, err := gzip.NewReader(bytes.NewReader(e.ReadDataFile(i)))
 		require.NoError(t, err)
 		raw, err := io.ReadAll(zr)
 		require.NoError(t, err)
 		require.Contains(t, string(raw), `"SS":["alpha","beta","gamma"]`)
 		lines := strings.Split(strings.TrimSpace(strings.ReplaceAll(string(raw), `"SS":["alpha","beta","gamma"]`, `"SS":["gamma","alpha","beta"]`)), "\n")
-		e.replaceDataFile(i, gz(t, lines...), true, -1)
+		e.ReplaceDataFile(i, reconciletest.Gz(t, lines...), true, -1)
 	}
 }
 
@@ -186,11 +188,11 @@ func TestDiff_SetOrderIsNotADifference(t *testing.T) {
 	pool := pgtest.New(t)
 	items := diffItems(30)
 	loadedCopy(t, pool, items)
-	// The same items as of t0, with every set in another order.
-	src := writeExport(t, tenure.TableName, t0, 2, items)
+	// The same items as of reconciletest.T0, with every set in another order.
+	src := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, items)
 	reverseSets(t, src)
 
-	sum, c, err := diffExport(t, pool, src.open(), false)
+	sum, c, err := diffExport(t, pool, src.Open(), false)
 	require.NoError(t, err)
 	require.Zero(t, sum.Inconsistencies())
 	require.Empty(t, c.findings)
@@ -201,7 +203,7 @@ func TestDiff_RefusesCopyBehindTheSource(t *testing.T) {
 	pool := pgtest.New(t)
 	items := diffItems(10)
 	loadedCopy(t, pool, items)
-	newer := writeExport(t, tenure.TableName, t0.Add(time.Hour), 1, items).open()
+	newer := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0.Add(time.Hour), 1, items).Open()
 
 	_, _, err := diffExport(t, pool, newer, false)
 	require.ErrorIs(t, err, reconcile.ErrNotCaughtUp)
@@ -210,17 +212,17 @@ func TestDiff_RefusesCopyBehindTheSource(t *testing.T) {
 
 	// A watermark before the source's instant is not enough either.
 	sqlExec(t, pool, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time, watermark) VALUES ($1, 'arn', $2, $3)`,
-		tenure.TableName, t0, t0.Add(30*time.Minute))
+		tenure.TableName, reconciletest.T0, reconciletest.T0.Add(30*time.Minute))
 	_, _, err = diffExport(t, pool, newer, false)
 	require.ErrorIs(t, err, reconcile.ErrNotCaughtUp)
 
 	// Caught up: compared.
-	sqlExec(t, pool, `UPDATE ddbsync.streams SET watermark = $1`, t0.Add(2*time.Hour))
+	sqlExec(t, pool, `UPDATE ddbsync.streams SET watermark = $1`, reconciletest.T0.Add(2*time.Hour))
 	_, _, err = diffExport(t, pool, newer, false)
 	require.NoError(t, err)
 
 	// An older source than the copy cannot be compared.
-	older := writeExport(t, tenure.TableName, t0.Add(-time.Hour), 1, items).open()
+	older := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0.Add(-time.Hour), 1, items).Open()
 	_, _, err = diffExport(t, pool, older, false)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "before the copy's own export time")
@@ -255,7 +257,7 @@ func TestDiff_RepairThenSecondDiffIsClean(t *testing.T) {
 	require.Zero(t, sum2.Inconsistencies())
 	require.Empty(t, c2.findings)
 	// The repaired rows are exactly the export's: image, plain doc, provenance.
-	requireSameItems(t, items, tableItems(t, pool, tenureLayout(t, "")), "id")
+	reconciletest.RequireSameItems(t, items, reconciletest.TableItems(t, pool, reconciletest.TenureLayout(t, "")), "id")
 	var origin string
 	var docRent string
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT origin, doc->'charges'->>'rent' FROM dynamodb.tenure_information WHERE id = $1`,
@@ -294,7 +296,7 @@ func TestDiff_RepairRefusedWhileFollowRuns(t *testing.T) {
 	require.ErrorIs(t, err, reconcile.ErrInconsistent)
 	_, err = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, followLockKey(tenure.TableName))
 	require.NoError(t, err)
-	require.Equal(t, 4, len(tableItems(t, pool, tenureLayout(t, ""))), "nothing was repaired")
+	require.Equal(t, 4, len(reconciletest.TableItems(t, pool, reconciletest.TenureLayout(t, ""))), "nothing was repaired")
 }
 
 func TestDiff_CleansUpAfterAnInterruptedDiff(t *testing.T) {

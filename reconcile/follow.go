@@ -162,15 +162,6 @@ type FollowResult struct {
 	Shards    int // shards listed at the end
 }
 
-// Errors of [Follow], matched with errors.Is. Gaps are a [*stream.GapError]
-// matching [stream.ErrGap].
-var (
-	// ErrNotLoaded is a table that has no loaded copy to follow from.
-	ErrNotLoaded = errors.New("table has not been loaded")
-	// ErrStreamChanged is a table whose stream is not the one followed so far.
-	ErrStreamChanged = errors.New("the table's stream changed")
-)
-
 func (c *FollowConfig) defaults() error {
 	if c.Streams == nil {
 		return errors.New("follow: no Streams client")
@@ -205,36 +196,6 @@ func (c *FollowConfig) defaults() error {
 	return nil
 }
 
-// tableRecord is a loaded table, from ddbsync.tables.
-type tableRecord struct {
-	layout     Layout
-	exportTime time.Time
-}
-
-func readTable(ctx context.Context, pool *pgxpool.Pool, table string) (tableRecord, error) {
-	pub, err := store.Tables.Get(ctx, pool, table)
-	if err != nil {
-		return tableRecord{}, err
-	}
-	if pub == nil {
-		return tableRecord{}, &TableError{Table: table, Err: fmt.Errorf("%w: %s", ErrNotLoaded, table)}
-	}
-	ks, err := ParseKeySchema(pub.KeySchema)
-	if err != nil {
-		return tableRecord{}, err
-	}
-	l, err := NewLayout(table, pub.Schema, ks)
-	if err != nil {
-		return tableRecord{}, err
-	}
-	l.Name = pub.Name
-	rec := tableRecord{layout: l, exportTime: pub.ExportTime}
-	if rec.exportTime.IsZero() {
-		return tableRecord{}, fmt.Errorf("table %s: the loaded export records no export time, so there is no instant to replay from", table)
-	}
-	return rec, nil
-}
-
 // Follow replays the table's stream into its data table, from the loaded
 // export's time T onward, and keeps following until ctx is done (or, with
 // UntilCaughtUp, until every shard has reached the present).
@@ -266,7 +227,7 @@ type follower struct {
 	cfg   FollowConfig
 	pool  *pgxpool.Pool
 	log   *slog.Logger
-	table tableRecord
+	table LoadedTable
 	apply *applier
 	arn   string
 	start time.Time // S: T − skew, as the first run after the load stored it
@@ -298,10 +259,10 @@ type shardEvent struct {
 
 func (f *follower) run(ctx context.Context) (FollowResult, error) {
 	var err error
-	if f.table, err = readTable(ctx, f.pool, f.cfg.Table); err != nil {
+	if f.table, err = ReadLoadedTable(ctx, f.pool, f.cfg.Table); err != nil {
 		return FollowResult{}, err
 	}
-	f.apply = newApplier(f.table.layout)
+	f.apply = newApplier(f.table.Layout)
 
 	lock, err := store.LockTable(ctx, f.pool, store.LockWait(f.cfg.LockTimeout), store.LockFollow, f.cfg.Table)
 	if err != nil {
@@ -363,19 +324,19 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 	switch {
 	case err == nil && cur == nil:
 		// First run: the stream must still hold every change since T − skew.
-		f.start = f.table.exportTime.Add(-f.cfg.ReplayMargin)
+		f.start = f.table.ExportTime.Add(-f.cfg.ReplayMargin)
 		f.tracker = stream.NewTracker(f.start)
 		if !f.start.After(oldest.Add(f.cfg.RetentionMargin)) {
 			return &stream.GapError{Table: f.cfg.Table, From: f.start, To: oldest,
 				Reason: fmt.Sprintf("the loaded export is as of %s, but the stream only keeps changes for %s (it covers %s onward, "+
 					"less a safety margin of %s), so changes made after the export may already be gone",
-					f.table.exportTime.UTC().Format(time.RFC3339), f.cfg.Retention, oldest.UTC().Format(time.RFC3339), f.cfg.RetentionMargin)}
+					f.table.ExportTime.UTC().Format(time.RFC3339), f.cfg.Retention, oldest.UTC().Format(time.RFC3339), f.cfg.RetentionMargin)}
 		}
 		if err := store.Streams.Begin(ctx, f.pool, f.cfg.Table, f.arn, f.start); err != nil {
 			return err
 		}
 		f.log.Info("following from the export time", slog.String("stream_arn", f.arn),
-			slog.Time("export_time", f.table.exportTime), slog.Time("replay_from", f.start))
+			slog.Time("export_time", f.table.ExportTime), slog.Time("replay_from", f.start))
 	case err != nil:
 		return err
 	case arn != f.arn:

@@ -16,8 +16,10 @@ import (
 	"github.com/ddbsync/ddbsync/internal/copycheck"
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -77,9 +79,9 @@ func TestFollow_EndToEndOnExternalEndpoint(t *testing.T) {
 	require.NoError(t, err)
 	exp, err := snapshot.Open(ctx, src)
 	require.NoError(t, err)
-	l, err := reconcile.NewLayout(table, "", tenureKey)
+	l, err := reconcile.NewLayout(table, "", reconciletest.TenureKey)
 	require.NoError(t, err)
-	_, err = reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: l})
+	_, err = load.Run(ctx, pool, exp, load.Config{Layout: l})
 	require.NoError(t, err)
 
 	// More writes after the export: updates, deletes, a delete and re-insert.

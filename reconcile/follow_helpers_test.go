@@ -16,8 +16,10 @@ import (
 	"github.com/ddbsync/ddbsync/internal/emulator"
 	"github.com/ddbsync/ddbsync/internal/emulator/emulatortest"
 	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -161,7 +163,7 @@ func (h *followHarness) exportAndLoad(at time.Time) {
 	require.NoError(h.t, err)
 	exp, err := snapshot.Open(h.t.Context(), src)
 	require.NoError(h.t, err)
-	_, err = reconcile.Load(h.t.Context(), h.pool, exp, reconcile.LoadConfig{Layout: tenureLayout(h.t, "")})
+	_, err = load.Run(h.t.Context(), h.pool, exp, load.Config{Layout: reconciletest.TenureLayout(h.t, "")})
 	require.NoError(h.t, err)
 }
 
@@ -196,7 +198,7 @@ func (h *followHarness) follow() (reconcile.FollowResult, error) {
 // emulator table's items, every attribute and type.
 func (h *followHarness) requireCopyEqualsTable() {
 	h.t.Helper()
-	l := tenureLayout(h.t, "")
+	l := reconciletest.TenureLayout(h.t, "")
 	res, err := copycheck.Check(h.t.Context(), h.ddb, tenure.TableName, h.pool, l.Ident(), tenure.Key)
 	require.NoError(h.t, err)
 	require.True(h.t, res.Exact(), "the copy differs from a Scan: %s", res)

@@ -286,7 +286,7 @@ func (f *follower) exec(ctx context.Context, op func() error) error {
 func (f *follower) retryDB(ctx context.Context, what string, op func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := op()
-		if err == nil || !retryable(err) || ctx.Err() != nil {
+		if err == nil || !Retryable(err) || ctx.Err() != nil {
 			return err
 		}
 		f.cfg.Stats.ApplyRetries.Add(1)

@@ -20,6 +20,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/emulator"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -268,13 +269,13 @@ func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
 	if err != nil {
 		return layout, err
 	}
-	var stats reconcile.LoadStats
+	var stats load.Stats
 	stop := d.every(ctx, func() {
 		if total := stats.ItemsTotal.Load(); total > 0 {
 			fmt.Fprintf(d.out, "  loaded %d of %d items\n", stats.ItemsDone.Load(), total)
 		}
 	})
-	res, err := reconcile.Load(ctx, d.pool, exp, reconcile.LoadConfig{Layout: layout, Logger: d.log, Stats: &stats})
+	res, err := load.Run(ctx, d.pool, exp, load.Config{Layout: layout, Logger: d.log, Stats: &stats})
 	stop()
 	if err != nil {
 		return layout, err

@@ -16,6 +16,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/metrics"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
@@ -156,7 +157,7 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 		return usageError{err}
 	}
 	if f.restart {
-		if ok, err := reconcile.AbandonLoad(ctx, pool, table); err != nil {
+		if ok, err := load.Abandon(ctx, pool, table); err != nil {
 			return fmt.Errorf("discarding the unfinished load of %s: %w", table, err)
 		} else if ok {
 			g.logger.Info("discarded the unfinished load", "table", table)
@@ -164,12 +165,12 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	}
 	g.logger.Info("loading export", "table", table, "export_arn", exp.ID(), "source", src.String(),
 		"files", len(exp.Files), "items", exp.Summary.ItemCount, "checksums_verified", strings.Join(exp.Verified, ","))
-	stats := &reconcile.LoadStats{}
+	stats := &load.Stats{}
 	if f.registry != nil {
 		f.registry.Load(table, stats)
 	}
 	stopProgress := startProgress(ctx, g, f.progress, stats)
-	res, err := reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger,
+	res, err := load.Run(ctx, pool, exp, load.Config{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger,
 		LockTimeout: lockTimeout(f.lockTimeout), Force: f.force, MoveSchema: f.moveSchema})
 	stopProgress()
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package metrics exposes ddbsync's running totals to Prometheus, with
 // /healthz and /readyz for orchestrators. It reads the counters that loads
-// and follows keep anyway ([reconcile.LoadStats], [reconcile.FollowStats])
+// and follows keep anyway ([load.Stats], [reconcile.FollowStats])
 // when scraped, so the hot paths carry no instrumentation of their own.
 package metrics
 
@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -31,12 +32,12 @@ type Registry struct {
 
 	mu      sync.Mutex // guards the maps
 	follows map[string]*reconcile.FollowStats
-	loads   map[string]*reconcile.LoadStats
+	loads   map[string]*load.Stats
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{now: time.Now, follows: map[string]*reconcile.FollowStats{}, loads: map[string]*reconcile.LoadStats{}}
+	return &Registry{now: time.Now, follows: map[string]*reconcile.FollowStats{}, loads: map[string]*load.Stats{}}
 }
 
 // Follow registers the stats of a follow of table.
@@ -47,7 +48,7 @@ func (r *Registry) Follow(table string, s *reconcile.FollowStats) {
 }
 
 // Load registers the stats of a load of table.
-func (r *Registry) Load(table string, s *reconcile.LoadStats) {
+func (r *Registry) Load(table string, s *load.Stats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.loads[table] = s

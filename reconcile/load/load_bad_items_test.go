@@ -1,4 +1,4 @@
-package reconcile_test
+package load_test
 
 import (
 	"errors"
@@ -9,8 +9,9 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -32,13 +33,13 @@ func TestLoad_BadItemIsCorruptExport(t *testing.T) {
 		{"attribute name containing U+0000", `{"Item":{"id":{"S":"x2"},"a\u0000b":{"S":"v"}}}`, ddbjson.ErrNulInName, "U+0000"},
 	}
 	pool := pgtest.New(t)
-	l := tenureLayout(t, "")
+	l := reconciletest.TenureLayout(t, "")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := writeExport(t, tenure.TableName, t0.Add(time.Hour), 1, nil)
-			e.replaceDataFile(0, gz(t, `{"Item":{"id":{"S":"x1"}}}`, tc.line), true, 2)
-			name := e.dataFile(0)
-			_, err := reconcile.Load(t.Context(), pool, e.open(), reconcile.LoadConfig{Layout: l})
+			e := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0.Add(time.Hour), 1, nil)
+			e.ReplaceDataFile(0, reconciletest.Gz(t, `{"Item":{"id":{"S":"x1"}}}`, tc.line), true, 2)
+			name := e.DataFile(0)
+			_, err := load.Run(t.Context(), pool, e.Open(), load.Config{Layout: l})
 			require.Error(t, err)
 			require.ErrorIs(t, err, snapshot.ErrCorrupt)
 			if tc.cause != nil {

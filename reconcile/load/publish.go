@@ -1,4 +1,4 @@
-package reconcile
+package load
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
@@ -18,7 +19,7 @@ import (
 // publication is a finished load about to be published.
 type publication struct {
 	exp       *snapshot.Export
-	layout    Layout
+	layout    reconcile.Layout
 	loadID    int64
 	loadTable pgx.Identifier
 	log       *slog.Logger
@@ -41,7 +42,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, p publication) (int64, err
 	if err != nil {
 		return 0, err
 	}
-	tmpPK := loadTableName(p.loadID) + "_pkey"
+	tmpPK := store.LoadTableName(p.loadID) + "_pkey"
 	if err := addPrimaryKey(ctx, pool, p, tmpPK); err != nil {
 		return 0, err
 	}
@@ -110,14 +111,14 @@ func checkComplete(ctx context.Context, pool *pgxpool.Pool, p publication) (int6
 // interrupted publish did, outside the publishing transaction so that
 // readers are not blocked while it builds.
 func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name string) error {
-	hasPK, err := store.HasConstraint(ctx, pool, bookkeepingSchema, name)
+	hasPK, err := store.HasConstraint(ctx, pool, store.BookkeepingSchema, name)
 	if err != nil || hasPK {
 		return err
 	}
 	if err := store.AddPrimaryKey(ctx, pool, p.layout, p.loadTable, name); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-			return fmt.Errorf("%w: %w (%s)", snapshot.ErrCorrupt, ErrDuplicateKey, pgErr.Detail)
+			return fmt.Errorf("%w: %w (%s)", snapshot.ErrCorrupt, reconcile.ErrDuplicateKey, pgErr.Detail)
 		}
 		return fmt.Errorf("adding the primary key: %w", err)
 	}
@@ -125,10 +126,10 @@ func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name 
 }
 
 // claimPublished finds the table's published copy and moves it to the
-// layout's schema and name if it lives elsewhere ([LoadConfig.MoveSchema]:
+// layout's schema and name if it lives elsewhere ([Config.MoveSchema]:
 // a relation moves with its indexes, policies and grants, and views follow
 // it). It returns its oid (0 when there is none) and its comment.
-func claimPublished(ctx context.Context, tx pgx.Tx, l Layout) (uint32, *string, error) {
+func claimPublished(ctx context.Context, tx pgx.Tx, l reconcile.Layout) (uint32, *string, error) {
 	old, schema, name, comment, err := store.Tables.Relation(ctx, tx, l.Table)
 	if err != nil {
 		return 0, nil, fmt.Errorf("finding the published copy: %w", err)
@@ -232,7 +233,7 @@ func setComment(ctx context.Context, tx pgx.Tx, p publication, old *string) erro
 	return nil
 }
 
-func ourCommentPrefix(l Layout) string {
+func ourCommentPrefix(l reconcile.Layout) string {
 	return fmt.Sprintf("DynamoDB table %s, managed by ddbsync", l.Table)
 }
 

@@ -1,11 +1,9 @@
-package reconcile
+package load
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -13,65 +11,44 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
-// bookkeepingSchema holds ddbsync's own tables and unpublished load tables.
-const bookkeepingSchema = store.BookkeepingSchema
-
-// DefaultWorkers is how many data files a load or diff copies at once:
-// twice the CPUs, at least 4. Each file's decoding runs in ddbsync while
-// PostgreSQL parses and stores the previous rows of another, so more
-// streams than cores keep both busy (4 streams load 1,000,000 tenures in
-// 91 s on 2 cores, 2 streams in 142 s; bench/load.sh).
-func DefaultWorkers() int { return max(4, 2*runtime.NumCPU()) }
-
-// LoadConfig configures [Load].
-type LoadConfig struct {
+// Config configures [Run].
+type Config struct {
 	// Layout is the data table to publish.
-	Layout Layout
-	// Workers is the number of data files copied at once (default: the
-	// twice the CPUs, at least 4).
+	Layout reconcile.Layout
+	// Workers is the number of data files copied at once (default:
+	// [reconcile.DefaultWorkers], twice the CPUs, at least 4).
 	Workers int
 	// Stats, when set, is updated as the load goes, for progress displays.
-	Stats *LoadStats
+	Stats *Stats
 	// Logger receives lifecycle events (default: discard).
 	Logger *slog.Logger
 	// LockTimeout is how long to wait for another ddbsync process to let
-	// go of the table (0: [DefaultLockTimeout]; negative: do not wait).
+	// go of the table (0: [reconcile.DefaultLockTimeout]; negative: do not wait).
 	LockTimeout time.Duration
 	// Force reloads the export the table's published copy already holds,
-	// which [Load] otherwise skips; like any reload it resets following.
+	// which [Run] otherwise skips; like any reload it resets following.
 	Force bool
 	// MoveSchema lets the load publish into Layout.Schema when the table's
 	// copy is in another schema: the copy is moved there, with what was
-	// built on it, in the publishing transaction. Without it [Load] returns
-	// [ErrSchemaMoved].
+	// built on it, in the publishing transaction. Without it [Run] returns
+	// [reconcile.ErrSchemaMoved].
 	MoveSchema bool
 }
 
-// ReadStats are the running totals of reading an export, by a load or a
-// diff, safe to read while it runs.
-type ReadStats struct {
-	FilesTotal atomic.Int64
-	FilesDone  atomic.Int64
-	ItemsTotal atomic.Int64
-	ItemsDone  atomic.Int64
-	BytesTotal atomic.Int64 // unknown until the end: manifests give no sizes
-	BytesDone  atomic.Int64 // compressed bytes read
-}
-
-// LoadStats are a load's running totals, safe to read while it runs.
-type LoadStats struct {
-	ReadStats
+// Stats are a load's running totals, safe to read while it runs.
+type Stats struct {
+	reconcile.ReadStats
 	// FilesResumed counts the data files an interrupted run had loaded.
 	FilesResumed atomic.Int64
 }
 
-// LoadResult describes a finished load.
-type LoadResult struct {
+// Result describes a finished load.
+type Result struct {
 	LoadID       int64
 	Table        pgx.Identifier
 	ExportArn    string
@@ -88,15 +65,7 @@ type LoadResult struct {
 	LoadedAt  time.Time
 }
 
-// ErrTableNotOurs is a data table name taken by a table ddbsync does not
-// manage; [Load] returns it.
-var ErrTableNotOurs = errors.New("table exists and is not managed by ddbsync")
-
-// ErrSchemaMoved is a load into another schema than the one holding the
-// table's published copy, without [LoadConfig.MoveSchema]; [Load] returns it.
-var ErrSchemaMoved = errors.New("the table's copy is in another schema")
-
-// Load copies a verified export into a fresh table and publishes it as the
+// Run copies a verified export into a fresh table and publishes it as the
 // layout's data table in one transaction, replacing the previous copy.
 //
 // Each data file is copied in its own transaction together with its row in
@@ -106,7 +75,7 @@ var ErrSchemaMoved = errors.New("the table's copy is in another schema")
 // of the data table see the previous copy until the publishing transaction
 // commits, and the complete new one after. A load of a different export
 // abandons an unfinished one. Nothing is published when any check fails.
-func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg LoadConfig) (LoadResult, error) {
+func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Config) (Result, error) {
 	start := time.Now()
 	log := cfg.Logger
 	if log == nil {
@@ -114,14 +83,14 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	}
 	stats := cfg.Stats
 	if stats == nil {
-		stats = &LoadStats{}
+		stats = &Stats{}
 	}
 	workers := cfg.Workers
 	if workers <= 0 {
-		workers = DefaultWorkers()
+		workers = reconcile.DefaultWorkers()
 	}
 	l := cfg.Layout
-	res := LoadResult{Table: l.Ident(), ExportArn: exp.ID(), Files: len(exp.Files)}
+	res := Result{Table: l.Ident(), ExportArn: exp.ID(), Files: len(exp.Files)}
 	if exp.Summary.ExportTime != nil {
 		res.ExportTime = *exp.Summary.ExportTime
 	}
@@ -215,8 +184,6 @@ func Load(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Loa
 	return res, nil
 }
 
-func loadTableName(id int64) string { return store.LoadTableName(id) }
-
 // publishedCopy is the table's published copy, as ddbsync.tables records it.
 type publishedCopy struct {
 	schema, name string
@@ -228,7 +195,7 @@ type publishedCopy struct {
 }
 
 // holds tells whether the copy is l's table loaded from exp, where l puts it.
-func (c *publishedCopy) holds(exp *snapshot.Export, l Layout) bool {
+func (c *publishedCopy) holds(exp *snapshot.Export, l reconcile.Layout) bool {
 	return c != nil && c.exists && c.schema == l.Schema && c.name == l.Name &&
 		c.exportArn == exp.ID() && c.keySchema == l.Key.String()
 }
@@ -236,14 +203,14 @@ func (c *publishedCopy) holds(exp *snapshot.Export, l Layout) bool {
 // checkTarget refuses to replace a table ddbsync did not create, and to
 // leave the table's copy behind in another schema unless move is set. It
 // returns the published copy, nil when there is none.
-func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (*publishedCopy, error) {
+func checkTarget(ctx context.Context, pool *pgxpool.Pool, l reconcile.Layout, move bool) (*publishedCopy, error) {
 	exists, ours, err := store.Tables.Occupant(ctx, pool, l.Schema, l.Name)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: checking %s: %w", l.Table, l.Ident().Sanitize(), err)
 	}
 	if exists && !ours {
 		return nil, fmt.Errorf("loading %s: %s: %w, so a load will not replace it",
-			l.Table, l.Ident().Sanitize(), ErrTableNotOurs)
+			l.Table, l.Ident().Sanitize(), reconcile.ErrTableNotOurs)
 	}
 	other, err := store.Tables.OtherHolder(ctx, pool, l.Schema, l.Name, l.Table)
 	if err != nil {
@@ -251,7 +218,7 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 	}
 	if other != "" {
 		return nil, fmt.Errorf("loading %s: %w: %s holds DynamoDB table %s's copy",
-			l.Table, ErrTableTaken, l.Ident().Sanitize(), other)
+			l.Table, reconcile.ErrTableTaken, l.Ident().Sanitize(), other)
 	}
 	pub, err := store.Tables.Get(ctx, pool, l.Table)
 	if err != nil {
@@ -264,7 +231,7 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 		loadedAt: pub.LoadedAt, items: pub.Items, exists: pub.Exists}
 	from := pgx.Identifier{c.schema, c.name}.Sanitize()
 	if c.exists && from != l.Ident().Sanitize() && !move {
-		return nil, &SchemaMovedError{Table: l.Table, CopySchema: c.schema, Copy: from, Target: l.Ident().Sanitize()}
+		return nil, &reconcile.SchemaMovedError{Table: l.Table, CopySchema: c.schema, Copy: from, Target: l.Ident().Sanitize()}
 	}
 	return &c, nil
 }
@@ -272,7 +239,7 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l Layout, move bool) (
 // beginLoad resumes the table's unfinished load of the same export, or
 // abandons an unfinished load of another export and starts a new one. It
 // returns the load id and the files already loaded, with their item counts.
-func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l Layout, log *slog.Logger) (int64, map[string]int64, error) {
+func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l reconcile.Layout, log *slog.Logger) (int64, map[string]int64, error) {
 	cur, err := store.Loads.Unfinished(ctx, pool, l.Table)
 	switch {
 	case err != nil:
@@ -291,7 +258,7 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 		for _, lf := range files {
 			if f, ok := byName[lf.Name]; !ok || f.MD5Checksum != lf.MD5 || f.ItemCount != lf.Items {
 				return 0, nil, fmt.Errorf("%w: unfinished load %d recorded file %s, which this export's manifest does not list as loaded",
-					ErrUnfinishedLoad, id, lf.Name)
+					reconcile.ErrUnfinishedLoad, id, lf.Name)
 			}
 			done[lf.Name] = lf.Items
 		}
@@ -299,7 +266,7 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 	case cur != nil:
 		log.Info("abandoning an unfinished load of another export", slog.String("table", l.Table),
 			slog.Int64("load_id", cur.ID), slog.String("export_arn", cur.ExportArn))
-		if err := abandonLoad(ctx, pool, cur.ID); err != nil {
+		if err := abandon(ctx, pool, cur.ID); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -318,17 +285,17 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 	return id, map[string]int64{}, tx.Commit(ctx)
 }
 
-// AbandonLoad drops the unfinished load of table, if any, so that the next
+// Abandon drops the unfinished load of table, if any, so that the next
 // load starts afresh. It reports whether there was one.
-func AbandonLoad(ctx context.Context, pool *pgxpool.Pool, table string) (bool, error) {
+func Abandon(ctx context.Context, pool *pgxpool.Pool, table string) (bool, error) {
 	cur, err := store.Loads.Unfinished(ctx, pool, table)
 	if err != nil || cur == nil {
 		return false, err
 	}
-	return true, abandonLoad(ctx, pool, cur.ID)
+	return true, abandon(ctx, pool, cur.ID)
 }
 
-func abandonLoad(ctx context.Context, pool *pgxpool.Pool, id int64) error {
+func abandon(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -349,7 +316,7 @@ func abandonLoad(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 // has listed the files done; claiming the row waits for that session and
 // then finds the file taken, instead of copying it twice.
 func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f snapshot.DataFile,
-	loadID int64, loadTable pgx.Identifier, l Layout, exportTime time.Time, stats *ReadStats) error {
+	loadID int64, loadTable pgx.Identifier, l reconcile.Layout, exportTime time.Time, stats *reconcile.ReadStats) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Name, err)
@@ -364,8 +331,8 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 		stats.ItemsDone.Add(f.ItemCount)
 		return nil // loaded by an earlier run after all
 	}
-	n, bytes, err := copyExportFile(ctx, tx, exp, f, loadTable, store.NewEncoder(l, store.RowColumns),
-		Provenance{Origin: OriginExport, Time: exportTime}, stats)
+	n, bytes, err := reconcile.CopyExportFile(ctx, tx, exp, f, loadTable, store.NewEncoder(l, store.RowColumns),
+		reconcile.Provenance{Origin: reconcile.OriginExport, Time: exportTime}, stats)
 	if err != nil {
 		return err
 	}
@@ -378,72 +345,3 @@ func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f s
 	stats.FilesDone.Add(1)
 	return nil
 }
-
-// copyExportFile streams data file f of exp into table through tx with
-// PostgreSQL's binary COPY, each item turned into the columns cols by enc
-// with provenance prov, and checks the file as [snapshot.FileReader] does
-// (lines, MD5, item count) plus the rows copied against the manifest. It
-// returns the rows copied and the stored bytes read. Load and diff both
-// read exports through it, so a diff's source is verified exactly as a
-// load's.
-func copyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snapshot.DataFile,
-	table pgx.Identifier, enc *store.Encoder, prov Provenance, stats *ReadStats) (int64, int64, error) {
-	r, err := exp.OpenFile(ctx, f)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer r.Close()
-	items := &fileItems{r: r, stats: stats}
-	src := store.NewCopySource(items, enc, prov)
-	// A line the encoder refuses is bad data like one the reader refuses:
-	// the same refusal, its cause still matchable.
-	src.OnEncodeError = func(err error) error {
-		return &snapshot.FileError{File: f.Name, Line: r.Line(), Err: fmt.Errorf("%w: %w", snapshot.ErrCorrupt, err)}
-	}
-	n, err := tx.CopyFrom(ctx, table, enc.Columns(), src)
-	if err != nil {
-		// pgx reports a source's error as the server's COPY failure, as
-		// text; the source still holds the original, with its type.
-		if serr := src.Err(); serr != nil {
-			return 0, 0, serr
-		}
-		return 0, 0, fmt.Errorf("%s: copying: %w", f.Name, err)
-	}
-	if n != f.ItemCount {
-		return 0, 0, fmt.Errorf("%s: copied %d rows, manifest says %d", f.Name, n, f.ItemCount)
-	}
-	return n, r.BytesRead(), nil
-}
-
-// fileItems are the items of one data file, counted into the load's
-// progress as they are read.
-type fileItems struct {
-	r      *snapshot.FileReader
-	stats  *ReadStats
-	bytes  int64
-	unseen int64
-}
-
-func (s *fileItems) Next() bool {
-	if !s.r.Next() {
-		s.flushStats()
-		return false
-	}
-	// Progress counters are shared by all workers: update them in steps.
-	if s.unseen++; s.unseen == 1024 {
-		s.flushStats()
-	}
-	return true
-}
-
-func (s *fileItems) Item() ddbjson.Item { return s.r.Item() }
-
-func (s *fileItems) flushStats() {
-	s.stats.ItemsDone.Add(s.unseen)
-	s.unseen = 0
-	b := s.r.BytesRead()
-	s.stats.BytesDone.Add(b - s.bytes)
-	s.bytes = b
-}
-
-func (s *fileItems) Err() error { return s.r.Err() }

@@ -1,4 +1,4 @@
-package reconcile_test
+package load_test
 
 import (
 	"context"
@@ -11,25 +11,27 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 )
 
-// newReload loads the table once from an export of 300 items at t0 and
+// newReload loads the table once from an export of 300 items at reconciletest.T0 and
 // returns a function that reloads it from another export of 500 items an
 // hour later.
-func newReload(t *testing.T) (*pgxpool.Pool, reconcile.Layout, func(cfg reconcile.LoadConfig) (reconcile.LoadResult, error)) {
+func newReload(t *testing.T) (*pgxpool.Pool, reconcile.Layout, func(cfg load.Config) (load.Result, error)) {
 	t.Helper()
 	pool := pgtest.New(t)
-	l := tenureLayout(t, "")
-	_, err := reconcile.Load(t.Context(), pool, writeExport(t, tenure.TableName, t0, 2, tenureItems(1, 300)).open(), reconcile.LoadConfig{Layout: l})
+	l := reconciletest.TenureLayout(t, "")
+	_, err := load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, reconciletest.TenureItems(1, 300)).Open(), load.Config{Layout: l})
 	require.NoError(t, err)
-	second := writeExport(t, tenure.TableName, t0.Add(time.Hour), 3, tenureItems(2, 500)).open()
-	reload := func(cfg reconcile.LoadConfig) (reconcile.LoadResult, error) {
+	second := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0.Add(time.Hour), 3, reconciletest.TenureItems(2, 500)).Open()
+	reload := func(cfg load.Config) (load.Result, error) {
 		if cfg.Layout.Table == "" {
 			cfg.Layout = l
 		}
-		return reconcile.Load(t.Context(), pool, second, cfg)
+		return load.Run(t.Context(), pool, second, cfg)
 	}
 	return pool, l, reload
 }
@@ -104,14 +106,14 @@ func countRows(t *testing.T, pool *pgxpool.Pool, rel string) int {
 //
 // swapped says how the reload must have published: by swapping in the load
 // table (a new relation) or by copying rows into the existing one.
-func requireKept(t *testing.T, pool *pgxpool.Pool, reload func(reconcile.LoadConfig) (reconcile.LoadResult, error), swapped bool, rels ...string) {
+func requireKept(t *testing.T, pool *pgxpool.Pool, reload func(load.Config) (load.Result, error), swapped bool, rels ...string) {
 	t.Helper()
 	before := map[string]map[string]string{}
 	for _, r := range rels {
 		before[r] = describe(t, pool, r)
 	}
 	oid := relationOID(t, pool)
-	res, err := reload(reconcile.LoadConfig{})
+	res, err := reload(load.Config{})
 	require.NoError(t, err)
 	require.Equal(t, swapped, oid != relationOID(t, pool), "swapped relations")
 	require.EqualValues(t, 500, res.Items)
@@ -249,7 +251,7 @@ func TestReload_ViewReadersSeeOldOrNew(t *testing.T) {
 			seen[n] = true
 		}
 	}()
-	_, err := reload(reconcile.LoadConfig{})
+	_, err := reload(load.Config{})
 	require.NoError(t, err)
 	time.Sleep(50 * time.Millisecond)
 	cancel()
@@ -263,9 +265,9 @@ func TestReload_ViewReadersSeeOldOrNew(t *testing.T) {
 
 func TestReload_SameExportIsANoOpUnlessForced(t *testing.T) {
 	pool := pgtest.New(t)
-	l := tenureLayout(t, "")
-	exp := writeExport(t, tenure.TableName, t0, 2, tenureItems(1, 300)).open()
-	first, err := reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: l})
+	l := reconciletest.TenureLayout(t, "")
+	exp := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, reconciletest.TenureItems(1, 300)).Open()
+	first, err := load.Run(t.Context(), pool, exp, load.Config{Layout: l})
 	require.NoError(t, err)
 	// Following has started: a reload must not lose its position by accident.
 	mustExec(t, pool, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time, watermark)
@@ -273,7 +275,7 @@ func TestReload_SameExportIsANoOpUnlessForced(t *testing.T) {
 		INSERT INTO ddbsync.tombstones (table_name, key, removed_at, shard_id, sequence_number)
 			VALUES ('TenureInformation', '{"id":{"S":"gone"}}', now(), 'shard-1', 1)`)
 
-	again, err := reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: l})
+	again, err := load.Run(t.Context(), pool, exp, load.Config{Layout: l})
 	require.NoError(t, err)
 	require.True(t, again.Unchanged)
 	require.False(t, again.LoadedAt.IsZero())
@@ -283,7 +285,7 @@ func TestReload_SameExportIsANoOpUnlessForced(t *testing.T) {
 	require.Equal(t, 1, countRows(t, pool, "ddbsync.tombstones"))
 	require.Equal(t, 1, countRows(t, pool, "ddbsync.loads"), "a no-op reload started a load")
 
-	forced, err := reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: l, Force: true})
+	forced, err := load.Run(t.Context(), pool, exp, load.Config{Layout: l, Force: true})
 	require.NoError(t, err)
 	require.False(t, forced.Unchanged)
 	require.EqualValues(t, 300, forced.Items)
@@ -293,14 +295,14 @@ func TestReload_SameExportIsANoOpUnlessForced(t *testing.T) {
 
 func TestReload_AnotherSchemaIsRefusedUnlessMoved(t *testing.T) {
 	pool := pgtest.New(t)
-	a, b := tenureLayout(t, "a"), tenureLayout(t, "b")
-	_, err := reconcile.Load(t.Context(), pool, writeExport(t, tenure.TableName, t0, 2, tenureItems(1, 300)).open(), reconcile.LoadConfig{Layout: a})
+	a, b := reconciletest.TenureLayout(t, "a"), reconciletest.TenureLayout(t, "b")
+	_, err := load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, reconciletest.TenureItems(1, 300)).Open(), load.Config{Layout: a})
 	require.NoError(t, err)
 	mustExec(t, pool, `CREATE VIEW public.tenures AS SELECT id FROM a.tenure_information;
 		CREATE INDEX by_ref ON a.tenure_information ((doc->>'paymentReference'))`)
-	second := writeExport(t, tenure.TableName, t0.Add(time.Hour), 3, tenureItems(2, 500)).open()
+	second := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0.Add(time.Hour), 3, reconciletest.TenureItems(2, 500)).Open()
 
-	_, err = reconcile.Load(t.Context(), pool, second, reconcile.LoadConfig{Layout: b})
+	_, err = load.Run(t.Context(), pool, second, load.Config{Layout: b})
 	require.ErrorIs(t, err, reconcile.ErrSchemaMoved)
 	require.ErrorContains(t, err, `"a"."tenure_information"`)
 	require.ErrorContains(t, err, `"b"."tenure_information"`)
@@ -311,7 +313,7 @@ func TestReload_AnotherSchemaIsRefusedUnlessMoved(t *testing.T) {
 	require.Equal(t, 300, countRows(t, pool, "a.tenure_information"))
 	require.False(t, exists(t, pool, "b.tenure_information"))
 
-	_, err = reconcile.Load(t.Context(), pool, second, reconcile.LoadConfig{Layout: b, MoveSchema: true})
+	_, err = load.Run(t.Context(), pool, second, load.Config{Layout: b, MoveSchema: true})
 	require.NoError(t, err)
 	require.False(t, exists(t, pool, "a.tenure_information"), "the old copy was left behind")
 	require.Equal(t, 500, countRows(t, pool, "b.tenure_information"))
@@ -322,8 +324,8 @@ func TestReload_AnotherSchemaIsRefusedUnlessMoved(t *testing.T) {
 	require.Equal(t, "b", schema)
 
 	// And back again: the table in b is ddbsync's, not a stranger's.
-	_, err = reconcile.Load(t.Context(), pool, writeExport(t, tenure.TableName, t0.Add(2*time.Hour), 1, tenureItems(3, 50)).open(),
-		reconcile.LoadConfig{Layout: a, MoveSchema: true})
+	_, err = load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0.Add(2*time.Hour), 1, reconciletest.TenureItems(3, 50)).Open(),
+		load.Config{Layout: a, MoveSchema: true})
 	require.NoError(t, err)
 	require.Equal(t, 50, countRows(t, pool, "public.tenures"))
 	require.False(t, exists(t, pool, "b.tenure_information"))
@@ -331,12 +333,12 @@ func TestReload_AnotherSchemaIsRefusedUnlessMoved(t *testing.T) {
 
 func TestReload_MoveSchemaStillRefusesForeignTable(t *testing.T) {
 	pool := pgtest.New(t)
-	_, err := reconcile.Load(t.Context(), pool, writeExport(t, tenure.TableName, t0, 1, tenureItems(1, 10)).open(),
-		reconcile.LoadConfig{Layout: tenureLayout(t, "a")})
+	_, err := load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 1, reconciletest.TenureItems(1, 10)).Open(),
+		load.Config{Layout: reconciletest.TenureLayout(t, "a")})
 	require.NoError(t, err)
 	mustExec(t, pool, `CREATE SCHEMA b; CREATE TABLE b.tenure_information (x int)`)
-	_, err = reconcile.Load(t.Context(), pool, writeExport(t, tenure.TableName, t0.Add(time.Hour), 1, tenureItems(2, 10)).open(),
-		reconcile.LoadConfig{Layout: tenureLayout(t, "b"), MoveSchema: true})
+	_, err = load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0.Add(time.Hour), 1, reconciletest.TenureItems(2, 10)).Open(),
+		load.Config{Layout: reconciletest.TenureLayout(t, "b"), MoveSchema: true})
 	require.ErrorIs(t, err, reconcile.ErrTableNotOurs)
 	require.Equal(t, 10, countRows(t, pool, "a.tenure_information"))
 }
@@ -346,10 +348,10 @@ func TestReload_MoveSchemaStillRefusesForeignTable(t *testing.T) {
 func TestLoad_CommentQuotesTheTableName(t *testing.T) {
 	pool := pgtest.New(t)
 	name := "O'Brien's Tenures"
-	l, err := reconcile.NewLayout(name, "", tenureKey)
+	l, err := reconcile.NewLayout(name, "", reconciletest.TenureKey)
 	require.NoError(t, err)
-	exp := writeExport(t, name, t0, 1, tenureItems(1, 5)).open()
-	_, err = reconcile.Load(t.Context(), pool, exp, reconcile.LoadConfig{Layout: l})
+	exp := reconciletest.WriteExport(t, name, reconciletest.T0, 1, reconciletest.TenureItems(1, 5)).Open()
+	_, err = load.Run(t.Context(), pool, exp, load.Config{Layout: l})
 	require.NoError(t, err)
 	var comment string
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT obj_description($1::regclass, 'pg_class')`, l.Ident().Sanitize()).Scan(&comment))
