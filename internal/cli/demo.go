@@ -20,6 +20,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/emulator"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
@@ -287,7 +288,7 @@ func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
 
 // follow applies the stream from the export time until caught up.
 func (d *demo) follow(ctx context.Context) error {
-	var stats reconcile.FollowStats
+	var stats follow.Stats
 	var shown int64
 	stop := d.every(ctx, func() {
 		if n := stats.Applied.Load(); n != shown { // quiet while it waits to be sure it caught up
@@ -295,7 +296,7 @@ func (d *demo) follow(ctx context.Context) error {
 			shown = n
 		}
 	})
-	fres, err := reconcile.Follow(ctx, d.pool, reconcile.FollowConfig{
+	fres, err := follow.Run(ctx, d.pool, follow.Config{
 		Table: tenure.TableName, Streams: d.emu.Streams(withoutSDKRetries), Tables: d.ddb, UntilCaughtUp: true,
 		DiscoverInterval: 200 * time.Millisecond, Logger: d.log, Stats: &stats,
 		ReaderOptions: []stream.Option{stream.WithPollInterval(50 * time.Millisecond), stream.WithCaughtUpRule(3, 300*time.Millisecond)},
@@ -320,7 +321,7 @@ func followed(applied, after int64) string {
 	}
 	return fmt.Sprintf("%d changes made after the export, plus %d writes from the %.0f minutes before it, "+
 		"replayed because an export's instant is not exact (replaying is idempotent)",
-		after, replayed, reconcile.DefaultReplayMargin.Minutes())
+		after, replayed, follow.DefaultReplayMargin.Minutes())
 }
 
 // every calls report every d.tick until the returned stop is called, for

@@ -1,4 +1,4 @@
-package reconcile_test
+package follow_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
@@ -101,7 +102,7 @@ func TestFollow_EndToEndOnExternalEndpoint(t *testing.T) {
 
 	followCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	res, err := reconcile.Follow(followCtx, pool, reconcile.FollowConfig{
+	res, err := follow.Run(followCtx, pool, follow.Config{
 		Table: table, Streams: dynamodbstreams.NewFromConfig(cfg), Tables: ddb, UntilCaughtUp: true,
 		DiscoverInterval: 200 * time.Millisecond,
 		ReaderOptions:    []stream.Option{stream.WithPollInterval(20 * time.Millisecond), stream.WithCaughtUpRule(3, 100*time.Millisecond)},

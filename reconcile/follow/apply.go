@@ -1,4 +1,4 @@
-package reconcile
+package follow
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -19,14 +20,14 @@ import (
 // the whole row with the new image (never a merge: removed attributes must
 // disappear), REMOVE deletes it. Safe for concurrent use.
 type applier struct {
-	layout    Layout
+	layout    reconcile.Layout
 	stage     pgx.Identifier // per-connection staging table for a page's new images
 	createSQL string
 	mergeSQL  string
 	deleteSQL string
 }
 
-func newApplier(l Layout) *applier {
+func newApplier(l reconcile.Layout) *applier {
 	return &applier{
 		layout:    l,
 		stage:     l.StageTable(),
@@ -82,7 +83,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		}
 		// A fresh encoder per row: the rows are kept until the COPY.
 		enc := store.NewEncoder(a.layout, store.RowColumns)
-		vals, err := enc.Encode(c.NewImage, Provenance{Origin: OriginStream, Time: c.ApproximateCreationTime,
+		vals, err := enc.Encode(c.NewImage, reconcile.Provenance{Origin: reconcile.OriginStream, Time: c.ApproximateCreationTime,
 			ShardID: u.shardID, Sequence: c.SequenceNumber})
 		if err != nil {
 			return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
@@ -144,7 +145,7 @@ var errCheckpointMoved = errors.New("another follower is writing this table")
 // coalesce keeps, for each key, only the last change of the page, in page
 // order. Changes to one key arrive in order within a shard, and each image
 // is the whole item, so the last one alone decides the row.
-func coalesce(key KeySchema, changes []stream.Change) []stream.Change {
+func coalesce(key reconcile.KeySchema, changes []stream.Change) []stream.Change {
 	if len(changes) < 2 {
 		return changes
 	}
@@ -173,7 +174,7 @@ func coalesce(key KeySchema, changes []stream.Change) []stream.Change {
 	return out
 }
 
-func keyString(key KeySchema, keys ddbjson.Item) (string, error) {
+func keyString(key reconcile.KeySchema, keys ddbjson.Item) (string, error) {
 	k, err := key.KeyOf(keys)
 	if err != nil {
 		return "", err

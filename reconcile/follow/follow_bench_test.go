@@ -1,4 +1,4 @@
-package reconcile_test
+package follow_test
 
 import (
 	"context"
@@ -17,8 +17,9 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/emulator"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -97,26 +98,26 @@ func BenchmarkFollowApply(b *testing.B) {
 			return it
 		}
 	}
-	h := newFollowHarness(b, emulator.WithShards(4))
-	h.exportAndLoad(h.now())
-	h.tick(time.Second)
+	h := reconciletest.NewHarness(b, emulator.WithShards(4))
+	h.ExportAndLoad(h.Now())
+	h.Tick(time.Second)
 	start := time.Now()
-	writeChanges(b, h.ddb, changes, keys, item)
+	writeChanges(b, h.DDB, changes, keys, item)
 	b.Logf("wrote %d changes in %s", changes, time.Since(start).Round(time.Millisecond))
 
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		cfg := h.followConfig()
+		cfg := h.FollowConfig()
 		cfg.ReaderOptions = []stream.Option{stream.WithPollInterval(10 * time.Millisecond), stream.WithCaughtUpRule(3, 30*time.Millisecond)}
-		res, err := reconcile.Follow(b.Context(), h.pool, cfg)
+		res, err := follow.Run(b.Context(), h.Pool, cfg)
 		require.NoError(b, err)
 		require.EqualValues(b, changes, res.Applied)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(changes)*float64(b.N)/b.Elapsed().Seconds(), "changes/s")
 	var rows int
-	require.NoError(b, h.pool.QueryRow(b.Context(), `SELECT count(*) FROM dynamodb.tenure_information`).Scan(&rows))
+	require.NoError(b, h.Pool.QueryRow(b.Context(), `SELECT count(*) FROM dynamodb.tenure_information`).Scan(&rows))
 	require.Equal(b, min(changes, keys), rows)
 }
 
@@ -140,17 +141,17 @@ func BenchmarkFollowLag(b *testing.B) {
 	rate := envInt(b, "DDBSYNC_BENCH_RATE", 2000)
 	seconds := envInt(b, "DDBSYNC_BENCH_SECONDS", 20)
 	for b.Loop() {
-		h := newFollowHarness(b, emulator.WithShards(4), emulator.WithStartTime(time.Now()))
-		h.insert(1000)
-		h.exportAndLoad(h.now())
+		h := reconciletest.NewHarness(b, emulator.WithShards(4), emulator.WithStartTime(time.Now()))
+		h.Insert(1000)
+		h.ExportAndLoad(h.Now())
 		ctx, cancel := context.WithCancel(b.Context())
-		h.emu.Clock().Tick() // the emulator's clock follows real time
-		cfg := h.followConfig()
+		h.Emu.Clock().Tick() // the emulator's clock follows real time
+		cfg := h.FollowConfig()
 		cfg.UntilCaughtUp = false
 		cfg.Now = time.Now
 		cfg.ReaderOptions = []stream.Option{stream.WithPollInterval(100 * time.Millisecond)}
 		followDone := make(chan error, 1)
-		go func() { _, err := reconcile.Follow(ctx, h.pool, cfg); followDone <- err }()
+		go func() { _, err := follow.Run(ctx, h.Pool, cfg); followDone <- err }()
 
 		var mu sync.Mutex
 		var lags []time.Duration
@@ -163,11 +164,11 @@ func BenchmarkFollowLag(b *testing.B) {
 				time.Sleep(d)
 			}
 			next = next.Add(interval)
-			id := h.ids[i%len(h.ids)]
+			id := h.IDs[i%len(h.IDs)]
 			version := 1000 + i
-			it := h.gen.ItemWithID(id)
+			it := h.Gen.ItemWithID(id)
 			it["versionNumber"] = &types.AttributeValueMemberN{Value: strconv.Itoa(version)}
-			_, err := h.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tenure.TableName), Item: it})
+			_, err := h.DDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tenure.TableName), Item: it})
 			require.NoError(b, err)
 			if i%50 != 0 {
 				continue
@@ -176,7 +177,7 @@ func BenchmarkFollowLag(b *testing.B) {
 			probes.Go(func() {
 				for ctx.Err() == nil {
 					var v int
-					err := h.pool.QueryRow(ctx, `SELECT (doc->>'versionNumber')::int FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&v)
+					err := h.Pool.QueryRow(ctx, `SELECT (doc->>'versionNumber')::int FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&v)
 					if err == nil && v >= version {
 						mu.Lock()
 						lags = append(lags, time.Since(written))

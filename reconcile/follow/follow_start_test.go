@@ -1,4 +1,4 @@
-package reconcile_test
+package follow_test
 
 import (
 	"context"
@@ -8,8 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/emulator"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 )
 
 // TestFollow_ResumeKeepsTheStoredReplayStart follows with a 5-minute skew,
@@ -17,42 +18,42 @@ import (
 // so a shard first read on the resumed run still applies a change from
 // between T − 5 min and T − 1 min.
 func TestFollow_ResumeKeepsTheStoredReplayStart(t *testing.T) {
-	h := newFollowHarness(t, emulator.WithShards(1))
-	h.insert(5)
-	shards, err := h.emu.OpenShards(tenure.TableName)
+	h := reconciletest.NewHarness(t, emulator.WithShards(1))
+	h.Insert(5)
+	shards, err := h.Emu.OpenShards(tenure.TableName)
 	require.NoError(t, err)
-	h.tick(10 * time.Minute)
-	_, err = h.emu.RolloverShards(tenure.TableName)
+	h.Tick(10 * time.Minute)
+	_, err = h.Emu.RolloverShards(tenure.TableName)
 	require.NoError(t, err)
-	h.tick(7 * time.Minute)
-	h.update(h.ids[0]) // in the child, at T − 3 min
-	h.tick(3 * time.Minute)
-	exportTime := h.now()
-	h.exportAndLoad(exportTime)
+	h.Tick(7 * time.Minute)
+	h.Update(h.IDs[0]) // in the child, at T − 3 min
+	h.Tick(3 * time.Minute)
+	exportTime := h.Now()
+	h.ExportAndLoad(exportTime)
 
 	// The first run does not see the child yet (a lagging listing): it
 	// reads the parent only, every record of which is before S.
-	api := &laggingListing{API: h.emu.Streams(), parent: shards[0]}
+	api := &laggingListing{API: h.Emu.Streams(), parent: shards[0]}
 	api.hide.Store(true)
-	cfg := h.followConfig()
+	cfg := h.FollowConfig()
 	cfg.Streams = api
 	cfg.ReplayMargin = 5 * time.Minute
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	res, err := reconcile.Follow(ctx, h.pool, cfg)
+	res, err := follow.Run(ctx, h.Pool, cfg)
 	require.NoError(t, err)
 	require.Zero(t, res.Applied)
 
-	cfg = h.followConfig()
+	cfg = h.FollowConfig()
 	cfg.ReplayMargin = time.Minute
-	res, err = reconcile.Follow(ctx, h.pool, cfg)
+	res, err = follow.Run(ctx, h.Pool, cfg)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, res.Applied, "the child's change at T − 3 min is after the stored S = T − 5 min")
-	require.EqualValues(t, 1, h.stats.Applied.Load())
+	require.EqualValues(t, 1, h.Stats.Applied.Load())
 
 	var start time.Time
-	require.NoError(t, h.pool.QueryRow(t.Context(), `SELECT start_time FROM ddbsync.streams WHERE table_name = $1`,
+	require.NoError(t, h.Pool.QueryRow(t.Context(), `SELECT start_time FROM ddbsync.streams WHERE table_name = $1`,
 		tenure.TableName).Scan(&start))
 	require.True(t, start.Equal(exportTime.Add(-5*time.Minute)), "stored start %s", start)
-	h.requireCopyEqualsTable()
+	h.RequireCopyEqualsTable()
 }

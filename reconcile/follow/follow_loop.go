@@ -1,4 +1,4 @@
-package reconcile
+package follow
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -286,7 +287,7 @@ func (f *follower) exec(ctx context.Context, op func() error) error {
 func (f *follower) retryDB(ctx context.Context, what string, op func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := op()
-		if err == nil || !Retryable(err) || ctx.Err() != nil {
+		if err == nil || !reconcile.Retryable(err) || ctx.Err() != nil {
 			return err
 		}
 		f.cfg.Stats.ApplyRetries.Add(1)

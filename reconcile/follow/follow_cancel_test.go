@@ -1,4 +1,4 @@
-package reconcile_test
+package follow_test
 
 import (
 	"context"
@@ -6,7 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 )
 
 // A stop requested while the follower is still starting (reading the
@@ -15,11 +16,11 @@ import (
 // where Follow returned "context canceled".
 func TestFollow_CancelWhileStartingIsACleanStop(t *testing.T) {
 	t.Parallel()
-	h := newFollowHarness(t)
-	h.insert(3)
-	h.exportAndLoad(h.now())
+	h := reconciletest.NewHarness(t)
+	h.Insert(3)
+	h.ExportAndLoad(h.Now())
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := reconcile.Follow(ctx, h.pool, h.followConfig())
+	_, err := follow.Run(ctx, h.Pool, h.FollowConfig())
 	require.NoError(t, err)
 }

@@ -1,4 +1,4 @@
-package reconcile
+package follow
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -84,7 +85,7 @@ func FuzzCoalesce(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0, 1, 2, 0, 2})       // one row under three spellings of 1
 	f.Add([]byte{0, 0, 0x80, 1, 0, 0x80, 0, 1, 5}) // changes without a readable key are kept
 	f.Add([]byte{2, 1, 9, 0, 1, 10, 0, 2, 6, 1, 2, 7})
-	key := KeySchema{Hash: KeyAttribute{Name: "pk", Type: "S"}, Range: KeyAttribute{Name: "sk", Type: "N"}}
+	key := reconcile.KeySchema{Hash: reconcile.KeyAttribute{Name: "pk", Type: "S"}, Range: reconcile.KeyAttribute{Name: "sk", Type: "N"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := fuzzChanges(data)
 		out := coalesce(key, in)

@@ -1,4 +1,4 @@
-package reconcile_test
+package follow_test
 
 import (
 	"context"
@@ -11,8 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/emulator"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -43,43 +44,43 @@ func (l *laggingListing) DescribeStream(ctx context.Context, in *dynamodbstreams
 
 func TestFollow_WatermarkWaitsForUnlistedChildren(t *testing.T) {
 	t.Parallel()
-	h := newFollowHarness(t, emulator.WithShards(1))
-	h.insert(20)
-	h.exportAndLoad(h.now())
-	h.tick(time.Minute)
-	h.updateAll(h.ids)
-	parentLast := h.now()
-	shards, err := h.emu.OpenShards(tenure.TableName)
+	h := reconciletest.NewHarness(t, emulator.WithShards(1))
+	h.Insert(20)
+	h.ExportAndLoad(h.Now())
+	h.Tick(time.Minute)
+	h.UpdateAll(h.IDs)
+	parentLast := h.Now()
+	shards, err := h.Emu.OpenShards(tenure.TableName)
 	require.NoError(t, err)
-	_, err = h.emu.RolloverShards(tenure.TableName)
+	_, err = h.Emu.RolloverShards(tenure.TableName)
 	require.NoError(t, err)
-	h.tick(10 * time.Minute)
-	h.updateAll(h.ids) // in the child, which the listing hides for now
+	h.Tick(10 * time.Minute)
+	h.UpdateAll(h.IDs) // in the child, which the listing hides for now
 
-	api := &laggingListing{API: h.emu.Streams(), parent: shards[0]}
+	api := &laggingListing{API: h.Emu.Streams(), parent: shards[0]}
 	api.hide.Store(true)
-	cfg := h.followConfig()
+	cfg := h.FollowConfig()
 	cfg.Streams = api
 	cfg.UntilCaughtUp = false
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { _, err := reconcile.Follow(ctx, h.pool, cfg); done <- err }()
+	go func() { _, err := follow.Run(ctx, h.Pool, cfg); done <- err }()
 
 	require.Eventually(t, func() bool {
 		var finished bool
-		_ = h.pool.QueryRow(t.Context(), `SELECT state = 'finished' FROM ddbsync.shards WHERE shard_id = $1`, shards[0]).Scan(&finished)
+		_ = h.Pool.QueryRow(t.Context(), `SELECT state = 'finished' FROM ddbsync.shards WHERE shard_id = $1`, shards[0]).Scan(&finished)
 		return finished
 	}, 20*time.Second, 5*time.Millisecond)
 	// Several discover rounds with the child still unlisted.
 	listed := api.hidden.Load()
 	require.Eventually(t, func() bool { return api.hidden.Load() >= listed+3 }, 20*time.Second, time.Millisecond)
-	w := h.stats.Watermark()
+	w := h.Stats.Watermark()
 	require.False(t, w.After(parentLast.Add(time.Second)),
 		"watermark %s passed changes in an unlisted child (parent's last change %s)", w, parentLast)
 
 	api.hide.Store(false)
-	require.Eventually(t, func() bool { return h.stats.Watermark().After(parentLast.Add(5 * time.Minute)) }, 20*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return h.Stats.Watermark().After(parentLast.Add(5 * time.Minute)) }, 20*time.Second, 5*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
-	h.requireCopyEqualsTable()
+	h.RequireCopyEqualsTable()
 }

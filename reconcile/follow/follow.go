@@ -1,4 +1,4 @@
-package reconcile
+package follow
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
-// Defaults of [FollowConfig].
+// Defaults of [Config].
 const (
 	// DefaultReplayMargin is how far before the export time T replay starts. Stream
 	// times are rounded down to the second and exports are fuzzy by about a
@@ -38,8 +39,8 @@ type TableAPI interface {
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
-// FollowConfig configures [Follow].
-type FollowConfig struct {
+// Config configures [Run].
+type Config struct {
 	// Table is the DynamoDB table; it must have been loaded.
 	Table string
 	// Streams reads the stream. Required.
@@ -70,16 +71,16 @@ type FollowConfig struct {
 	// failed to take (default 100 ms to 10 s).
 	ApplyBackoff stream.Backoff
 	// Stats, when set, is updated as changes are applied.
-	Stats *FollowStats
+	Stats *Stats
 	// Logger receives lifecycle events (default: discard).
 	Logger *slog.Logger
 	// LockTimeout is how long to wait for another ddbsync process to let
-	// go of the table (0: [DefaultLockTimeout]; negative: do not wait).
+	// go of the table (0: [reconcile.DefaultLockTimeout]; negative: do not wait).
 	LockTimeout time.Duration
 }
 
-// FollowStats are a follower's running totals, safe to read while it runs.
-type FollowStats struct {
+// Stats are a follower's running totals, safe to read while it runs.
+type Stats struct {
 	Applied        atomic.Int64 // changes applied (before coalescing)
 	TTLRemoves     atomic.Int64
 	Pages          atomic.Int64
@@ -90,7 +91,7 @@ type FollowStats struct {
 	shardStates    [4]atomic.Int64 // shards by state: pending, reading, finished, gap
 }
 
-// ShardStates are the follow's shard states, in [FollowStats.Shards] order.
+// ShardStates are the follow's shard states, in [Stats.Shards] order.
 var ShardStates = func() []string {
 	out := make([]string, len(store.ShardStates))
 	for i, s := range store.ShardStates {
@@ -100,7 +101,7 @@ var ShardStates = func() []string {
 }()
 
 // Shards returns how many shards are in each of [ShardStates].
-func (s *FollowStats) Shards() [4]int64 {
+func (s *Stats) Shards() [4]int64 {
 	var out [4]int64
 	for i := range out {
 		out[i] = s.shardStates[i].Load()
@@ -109,7 +110,7 @@ func (s *FollowStats) Shards() [4]int64 {
 }
 
 // Events returns the changes applied by event name (before coalescing).
-func (s *FollowStats) Events() map[stream.EventName]int64 {
+func (s *Stats) Events() map[stream.EventName]int64 {
 	return map[stream.EventName]int64{
 		stream.EventInsert: s.events[0].Load(),
 		stream.EventModify: s.events[1].Load(),
@@ -117,7 +118,7 @@ func (s *FollowStats) Events() map[stream.EventName]int64 {
 	}
 }
 
-func (s *FollowStats) countEvents(changes []stream.Change) {
+func (s *Stats) countEvents(changes []stream.Change) {
 	for _, c := range changes {
 		switch c.EventName {
 		case stream.EventInsert:
@@ -132,21 +133,21 @@ func (s *FollowStats) countEvents(changes []stream.Change) {
 
 // Retries returns how many stream calls were retried, or iterators renewed,
 // for cause.
-func (s *FollowStats) Retries(cause stream.RetryCause) int64 {
+func (s *Stats) Retries(cause stream.RetryCause) int64 {
 	if int(cause) < 0 || int(cause) >= len(s.retries) {
 		return 0
 	}
 	return s.retries[cause].Load()
 }
 
-func (s *FollowStats) countRetry(ev stream.RetryEvent) {
+func (s *Stats) countRetry(ev stream.RetryEvent) {
 	if int(ev.Cause) >= 0 && int(ev.Cause) < len(s.retries) {
 		s.retries[ev.Cause].Add(1)
 	}
 }
 
 // Watermark returns the last published watermark (zero if none).
-func (s *FollowStats) Watermark() time.Time {
+func (s *Stats) Watermark() time.Time {
 	n := s.watermarkNanos.Load()
 	if n == 0 {
 		return time.Time{}
@@ -154,15 +155,15 @@ func (s *FollowStats) Watermark() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// FollowResult describes a follow that ended.
-type FollowResult struct {
+// Result describes a follow that ended.
+type Result struct {
 	StreamArn string
 	Watermark time.Time // zero when none could be established
 	Applied   int64
 	Shards    int // shards listed at the end
 }
 
-func (c *FollowConfig) defaults() error {
+func (c *Config) defaults() error {
 	if c.Streams == nil {
 		return errors.New("follow: no Streams client")
 	}
@@ -188,7 +189,7 @@ func (c *FollowConfig) defaults() error {
 		c.ApplyBackoff = stream.Backoff{Base: 100 * time.Millisecond, Cap: 10 * time.Second}
 	}
 	if c.Stats == nil {
-		c.Stats = &FollowStats{}
+		c.Stats = &Stats{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -196,7 +197,7 @@ func (c *FollowConfig) defaults() error {
 	return nil
 }
 
-// Follow replays the table's stream into its data table, from the loaded
+// Run replays the table's stream into its data table, from the loaded
 // export's time T onward, and keeps following until ctx is done (or, with
 // UntilCaughtUp, until every shard has reached the present).
 //
@@ -207,12 +208,12 @@ func (c *FollowConfig) defaults() error {
 // shard's checkpoint; later runs resume after the checkpoints. When it cannot
 // prove it has every change (a trimmed checkpoint, a vanished shard, a
 // changed stream, a follower away longer than the retention), it stops with a
-// [*stream.GapError] or [ErrStreamChanged] and applies nothing past the gap.
+// [*stream.GapError] or [reconcile.ErrStreamChanged] and applies nothing past the gap.
 // Cancelling ctx stops it cleanly: committed pages stay, the page in flight
 // is rolled back, and the error is nil.
-func Follow(ctx context.Context, pool *pgxpool.Pool, cfg FollowConfig) (FollowResult, error) {
+func Run(ctx context.Context, pool *pgxpool.Pool, cfg Config) (Result, error) {
 	if err := cfg.defaults(); err != nil {
-		return FollowResult{}, err
+		return Result{}, err
 	}
 	f := &follower{cfg: cfg, pool: pool, log: cfg.Logger.With(slog.String("table", cfg.Table))}
 	res, err := f.run(ctx)
@@ -222,12 +223,12 @@ func Follow(ctx context.Context, pool *pgxpool.Pool, cfg FollowConfig) (FollowRe
 	return res, err
 }
 
-// follower is one Follow call.
+// follower is one Run call.
 type follower struct {
-	cfg   FollowConfig
+	cfg   Config
 	pool  *pgxpool.Pool
 	log   *slog.Logger
-	table LoadedTable
+	table reconcile.LoadedTable
 	apply *applier
 	arn   string
 	start time.Time // S: T − skew, as the first run after the load stored it
@@ -257,29 +258,29 @@ type shardEvent struct {
 	err   error
 }
 
-func (f *follower) run(ctx context.Context) (FollowResult, error) {
+func (f *follower) run(ctx context.Context) (Result, error) {
 	var err error
-	if f.table, err = ReadLoadedTable(ctx, f.pool, f.cfg.Table); err != nil {
-		return FollowResult{}, err
+	if f.table, err = reconcile.ReadLoadedTable(ctx, f.pool, f.cfg.Table); err != nil {
+		return Result{}, err
 	}
 	f.apply = newApplier(f.table.Layout)
 
 	lock, err := store.LockTable(ctx, f.pool, store.LockWait(f.cfg.LockTimeout), store.LockFollow, f.cfg.Table)
 	if err != nil {
-		return FollowResult{}, err
+		return Result{}, err
 	}
 	defer lock.Release(ctx)
 
 	if f.arn, err = f.streamArn(ctx); err != nil {
-		return FollowResult{}, err
+		return Result{}, err
 	}
 	listedAt := f.cfg.Now()
 	desc, err := stream.Describe(ctx, f.cfg.Streams, f.arn)
 	if err != nil {
-		return FollowResult{}, fmt.Errorf("table %s: describing stream %s: %w", f.cfg.Table, f.arn, err)
+		return Result{}, fmt.Errorf("table %s: describing stream %s: %w", f.cfg.Table, f.arn, err)
 	}
 	if err := stream.CheckViewType(desc.ViewType); err != nil {
-		return FollowResult{}, fmt.Errorf("table %s: %w", f.cfg.Table, err)
+		return Result{}, fmt.Errorf("table %s: %w", f.cfg.Table, err)
 	}
 	if err := f.beginOrResume(ctx); err != nil {
 		return f.result(), err
@@ -288,8 +289,8 @@ func (f *follower) run(ctx context.Context) (FollowResult, error) {
 	return f.result(), err
 }
 
-func (f *follower) result() FollowResult {
-	return FollowResult{StreamArn: f.arn, Watermark: f.watermark, Applied: f.cfg.Stats.Applied.Load(), Shards: len(f.shards)}
+func (f *follower) result() Result {
+	return Result{StreamArn: f.arn, Watermark: f.watermark, Applied: f.cfg.Stats.Applied.Load(), Shards: len(f.shards)}
 }
 
 func (f *follower) streamArn(ctx context.Context) (string, error) {
@@ -340,9 +341,9 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 	case err != nil:
 		return err
 	case arn != f.arn:
-		return &TableError{Table: f.cfg.Table, Err: fmt.Errorf("%w: table %s was followed on stream %s and now has stream %s "+
+		return &reconcile.TableError{Table: f.cfg.Table, Err: fmt.Errorf("%w: table %s was followed on stream %s and now has stream %s "+
 			"(was the stream disabled and re-enabled?); changes made in between are in no stream, and only a new export "+
-			"of the table can restore a complete copy: %w", ErrStreamChanged, f.cfg.Table, arn, f.arn, stream.ErrGap)}
+			"of the table can restore a complete copy: %w", reconcile.ErrStreamChanged, f.cfg.Table, arn, f.arn, stream.ErrGap)}
 	default:
 		// S is what the first run decided; a changed skew applies to the
 		// next load, not to a replay under way.
