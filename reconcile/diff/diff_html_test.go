@@ -1,4 +1,4 @@
-package reconcile_test
+package diff_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/pgtest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/diff"
 	"github.com/ddbsync/ddbsync/reconcile/report"
 )
 
@@ -47,7 +48,7 @@ func TestHTMLReport_RendersFindingsInChromium(t *testing.T) {
 	sqlExec(t, pool, `INSERT INTO dynamodb.tenure_information (id, item, doc, origin) VALUES ('<script>x</script>', '{"id":{"S":"<script>x</script>"}}', '{}', 'export')`)
 
 	var page bytes.Buffer
-	_, err := reconcile.Diff(t.Context(), pool, reconcile.DiffConfig{Table: tenure.TableName, Export: exp, Report: report.HTML(&page)})
+	_, err := diff.Run(t.Context(), pool, diff.Config{Table: tenure.TableName, Export: exp, Report: report.HTML(&page)})
 	require.ErrorIs(t, err, reconcile.ErrInconsistent)
 	path := filepath.Join(t.TempDir(), "report.html")
 	require.NoError(t, os.WriteFile(path, page.Bytes(), 0o644))

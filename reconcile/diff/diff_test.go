@@ -1,4 +1,4 @@
-package reconcile_test
+package diff_test
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/diff"
 	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
@@ -52,17 +53,17 @@ func loadedCopy(t *testing.T, pool *pgxpool.Pool, items []ddbjson.Item) *snapsho
 // collector is a DiffReport that keeps everything, for tests.
 type collector struct {
 	begun, ended bool
-	findings     []reconcile.Finding
+	findings     []diff.Finding
 }
 
-func (c *collector) Begin(reconcile.DiffSummary) error { c.begun = true; return nil }
-func (c *collector) Finding(f reconcile.Finding) error {
+func (c *collector) Begin(diff.Summary) error { c.begun = true; return nil }
+func (c *collector) Finding(f diff.Finding) error {
 	c.findings = append(c.findings, f)
 	return nil
 }
-func (c *collector) End(reconcile.DiffSummary) error { c.ended = true; return nil }
+func (c *collector) End(diff.Summary) error { c.ended = true; return nil }
 
-func (c *collector) byKey(id string) *reconcile.Finding {
+func (c *collector) byKey(id string) *diff.Finding {
 	for i, f := range c.findings {
 		if strings.Contains(string(f.Key), `"`+id+`"`) {
 			return &c.findings[i]
@@ -71,10 +72,10 @@ func (c *collector) byKey(id string) *reconcile.Finding {
 	return nil
 }
 
-func diffExport(t *testing.T, pool *pgxpool.Pool, exp *snapshot.Export, repair bool) (reconcile.DiffSummary, *collector, error) {
+func diffExport(t *testing.T, pool *pgxpool.Pool, exp *snapshot.Export, repair bool) (diff.Summary, *collector, error) {
 	t.Helper()
 	c := &collector{}
-	sum, err := reconcile.Diff(t.Context(), pool, reconcile.DiffConfig{Table: tenure.TableName, Export: exp, Repair: repair, Report: c})
+	sum, err := diff.Run(t.Context(), pool, diff.Config{Table: tenure.TableName, Export: exp, Repair: repair, Report: c})
 	return sum, c, err
 }
 
@@ -133,17 +134,17 @@ func TestDiff_FindsEachKindOfCorruption(t *testing.T) {
 
 	f := c.byKey(deleted)
 	require.NotNil(t, f)
-	require.Equal(t, reconcile.KindMissing, f.Kind)
+	require.Equal(t, diff.KindMissing, f.Kind)
 	require.Contains(t, string(f.Source), deleted)
 	require.Nil(t, f.Provenance, "a missing row has no copy row")
 
 	f = c.byKey("added")
 	require.NotNil(t, f)
-	require.Equal(t, reconcile.KindExtra, f.Kind)
+	require.Equal(t, diff.KindExtra, f.Kind)
 	require.Equal(t, "export", f.Provenance.Origin)
 
 	f = c.byKey(changed)
-	require.Equal(t, reconcile.KindDifferent, f.Kind)
+	require.Equal(t, diff.KindDifferent, f.Kind)
 	require.Len(t, f.Differences, 1)
 	require.Equal(t, "charges.rent", f.Differences[0].Path)
 	require.JSONEq(t, `{"N":"1.01"}`, string(f.Differences[0].Copy))
@@ -239,7 +240,7 @@ func TestDiff_RepairThenSecondDiffIsClean(t *testing.T) {
 
 	sum, c, err := diffExport(t, pool, exp, true)
 	require.ErrorIs(t, err, reconcile.ErrInconsistent, "findings are reported even when repaired")
-	require.Equal(t, &reconcile.RepairCounts{Inserted: 1, Updated: 1, Deleted: 1}, sum.Repair)
+	require.Equal(t, &diff.RepairCounts{Inserted: 1, Updated: 1, Deleted: 1}, sum.Repair)
 	for _, f := range c.findings {
 		require.True(t, f.Repaired, "finding %s", f.Key)
 	}
@@ -286,7 +287,7 @@ func TestDiff_RepairRefusedWhileFollowRuns(t *testing.T) {
 	require.NoError(t, conn.QueryRow(t.Context(), `SELECT pg_try_advisory_lock($1)`, followLockKey(tenure.TableName)).Scan(&ok))
 	require.True(t, ok)
 
-	_, err = reconcile.Diff(t.Context(), pool, reconcile.DiffConfig{Table: tenure.TableName, Export: exp, Repair: true,
+	_, err = diff.Run(t.Context(), pool, diff.Config{Table: tenure.TableName, Export: exp, Repair: true,
 		LockTimeout: 50 * time.Millisecond})
 	require.ErrorIs(t, err, reconcile.ErrBusy)
 	require.False(t, errors.Is(err, reconcile.ErrInconsistent))

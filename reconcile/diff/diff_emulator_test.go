@@ -1,4 +1,4 @@
-package reconcile_test
+package diff_test
 
 import (
 	"testing"
@@ -10,6 +10,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/diff"
 )
 
 func TestDiff_KeysChangedAfterTheInstantAreInFlight(t *testing.T) {
@@ -34,7 +35,7 @@ func TestDiff_KeysChangedAfterTheInstantAreInFlight(t *testing.T) {
 	sqlExec(t, h.Pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, h.IDs[5])
 
 	c := &collector{}
-	sum, err := reconcile.Diff(t.Context(), h.Pool, reconcile.DiffConfig{Table: tenure.TableName, Export: src, Report: c})
+	sum, err := diff.Run(t.Context(), h.Pool, diff.Config{Table: tenure.TableName, Export: src, Report: c})
 	require.ErrorIs(t, err, reconcile.ErrInconsistent)
 	require.EqualValues(t, 1, sum.Missing)
 	require.Zero(t, sum.Extra)
@@ -49,24 +50,24 @@ func TestDiff_KeysChangedAfterTheInstantAreInFlight(t *testing.T) {
 
 	changed := c.byKey(h.IDs[1])
 	require.True(t, changed.InFlight)
-	require.Equal(t, reconcile.KindDifferent, changed.Kind)
+	require.Equal(t, diff.KindDifferent, changed.Kind)
 	require.Equal(t, "stream", changed.Provenance.Origin)
 	require.NotEmpty(t, changed.Provenance.ShardID)
 	require.NotEmpty(t, changed.Provenance.Sequence)
 
 	removed := c.byKey(h.IDs[2])
 	require.True(t, removed.InFlight)
-	require.Equal(t, reconcile.KindMissing, removed.Kind)
+	require.Equal(t, diff.KindMissing, removed.Kind)
 	require.NotNil(t, removed.Tombstone)
 
 	added := c.byKey(h.IDs[40])
 	require.True(t, added.InFlight)
-	require.Equal(t, reconcile.KindExtra, added.Kind)
+	require.Equal(t, diff.KindExtra, added.Kind)
 
 	// A repair fixes the real finding and leaves the keys in flight alone.
-	sum, err = reconcile.Diff(t.Context(), h.Pool, reconcile.DiffConfig{Table: tenure.TableName, Export: src, Repair: true})
+	sum, err = diff.Run(t.Context(), h.Pool, diff.Config{Table: tenure.TableName, Export: src, Repair: true})
 	require.ErrorIs(t, err, reconcile.ErrInconsistent)
-	require.Equal(t, &reconcile.RepairCounts{Inserted: 1}, sum.Repair)
+	require.Equal(t, &diff.RepairCounts{Inserted: 1}, sum.Repair)
 	h.RequireCopyEqualsTable()
 }
 
@@ -84,10 +85,10 @@ func TestDiff_ScanSourceWithSegments(t *testing.T) {
 	h.Tick(time.Minute)
 	h.ExportAndLoad(h.Now())
 	h.Tick(time.Minute)
-	scan := func(repair bool) (reconcile.DiffSummary, *collector, error) {
+	scan := func(repair bool) (diff.Summary, *collector, error) {
 		c := &collector{}
-		sum, err := reconcile.Diff(t.Context(), h.Pool, reconcile.DiffConfig{Table: tenure.TableName, Repair: repair, Report: c,
-			Scan: &reconcile.ScanSource{Client: h.DDB, Segments: 4, PageLimit: 5}, Now: h.Now})
+		sum, err := diff.Run(t.Context(), h.Pool, diff.Config{Table: tenure.TableName, Repair: repair, Report: c,
+			Scan: &diff.ScanSource{Client: h.DDB, Segments: 4, PageLimit: 5}, Now: h.Now})
 		return sum, c, err
 	}
 
@@ -118,7 +119,7 @@ func TestDiff_ScanSourceWithSegments(t *testing.T) {
 	require.EqualValues(t, 1, sum.Different)
 	require.EqualValues(t, 1, sum.Missing)
 	require.Equal(t, "charges.rent", c.byKey(h.IDs[7]).Differences[0].Path)
-	require.Equal(t, &reconcile.RepairCounts{Inserted: 1, Updated: 1}, sum.Repair)
+	require.Equal(t, &diff.RepairCounts{Inserted: 1, Updated: 1}, sum.Repair)
 	var origin string
 	require.NoError(t, h.Pool.QueryRow(t.Context(), `SELECT origin FROM dynamodb.tenure_information WHERE id = $1`, h.IDs[7]).Scan(&origin))
 	require.Equal(t, "scan", origin)

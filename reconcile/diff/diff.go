@@ -1,4 +1,4 @@
-package reconcile
+package diff
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
@@ -70,8 +71,8 @@ type Tombstone struct {
 	TTL       bool      `json:"ttl"`
 }
 
-// DiffSummary is what one diff compared and found.
-type DiffSummary struct {
+// Summary is what one diff compared and found.
+type Summary struct {
 	DiffID     int64  `json:"diff_id"`
 	Table      string `json:"table"`
 	PGTable    string `json:"pg_table"`
@@ -105,19 +106,19 @@ type RepairCounts struct {
 }
 
 // Inconsistencies is the number of findings that are not in flight.
-func (s DiffSummary) Inconsistencies() int64 { return s.Missing + s.Extra + s.Different }
+func (s Summary) Inconsistencies() int64 { return s.Missing + s.Extra + s.Different }
 
-// DiffReport receives a diff's results, in order: Begin with the complete
+// Report receives a diff's results, in order: Begin with the complete
 // summary, Finding for each finding (inconsistencies first, then keys in
 // flight, each group by kind and key), End.
-type DiffReport interface {
-	Begin(DiffSummary) error
+type Report interface {
+	Begin(Summary) error
 	Finding(Finding) error
-	End(DiffSummary) error
+	End(Summary) error
 }
 
-// DiffConfig configures [Diff]. Exactly one of Export and Scan is set.
-type DiffConfig struct {
+// Config configures [Run]. Exactly one of Export and Scan is set.
+type Config struct {
 	// Table is the DynamoDB table; its copy must have been loaded.
 	Table string
 	// Export is a newer export of the table, opened with [snapshot.Open].
@@ -133,7 +134,7 @@ type DiffConfig struct {
 	// whatever the limit.
 	Limit int
 	// Report receives the findings; nil discards them.
-	Report DiffReport
+	Report Report
 	// Workers is the number of export data files read at once (default:
 	// the twice the CPUs, at least 4).
 	Workers int
@@ -147,15 +148,15 @@ type DiffConfig struct {
 	// ScanStats and ReadStats, when set, are updated as the source (a scan
 	// or an export) is read.
 	ScanStats *ScanStats
-	ReadStats *ReadStats
+	ReadStats *reconcile.ReadStats
 	// Logger receives lifecycle events (default: discard).
 	Logger *slog.Logger
 	// LockTimeout is how long to wait for another ddbsync process to let
-	// go of the table (0: [DefaultLockTimeout]; negative: do not wait).
+	// go of the table (0: [reconcile.DefaultLockTimeout]; negative: do not wait).
 	LockTimeout time.Duration
 }
 
-func (c *DiffConfig) defaults() error {
+func (c *Config) defaults() error {
 	if (c.Export == nil) == (c.Scan == nil) {
 		return errors.New("diff: give exactly one source, an export or a scan")
 	}
@@ -166,7 +167,7 @@ func (c *DiffConfig) defaults() error {
 		c.InFlightWindow = DefaultInFlightWindow
 	}
 	if c.Workers <= 0 {
-		c.Workers = DefaultWorkers()
+		c.Workers = reconcile.DefaultWorkers()
 	}
 	if c.WatermarkPoll <= 0 {
 		c.WatermarkPoll = time.Second
@@ -178,7 +179,7 @@ func (c *DiffConfig) defaults() error {
 		c.ScanStats = &ScanStats{}
 	}
 	if c.ReadStats == nil {
-		c.ReadStats = &ReadStats{}
+		c.ReadStats = &reconcile.ReadStats{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -186,13 +187,14 @@ func (c *DiffConfig) defaults() error {
 	return nil
 }
 
-// Diff compares a table's PostgreSQL copy with a source of truth, a newer
+// Run compares a table's PostgreSQL copy with a source of truth, a newer
 // export or a live Scan, at the source's instant I, and reports every key
 // that differs.
 //
 // The source is copied into a scratch table of the copy's layout (an export
-// verified exactly as [Load] verifies it), and PostgreSQL does the set work:
-// a full outer join on the key columns comparing the lossless item images.
+// verified exactly as a load verifies it, by [reconcile.CopyExportFile]),
+// and PostgreSQL does the set work: a full outer join on the key columns
+// comparing the lossless item images.
 // Go holds one finding at a time, so memory does not grow with the table.
 //
 // Keys changed at or after I − InFlightWindow are in flight, not inconsistent: copy
@@ -200,41 +202,41 @@ func (c *DiffConfig) defaults() error {
 // the stream removed then (ddbsync.tombstones). The copy must have caught
 // up: its watermark W must be at or after I (for a scan, after the scan's
 // end), unless the copy was loaded from the export at I itself; otherwise
-// Diff fails with [ErrNotCaughtUp]. With Repair, the findings that are not
-// in flight are fixed in one transaction while the table's follow and load
-// locks are held.
+// Run fails with [reconcile.ErrNotCaughtUp]. With Repair, the findings that
+// are not in flight are fixed in one transaction while the table's follow
+// and load locks are held.
 //
 // The run and its counts are recorded in ddbsync.diff_runs. When there are
-// inconsistencies Diff returns the summary and an error matching
-// [ErrInconsistent]; other errors mean the diff itself failed.
-func Diff(ctx context.Context, pool *pgxpool.Pool, cfg DiffConfig) (DiffSummary, error) {
+// inconsistencies Run returns the summary and an error matching
+// [reconcile.ErrInconsistent]; other errors mean the diff itself failed.
+func Run(ctx context.Context, pool *pgxpool.Pool, cfg Config) (Summary, error) {
 	if err := cfg.defaults(); err != nil {
-		return DiffSummary{}, err
+		return Summary{}, err
 	}
 	d := &differ{cfg: cfg, pool: pool, log: cfg.Logger.With(slog.String("table", cfg.Table))}
 	return d.run(ctx)
 }
 
-// differ is one Diff call.
+// differ is one Run call.
 type differ struct {
-	cfg      DiffConfig
+	cfg      Config
 	pool     *pgxpool.Pool
 	log      *slog.Logger
-	table    LoadedTable
-	sum      DiffSummary
+	table    reconcile.LoadedTable
+	sum      Summary
 	source   pgx.Identifier // scratch: the source's rows
 	findings pgx.Identifier // scratch: the join's result
 	lockConn *pgxpool.Conn
 }
 
-func (d *differ) run(ctx context.Context) (_ DiffSummary, retErr error) {
+func (d *differ) run(ctx context.Context) (_ Summary, retErr error) {
 	start := time.Now()
 	var err error
-	if d.table, err = ReadLoadedTable(ctx, d.pool, d.cfg.Table); err != nil {
+	if d.table, err = reconcile.ReadLoadedTable(ctx, d.pool, d.cfg.Table); err != nil {
 		return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
 	}
 	l := d.table.Layout
-	d.sum = DiffSummary{Table: d.cfg.Table, PGTable: l.Ident().Sanitize(), CopyExportTime: d.table.ExportTime,
+	d.sum = Summary{Table: d.cfg.Table, PGTable: l.Ident().Sanitize(), CopyExportTime: d.table.ExportTime,
 		Skew: d.cfg.InFlightWindow.String()}
 
 	unlock, err := d.lock(ctx)
@@ -259,7 +261,7 @@ func (d *differ) run(ctx context.Context) (_ DiffSummary, retErr error) {
 	}
 	defer func() {
 		d.dropScratch()
-		if retErr != nil && !errors.Is(retErr, ErrInconsistent) {
+		if retErr != nil && !errors.Is(retErr, reconcile.ErrInconsistent) {
 			d.recordFailure(retErr)
 		}
 	}()
@@ -296,7 +298,7 @@ func (d *differ) run(ctx context.Context) (_ DiffSummary, retErr error) {
 	}
 	if n := d.sum.Inconsistencies(); n > 0 {
 		return d.sum, fmt.Errorf("table %s: %w: %d missing, %d extra, %d different (diff %d)",
-			d.cfg.Table, ErrInconsistent, d.sum.Missing, d.sum.Extra, d.sum.Different, d.sum.DiffID)
+			d.cfg.Table, reconcile.ErrInconsistent, d.sum.Missing, d.sum.Extra, d.sum.Different, d.sum.DiffID)
 	}
 	return d.sum, nil
 }
@@ -334,7 +336,7 @@ func (d *differ) describeSource() error {
 		if exp.Summary.ExportTime == nil {
 			return fmt.Errorf("the export %s records no exportTime, so there is no instant to compare at", exp.ID())
 		}
-		d.sum.SourceKind = string(OriginExport)
+		d.sum.SourceKind = string(reconcile.OriginExport)
 		d.sum.Source = fmt.Sprintf("%s (%s)", exp.ID(), exp.Source())
 		d.sum.Instant = exp.Summary.ExportTime.UTC()
 		return nil
@@ -343,7 +345,7 @@ func (d *differ) describeSource() error {
 	if segments <= 0 {
 		segments = DefaultScanSegments
 	}
-	d.sum.SourceKind = string(OriginScan)
+	d.sum.SourceKind = string(reconcile.OriginScan)
 	d.sum.Source = fmt.Sprintf("scan of %s (%d segments)", d.cfg.Table, segments)
 	return nil
 }
@@ -398,7 +400,7 @@ func (d *differ) fillSource(ctx context.Context) error {
 	if exp := d.cfg.Export; exp != nil {
 		d.log.Info("reading export", slog.String("export_arn", exp.ID()), slog.Int("files", len(exp.Files)),
 			slog.Int64("items", exp.Summary.ItemCount))
-		prov := Provenance{Origin: OriginExport, Time: d.sum.Instant}
+		prov := reconcile.Provenance{Origin: reconcile.OriginExport, Time: d.sum.Instant}
 		d.cfg.ReadStats.FilesTotal.Store(int64(len(exp.Files)))
 		d.cfg.ReadStats.ItemsTotal.Store(exp.Summary.ItemCount)
 		g, gctx := errgroup.WithContext(ctx)
@@ -410,7 +412,7 @@ func (d *differ) fillSource(ctx context.Context) error {
 					return err
 				}
 				defer tx.Rollback(context.WithoutCancel(gctx))
-				if _, _, err := CopyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.ReadStats); err != nil {
+				if _, _, err := reconcile.CopyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.ReadStats); err != nil {
 					return err
 				}
 				if err := tx.Commit(gctx); err != nil {
@@ -428,7 +430,7 @@ func (d *differ) fillSource(ctx context.Context) error {
 	}
 	d.sum.Instant = d.cfg.Now().UTC()
 	d.log.Info("scanning", slog.Time("instant", d.sum.Instant), slog.String("source", d.sum.Source))
-	n, err := scanInto(ctx, d.pool, d.cfg.Table, *d.cfg.Scan, d.source, l, Provenance{Origin: OriginScan, Time: d.sum.Instant}, d.cfg.ScanStats)
+	n, err := scanInto(ctx, d.pool, d.cfg.Table, *d.cfg.Scan, d.source, l, reconcile.Provenance{Origin: reconcile.OriginScan, Time: d.sum.Instant}, d.cfg.ScanStats)
 	if err != nil {
 		return err
 	}

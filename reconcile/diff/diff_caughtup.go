@@ -1,4 +1,4 @@
-package reconcile
+package diff
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
@@ -39,7 +40,7 @@ func (d *differ) checkCaughtUp(ctx context.Context, at time.Time) error {
 			have = "watermark " + fmtTime(*w)
 		}
 		return fmt.Errorf("%w: the copy of %s has %s, the source is as of %s; the copy must catch up first",
-			ErrNotCaughtUp, d.cfg.Table, have, fmtTime(at))
+			reconcile.ErrNotCaughtUp, d.cfg.Table, have, fmtTime(at))
 	}
 	return nil
 }
@@ -53,7 +54,7 @@ func (d *differ) checkFollowed(ctx context.Context) error {
 	}
 	if w == nil {
 		return fmt.Errorf("%w: the copy of %s has no watermark yet, so it cannot be compared with a live scan, "+
-			"which needs a follower running while it scans", ErrNotCaughtUp, d.cfg.Table)
+			"which needs a follower running while it scans", reconcile.ErrNotCaughtUp, d.cfg.Table)
 	}
 	return nil
 }
@@ -65,8 +66,8 @@ func (d *differ) waitCaughtUp(ctx context.Context, at time.Time) error {
 	deadline := time.Now().Add(d.cfg.WatermarkWait)
 	for {
 		err := d.checkCaughtUp(ctx, at)
-		if err == nil || !errors.Is(err, ErrNotCaughtUp) || !time.Now().Before(deadline) {
-			if err != nil && errors.Is(err, ErrNotCaughtUp) {
+		if err == nil || !errors.Is(err, reconcile.ErrNotCaughtUp) || !time.Now().Before(deadline) {
+			if err != nil && errors.Is(err, reconcile.ErrNotCaughtUp) {
 				return fmt.Errorf("%w (the scan ran from %s to %s, and a follower must keep running during a scan diff)",
 					err, fmtTime(d.sum.Instant), fmtTime(at))
 			}

@@ -1,4 +1,4 @@
-package reconcile_test
+package diff_test
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/diff"
 	"github.com/ddbsync/ddbsync/reconcile/load"
 )
 
@@ -45,7 +46,7 @@ func BenchmarkDiff(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		sum, err := reconcile.Diff(b.Context(), pool, reconcile.DiffConfig{Table: tenure.TableName, Export: exp})
+		sum, err := diff.Run(b.Context(), pool, diff.Config{Table: tenure.TableName, Export: exp})
 		require.ErrorIs(b, err, reconcile.ErrInconsistent)
 		require.EqualValues(b, third, sum.Missing, "%+v", sum)
 		require.EqualValues(b, third, sum.Extra)

@@ -1,4 +1,4 @@
-package reconcile
+package diff
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
@@ -36,12 +37,12 @@ func (f *fakeScan) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dy
 
 func scanAll(t *testing.T, api ScanAPI, limiter *rate.Limiter) (*ScanStats, time.Duration) {
 	t.Helper()
-	l, err := NewLayout("T", "", KeySchema{Hash: KeyAttribute{Name: "id", Type: "S"}})
+	l, err := reconcile.NewLayout("T", "", reconcile.KeySchema{Hash: reconcile.KeyAttribute{Name: "id", Type: "S"}})
 	require.NoError(t, err)
 	stats := &ScanStats{}
 	items := &scanItems{ctx: t.Context(), api: api, in: &dynamodb.ScanInput{ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal},
 		limiter: limiter, stats: stats}
-	rows := newScanCopy(items, store.NewEncoder(l, store.ImageColumns), Provenance{Origin: OriginScan})
+	rows := newScanCopy(items, store.NewEncoder(l, store.ImageColumns), reconcile.Provenance{Origin: reconcile.OriginScan})
 	start := time.Now()
 	for rows.Next() {
 		_, err := rows.Values()

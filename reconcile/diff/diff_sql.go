@@ -1,4 +1,4 @@
-package reconcile
+package diff
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
@@ -44,13 +45,13 @@ func (d *differ) repair(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if d.sum.SourceKind == string(OriginScan) {
-		if err := store.AllowOrigin(ctx, tx, l, OriginScan); err != nil {
+	if d.sum.SourceKind == string(reconcile.OriginScan) {
+		if err := store.AllowOrigin(ctx, tx, l, reconcile.OriginScan); err != nil {
 			return err
 		}
 	}
 	// The source images are read on the pool, outside the transaction.
-	if err := cmp.StageRepairs(ctx, d.pool, tx, Provenance{Origin: store.Origin(d.sum.SourceKind), Time: d.sum.Instant}); err != nil {
+	if err := cmp.StageRepairs(ctx, d.pool, tx, reconcile.Provenance{Origin: store.Origin(d.sum.SourceKind), Time: d.sum.Instant}); err != nil {
 		return err
 	}
 	written, err := cmp.WriteRepairs(ctx, tx)

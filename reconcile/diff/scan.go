@@ -1,4 +1,4 @@
-package reconcile
+package diff
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
@@ -57,8 +58,8 @@ type ScanStats struct {
 
 // scanInto copies every item of table into dst, each segment through its
 // own COPY, all rows with provenance prov. It returns the items copied.
-func scanInto(ctx context.Context, pool *pgxpool.Pool, table string, src ScanSource, dst pgx.Identifier, l Layout,
-	prov Provenance, stats *ScanStats) (int64, error) {
+func scanInto(ctx context.Context, pool *pgxpool.Pool, table string, src ScanSource, dst pgx.Identifier, l reconcile.Layout,
+	prov reconcile.Provenance, stats *ScanStats) (int64, error) {
 	segments := src.Segments
 	if segments <= 0 {
 		segments = DefaultScanSegments
