@@ -9,10 +9,9 @@ import (
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
-// Status is not load's, follow's or diff's: it reports on all three (an
-// unfinished load, the shards and W, the last diff) and is shared by none,
-// so it stays here, above them. Its types are defined with their queries,
-// in [store].
+// The status report is here rather than in load, follow or diff because
+// it is about all three: an unfinished load, the shards and W, the last
+// diff. Its types are defined with their queries, in [store].
 type (
 	// TableStatus is where one table's copy stands.
 	TableStatus = store.TableStatus

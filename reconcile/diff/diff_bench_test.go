@@ -22,7 +22,7 @@ import (
 // exactly those are found. bench/diff.sh does the same through the command
 // line and reports peak RSS.
 //
-//	go test ./reconcile -run '^$' -bench BenchmarkDiff -benchtime 1x
+//	go test ./reconcile/diff -run '^$' -bench BenchmarkDiff -benchtime 1x
 func BenchmarkDiff(b *testing.B) {
 	const planted, third = 1000, 333
 	items, exp := reconciletest.BenchExport(b)

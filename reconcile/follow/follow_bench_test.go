@@ -82,7 +82,7 @@ func writeChanges(b *testing.B, ddb *dynamodb.Client, n, keys int, item func(id 
 // 1,000,000) over 4 shards, DDBSYNC_BENCH_KEYS keys (default 250,000),
 // items of ~300 bytes (DDBSYNC_BENCH_ITEM=tenure for tenure-shaped ones).
 //
-//	go test ./reconcile -run '^$' -bench BenchmarkFollowApply -benchtime 1x -timeout 30m
+//	go test ./reconcile/follow -run '^$' -bench BenchmarkFollowApply -benchtime 1x -timeout 30m
 func BenchmarkFollowApply(b *testing.B) {
 	changes := envInt(b, "DDBSYNC_BENCH_CHANGES", 1_000_000)
 	keys := envInt(b, "DDBSYNC_BENCH_KEYS", 250_000)
@@ -136,7 +136,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // timed from its PutItem returning to its version being visible in
 // PostgreSQL. The emulator's clock follows the wall clock here.
 //
-//	go test ./reconcile -run '^$' -bench BenchmarkFollowLag -benchtime 1x
+//	go test ./reconcile/follow -run '^$' -bench BenchmarkFollowLag -benchtime 1x
 func BenchmarkFollowLag(b *testing.B) {
 	rate := envInt(b, "DDBSYNC_BENCH_RATE", 2000)
 	seconds := envInt(b, "DDBSYNC_BENCH_SECONDS", 20)

@@ -17,7 +17,7 @@ import (
 // (default 1,000,000) in 16 files. bench/load.sh runs the same load through
 // the command line and compares it with PostgreSQL's own COPY.
 //
-//	go test ./reconcile -run '^$' -bench BenchmarkLoad -benchtime 1x
+//	go test ./reconcile/load -run '^$' -bench BenchmarkLoad -benchtime 1x
 func BenchmarkLoad(b *testing.B) {
 	items, exp := reconciletest.BenchExport(b)
 	l, err := reconcile.NewLayout(tenure.TableName, "", reconciletest.TenureKey)
