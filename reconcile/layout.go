@@ -3,7 +3,7 @@ package reconcile
 import "github.com/ddbsync/ddbsync/reconcile/store"
 
 // The data table layout and the table locks are defined in [store]; these
-// names keep reconcile's API whole for its callers.
+// names let load, follow, diff and their callers name them here.
 
 // DefaultSchema is the PostgreSQL schema data tables live in unless told otherwise.
 const DefaultSchema = store.DefaultSchema

@@ -50,7 +50,7 @@ func loadedCopy(t *testing.T, pool *pgxpool.Pool, items []ddbjson.Item) *snapsho
 	return exp
 }
 
-// collector is a DiffReport that keeps everything, for tests.
+// collector is a diff.Report that keeps everything, for tests.
 type collector struct {
 	begun, ended bool
 	findings     []diff.Finding

@@ -75,7 +75,7 @@ func replay(t *testing.T, changes []stream.Change) map[string]string {
 	return rows
 }
 
-// FuzzCoalesce checks reconcile's coalescing of a page: the last change of
+// FuzzCoalesce checks follow's coalescing of a page: the last change of
 // each key wins, page order is kept, nothing else is dropped, and replaying
 // the result gives the same rows as replaying the whole page. apply relies
 // on at most one change per row (it writes the page's new images in one
