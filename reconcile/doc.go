@@ -36,11 +36,11 @@
 //   - internal/cli holds the commands, one file each; its exit.go turns
 //     the errors of errors.go into exit statuses and advice.
 //
-// The imports, top to bottom: internal/cli (and internal/metrics,
-// internal/scenario) import load, follow, diff and report; report imports
-// diff; load, follow and diff import reconcile and store; reconcile
-// imports store; store imports only internal/ddbjson of ddbsync's own
-// packages. Tests share their helpers through internal/reconciletest,
+// The imports, top to bottom: internal/cli imports load, follow, diff and
+// report (internal/metrics and internal/scenario some of them); report
+// imports diff; load, follow and diff import reconcile and store;
+// reconcile imports store; store imports only internal/ddbjson of
+// ddbsync's own packages. Tests share their helpers through internal/reconciletest,
 // which only _test.go files import.
 //
 // # Where is …
