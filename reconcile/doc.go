@@ -1,47 +1,60 @@
-// Package reconcile keeps a PostgreSQL copy of a DynamoDB table: it
-// loads a verified export into a data table, follows the table's stream
-// into it, and diffs the copy against a newer export or a live Scan.
+// Package reconcile keeps a PostgreSQL copy of a DynamoDB table: it loads
+// a verified export into a data table, follows the table's stream into
+// it, and diffs the copy against a newer export or a live Scan. This page
+// is the map of the whole; each package's own comment says how it works.
 //
 // # Who does what
 //
-// The work is split between packages, each knowing only its part:
+// Each package has one job, and imports point down only:
 //
-//   - [snapshot] reads DynamoDB point-in-time exports: manifests, data
-//     files and their checks. It knows nothing of PostgreSQL.
+//   - reconcile/load loads an export and publishes it as the table's copy
+//     (load.Run, load.Abandon).
+//   - reconcile/follow replays the table's stream into the copy
+//     (follow.Run).
+//   - reconcile/diff compares the copy with an export or a Scan, and
+//     repairs it on request (diff.Run, diff.Report, diff.AttrDiffs).
+//   - reconcile/report renders a diff's findings as text, JSON lines or
+//     HTML; each is a diff.Report.
+//   - reconcile (this package) holds only what load, follow and diff
+//     share: the errors callers branch on (errors.go), the data table's
+//     [Layout] and key schema, named after [store]'s (layout.go), which
+//     database errors are worth retrying (retryable.go: [Retryable]),
+//     reading an export's data files into PostgreSQL (export.go:
+//     [CopyExportFile], [ReadStats], [DefaultWorkers]), a loaded table's
+//     record (table.go: [ReadLoadedTable]) and the status report, which
+//     is about all three (status.go: [Status]). It imports none of them.
+//   - [store] (reconcile/store) is the only package that writes SQL: the
+//     data table's layout and DDL, the encoder and COPY source every bulk
+//     write goes through, the upsert, the table locks, the publishing
+//     steps, the diff's comparison, and one accessor per bookkeeping
+//     table of the ddbsync schema.
+//   - [snapshot] reads (and writes) DynamoDB point-in-time exports:
+//     manifests, data files and their checks. It knows nothing of
+//     PostgreSQL.
 //   - [github.com/ddbsync/ddbsync/stream] reads DynamoDB Streams: shard
 //     listings, lineage, one shard at a time with the retry and gap rules.
-//     Its Tracker (stream/tracker.go) is the one place where the watermark
-//     W is decided: every change created before W is applied.
-//   - [store] (reconcile/store) is the only package that writes SQL. It
-//     owns the data table [Layout] and its DDL, the encoder and COPY source
-//     every bulk write goes through, the upsert, the table locks, the
-//     publishing steps, the diff's comparison, and one accessor per
-//     bookkeeping table of the ddbsync schema.
-//   - reconcile orchestrates: it decides what to read, in which order,
-//     what goes in which transaction, and when to retry. It writes no SQL
-//     of its own.
-//   - [github.com/ddbsync/ddbsync/reconcile/report] renders a diff's
-//     findings as text, JSON lines or HTML; it implements [DiffReport] and
-//     reconcile does not import it.
+//   - internal/cli holds the commands, one file each; its exit.go turns
+//     the errors of errors.go into exit statuses and advice.
 //
-// # Load, follow, diff
+// The imports, top to bottom: internal/cli imports load, follow, diff and
+// report (internal/metrics and internal/scenario some of them); report
+// imports diff; load, follow and diff import reconcile and store;
+// reconcile imports store; store imports only internal/ddbjson of
+// ddbsync's own packages. Tests share their helpers through internal/reconciletest,
+// which only _test.go files import.
 //
-// [Load] (load.go) copies each data file of an export into an unpublished
-// load table, one transaction per file together with its bookkeeping row,
-// so an interrupted load resumes where it stopped; publish.go then adds
-// the primary key and makes the load table the data table, all-or-nothing,
-// keeping what users built on the previous copy.
+// # Where is …
 //
-// [Follow] (follow.go, follow_loop.go, apply.go) replays the stream from
-// the loaded export's instant: each page of changes is applied with the
-// shard's checkpoint in one transaction, and W, as the Tracker decides it,
-// is published with them.
-//
-// [Diff] (diff.go, diff_sql.go) copies a source (an export or a Scan) into
-// a scratch table, compares it with the copy in one snapshot, and passes
-// the findings to a [DiffReport], telling inconsistencies from changes in
-// flight; with Repair it writes the source's images for the
-// inconsistencies.
+//   - SQL written? In reconcile/store, and nowhere else.
+//   - the watermark W decided? In stream/tracker.go: every change created
+//     before W has been applied. reconcile/follow/follow_loop.go
+//     publishes it.
+//   - a page of stream changes applied? reconcile/follow/apply.go, in one
+//     transaction with the shard's checkpoint.
+//   - a load published? reconcile/load/publish.go, all-or-nothing,
+//     keeping what users built on the previous copy.
+//   - a key schema converted to the codec's? reconcile/store/key.go.
+//   - an exit status decided? internal/cli/exit.go.
 //
 // # The data table
 //

@@ -5,20 +5,45 @@ import (
 	"fmt"
 )
 
-// More conditions callers branch on, matched with errors.Is. The errors
-// describe the problem; what to do about it is the caller's to say.
+// The conditions callers of load, follow and diff branch on, matched with
+// errors.Is. They are defined here, in one place, so that a caller (the
+// command line's exit statuses) names them without caring which part found
+// them. The errors describe the problem; what to do about it is the
+// caller's to say.
 var (
+	// ErrTableNotOurs is a data table name taken by a table ddbsync does
+	// not manage; a load returns it.
+	ErrTableNotOurs = errors.New("table exists and is not managed by ddbsync")
+	// ErrSchemaMoved is a load into another schema than the one holding
+	// the table's published copy, without asking to move it; a load
+	// returns it as a [*SchemaMovedError].
+	ErrSchemaMoved = errors.New("the table's copy is in another schema")
 	// ErrDuplicateKey is an export that holds the same key twice under the
 	// load's key schema: the export is corrupt, or the key schema is not the
-	// table's. [Load] returns it wrapped with [snapshot.ErrCorrupt].
+	// table's. A load returns it wrapped with [snapshot.ErrCorrupt].
 	ErrDuplicateKey = errors.New("the export holds the same key twice")
 	// ErrTableTaken is a load whose data table already holds another
-	// DynamoDB table's copy; [Load] returns it.
+	// DynamoDB table's copy.
 	ErrTableTaken = errors.New("the data table holds another DynamoDB table's copy")
 	// ErrUnfinishedLoad is an unfinished load of the same export whose
-	// recorded files this export does not match, so it cannot be resumed;
-	// [Load] returns it.
+	// recorded files this export does not match, so it cannot be resumed.
 	ErrUnfinishedLoad = errors.New("the table's unfinished load cannot be resumed")
+
+	// ErrNotLoaded is a table that has no loaded copy to follow or diff;
+	// it comes as a [*TableError].
+	ErrNotLoaded = errors.New("table has not been loaded")
+	// ErrStreamChanged is a table whose stream is not the one followed so
+	// far; a follow returns it as a [*TableError]. (Gaps are a
+	// [*github.com/ddbsync/ddbsync/stream.GapError].)
+	ErrStreamChanged = errors.New("the table's stream changed")
+
+	// ErrInconsistent is a diff that found the copy differs from its source
+	// of truth (missing, extra or different rows not explained by changes
+	// in flight); the diff's summary says how.
+	ErrInconsistent = errors.New("the PostgreSQL copy differs from the source")
+	// ErrNotCaughtUp is a copy whose follow watermark W is earlier than the
+	// source's instant: a diff cannot compare it yet.
+	ErrNotCaughtUp = errors.New("the copy has not caught up with the source's instant")
 )
 
 // TableError is a condition of one DynamoDB table, for callers that say

@@ -1,12 +1,9 @@
 package reconcile
 
-import (
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
-	"github.com/ddbsync/ddbsync/reconcile/store"
-)
+import "github.com/ddbsync/ddbsync/reconcile/store"
 
 // The data table layout and the table locks are defined in [store]; these
-// names keep reconcile's API whole for its callers.
+// names let load, follow, diff and their callers name them here.
 
 // DefaultSchema is the PostgreSQL schema data tables live in unless told otherwise.
 const DefaultSchema = store.DefaultSchema
@@ -31,14 +28,6 @@ type KeyAttribute = store.KeyAttribute
 // ParseKeySchema parses a key as the --key flag takes it; see
 // [store.ParseKeySchema].
 func ParseKeySchema(spec string) (KeySchema, error) { return store.ParseKeySchema(spec) }
-
-// ddbKey is key in the codec's terms.
-func ddbKey(key KeySchema) ddbjson.KeySchema {
-	return ddbjson.KeySchema{
-		Hash:  ddbjson.KeyAttribute{Name: key.Hash.Name, Type: ddbjson.ScalarType(key.Hash.Type)},
-		Range: ddbjson.KeyAttribute{Name: key.Range.Name, Type: ddbjson.ScalarType(key.Range.Type)},
-	}
-}
 
 // The origins of a row's image.
 const (

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -8,6 +9,20 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// Retryable reports whether a database error may go away by itself: a lost
+// connection, a server restarting, a serialization failure. Errors in the
+// data (a constraint, a bad value) are not. It goes by SQLSTATE and error
+// types, never by message text ([retryableSQLState], [lostConnection]).
+func Retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return retryableSQLState(pgErr.Code)
+	}
+	return pgconn.SafeToRetry(err) || lostConnection(err)
+}
 
 // retryableSQLState reports whether a SQLSTATE
 // (https://www.postgresql.org/docs/current/errcodes-appendix.html) says

@@ -53,7 +53,7 @@ func TestRetryable_ByCodeAndType(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, retryable(tc.err), "%v", tc.err)
+			require.Equal(t, tc.want, Retryable(tc.err), "%v", tc.err)
 		})
 	}
 }
@@ -91,6 +91,6 @@ func TestRetryable_RealLostConnections(t *testing.T) {
 	require.Error(t, err)
 	errs = append(errs, err)
 	for _, err := range errs {
-		require.True(t, retryable(err), "%T: %v", err, err)
+		require.True(t, Retryable(err), "%T: %v", err, err)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
-// Status types are defined with their queries, in [store].
+// The status report is here rather than in load, follow or diff because
+// it is about all three: an unfinished load, the shards and W, the last
+// diff. Its types are defined with their queries, in [store].
 type (
 	// TableStatus is where one table's copy stands.
 	TableStatus = store.TableStatus
@@ -17,6 +19,8 @@ type (
 	ShardStatus = store.ShardStatus
 	// LoadStatus is an unfinished load.
 	LoadStatus = store.LoadStatus
+	// DiffStatus is the last diff of a table, from ddbsync.diff_runs.
+	DiffStatus = store.DiffStatus
 )
 
 // Status reports every table ddbsync serves (or only table, when given).

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
 
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile"
 )
 
 // awsConfig loads the standard AWS configuration chain (environment, shared
@@ -83,17 +83,17 @@ func (g *globals) s3Client(cfg aws.Config) *s3.Client {
 const shortTimeout = 15 * time.Second
 
 // keyFromDescription reads a table's key schema from DescribeTable output.
-func keyFromDescription(t *ddbtypes.TableDescription) (ddbjson.KeySchema, error) {
+func keyFromDescription(t *ddbtypes.TableDescription) (reconcile.KeySchema, error) {
 	if t == nil {
-		return ddbjson.KeySchema{}, fmt.Errorf("DescribeTable returned no table")
+		return reconcile.KeySchema{}, fmt.Errorf("DescribeTable returned no table")
 	}
-	types := make(map[string]ddbjson.ScalarType)
+	types := make(map[string]string)
 	for _, d := range t.AttributeDefinitions {
-		types[aws.ToString(d.AttributeName)] = ddbjson.ScalarType(d.AttributeType)
+		types[aws.ToString(d.AttributeName)] = string(d.AttributeType)
 	}
-	var key ddbjson.KeySchema
+	var key reconcile.KeySchema
 	for _, e := range t.KeySchema {
-		a := ddbjson.KeyAttribute{Name: aws.ToString(e.AttributeName), Type: types[aws.ToString(e.AttributeName)]}
+		a := reconcile.KeyAttribute{Name: aws.ToString(e.AttributeName), Type: types[aws.ToString(e.AttributeName)]}
 		switch e.KeyType {
 		case ddbtypes.KeyTypeHash:
 			key.Hash = a

@@ -20,6 +20,8 @@ import (
 	"github.com/ddbsync/ddbsync/internal/emulator"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -252,7 +254,11 @@ func (d *demo) startEmulator() (err error) {
 
 // load loads the export at uri into the demo's database.
 func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
-	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, layoutKey(tenure.Key))
+	key, err := reconcile.ParseKeySchema(tenure.Key.String())
+	if err != nil {
+		return reconcile.Layout{}, err
+	}
+	layout, err := reconcile.NewLayout(tenure.TableName, reconcile.DefaultSchema, key)
 	if err != nil {
 		return layout, err
 	}
@@ -264,13 +270,13 @@ func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
 	if err != nil {
 		return layout, err
 	}
-	var stats reconcile.LoadStats
+	var stats load.Stats
 	stop := d.every(ctx, func() {
 		if total := stats.ItemsTotal.Load(); total > 0 {
 			fmt.Fprintf(d.out, "  loaded %d of %d items\n", stats.ItemsDone.Load(), total)
 		}
 	})
-	res, err := reconcile.Load(ctx, d.pool, exp, reconcile.LoadConfig{Layout: layout, Logger: d.log, Stats: &stats})
+	res, err := load.Run(ctx, d.pool, exp, load.Config{Layout: layout, Logger: d.log, Stats: &stats})
 	stop()
 	if err != nil {
 		return layout, err
@@ -282,7 +288,7 @@ func (d *demo) load(ctx context.Context, uri string) (reconcile.Layout, error) {
 
 // follow applies the stream from the export time until caught up.
 func (d *demo) follow(ctx context.Context) error {
-	var stats reconcile.FollowStats
+	var stats follow.Stats
 	var shown int64
 	stop := d.every(ctx, func() {
 		if n := stats.Applied.Load(); n != shown { // quiet while it waits to be sure it caught up
@@ -290,7 +296,7 @@ func (d *demo) follow(ctx context.Context) error {
 			shown = n
 		}
 	})
-	fres, err := reconcile.Follow(ctx, d.pool, reconcile.FollowConfig{
+	fres, err := follow.Run(ctx, d.pool, follow.Config{
 		Table: tenure.TableName, Streams: d.emu.Streams(withoutSDKRetries), Tables: d.ddb, UntilCaughtUp: true,
 		DiscoverInterval: 200 * time.Millisecond, Logger: d.log, Stats: &stats,
 		ReaderOptions: []stream.Option{stream.WithPollInterval(50 * time.Millisecond), stream.WithCaughtUpRule(3, 300*time.Millisecond)},
@@ -315,7 +321,7 @@ func followed(applied, after int64) string {
 	}
 	return fmt.Sprintf("%d changes made after the export, plus %d writes from the %.0f minutes before it, "+
 		"replayed because an export's instant is not exact (replaying is idempotent)",
-		after, replayed, reconcile.DefaultReplayMargin.Minutes())
+		after, replayed, follow.DefaultReplayMargin.Minutes())
 }
 
 // every calls report every d.tick until the returned stop is called, for

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/diff"
 	"github.com/ddbsync/ddbsync/reconcile/report"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
@@ -63,11 +64,11 @@ Exit status: 0 consistent, 1 inconsistencies found (even when repaired), 2 the d
 	fl.StringVar(&f.format, "format", "text", "report format: text, json (JSON lines) or html")
 	fl.StringVar(&f.out, "out", "", "write the report to this file instead of stdout")
 	fl.BoolVar(&f.repair, "repair", false, "write the source's images for the findings (not those in flight), in one transaction")
-	fl.IntVar(&f.segments, "segments", reconcile.DefaultScanSegments, "scan: parallel Scan segments")
+	fl.IntVar(&f.segments, "segments", diff.DefaultScanSegments, "scan: parallel Scan segments")
 	fl.Float64Var(&f.maxRCU, "max-rcu", 0, "scan: cap on read capacity units consumed per second (0: no cap)")
 	fl.Var(&f.limit, "limit", "findings to list (0: all; default 20 for text, 1000 for html, all for json)")
 	fl.IntVar(&f.workers, "workers", 0, "export: data files read at once (default: twice the CPUs, at least 4)")
-	fl.DurationVar(&f.skew, "skew", reconcile.DefaultInFlightWindow, "changes at or after I minus this are in flight")
+	fl.DurationVar(&f.skew, "skew", diff.DefaultInFlightWindow, "changes at or after I minus this are in flight")
 	fl.DurationVar(&f.watermarkWait, "wait-watermark", time.Minute, "scan: how long to wait for a running follow to carry the watermark past the scan's end")
 	addLockTimeoutFlag(fl, &f.lockTimeout)
 	_ = cmd.MarkFlagRequired("table")
@@ -102,14 +103,14 @@ func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
 	if f.maxRCU < 0 {
 		return usageErrorf("--max-rcu must not be negative")
 	}
-	cfg := reconcile.DiffConfig{Table: f.table, Repair: f.repair, Limit: limit, Workers: f.workers, InFlightWindow: f.skew,
+	cfg := diff.Config{Table: f.table, Repair: f.repair, Limit: limit, Workers: f.workers, InFlightWindow: f.skew,
 		WatermarkWait: f.watermarkWait, Logger: g.logger, LockTimeout: lockTimeout(f.lockTimeout)}
 	if f.against == "scan" {
 		awsCfg, err := g.awsConfig(ctx)
 		if err != nil {
 			return err
 		}
-		cfg.Scan = &reconcile.ScanSource{Client: g.dynamodbClient(awsCfg), Segments: f.segments, MaxRCU: f.maxRCU}
+		cfg.Scan = &diff.ScanSource{Client: g.dynamodbClient(awsCfg), Segments: f.segments, MaxRCU: f.maxRCU}
 	} else {
 		src, err := g.openSource(ctx, f.against)
 		if err != nil {
@@ -148,7 +149,7 @@ func runDiff(ctx context.Context, g *globals, f diffFlags) (retErr error) {
 	case "html":
 		cfg.Report = report.HTML(w)
 	}
-	sum, err := reconcile.Diff(ctx, pool, cfg)
+	sum, err := diff.Run(ctx, pool, cfg)
 	if err != nil && !errors.Is(err, reconcile.ErrInconsistent) {
 		return err
 	}

@@ -295,7 +295,7 @@ func errorLine(stderr string) string {
 }
 
 // lockKey is the advisory lock key ddbsync takes for what on table: the
-// same derivation as reconcile's, which another process must match.
+// same derivation as reconcile/store/lock.go's, which another process must match.
 func lockKey(what, table string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("ddbsync:" + what + ":" + table))

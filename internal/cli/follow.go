@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ddbsync/ddbsync/internal/metrics"
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -71,7 +71,7 @@ what was lost and what to do.`,
 	fl.BoolVar(&f.untilCaughtUp, "until-caught-up", false, "stop once every shard has reached the present, and print the watermark")
 	fl.BoolVar(&f.acceptGap, "accept-gap", false, "go on past a shard whose parent vanished unread (recorded; run diff afterwards)")
 	fl.DurationVar(&f.pollInterval, "poll-interval", stream.DefaultPollInterval, "wait after an empty page of an open shard")
-	fl.DurationVar(&f.discover, "discover-interval", reconcile.DefaultDiscoverInterval, "how often to look for new shards")
+	fl.DurationVar(&f.discover, "discover-interval", follow.DefaultDiscoverInterval, "how often to look for new shards")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve /metrics, /healthz and /readyz on this address, e.g. :9090 (env DDBSYNC_METRICS_ADDR)")
 	fl.DurationVar(&f.readyLag, "ready-lag", time.Minute, "/readyz answers 200 while every table's watermark is within this of now")
 	addLockTimeoutFlag(fl, &f.lockTimeout)
@@ -110,19 +110,19 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 
 	type outcome struct {
 		table string
-		res   reconcile.FollowResult
+		res   follow.Result
 		err   error
 	}
 	results := make(chan outcome, len(tables))
 	for _, t := range tables {
-		stats := &reconcile.FollowStats{}
+		stats := &follow.Stats{}
 		reg.Follow(t.Name, stats)
 		arn := t.StreamArn
 		if f.streamArn != "" {
 			arn = f.streamArn
 		}
 		go func() {
-			res, err := reconcile.Follow(ctx, pool, reconcile.FollowConfig{
+			res, err := follow.Run(ctx, pool, follow.Config{
 				Table:            t.Name,
 				Streams:          streams,
 				Tables:           ddb,

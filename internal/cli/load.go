@@ -16,6 +16,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/metrics"
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
@@ -151,12 +152,12 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	if err != nil {
 		return err
 	}
-	layout, err := reconcile.NewLayout(table, f.schema, layoutKey(key))
+	layout, err := reconcile.NewLayout(table, f.schema, key)
 	if err != nil {
 		return usageError{err}
 	}
 	if f.restart {
-		if ok, err := reconcile.AbandonLoad(ctx, pool, table); err != nil {
+		if ok, err := load.Abandon(ctx, pool, table); err != nil {
 			return fmt.Errorf("discarding the unfinished load of %s: %w", table, err)
 		} else if ok {
 			g.logger.Info("discarded the unfinished load", "table", table)
@@ -164,12 +165,12 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	}
 	g.logger.Info("loading export", "table", table, "export_arn", exp.ID(), "source", src.String(),
 		"files", len(exp.Files), "items", exp.Summary.ItemCount, "checksums_verified", strings.Join(exp.Verified, ","))
-	stats := &reconcile.LoadStats{}
+	stats := &load.Stats{}
 	if f.registry != nil {
 		f.registry.Load(table, stats)
 	}
 	stopProgress := startProgress(ctx, g, f.progress, stats)
-	res, err := reconcile.Load(ctx, pool, exp, reconcile.LoadConfig{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger,
+	res, err := load.Run(ctx, pool, exp, load.Config{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger,
 		LockTimeout: lockTimeout(f.lockTimeout), Force: f.force, MoveSchema: f.moveSchema})
 	stopProgress()
 	if err != nil {
@@ -212,32 +213,24 @@ func (g *globals) openSource(ctx context.Context, uri string) (snapshot.Source, 
 	return src, nil
 }
 
-// layoutKey is key as reconcile takes it.
-func layoutKey(key ddbjson.KeySchema) reconcile.KeySchema {
-	return reconcile.KeySchema{
-		Hash:  reconcile.KeyAttribute{Name: key.Hash.Name, Type: string(key.Hash.Type)},
-		Range: reconcile.KeyAttribute{Name: key.Range.Name, Type: string(key.Range.Type)},
-	}
-}
-
 // resolveKey finds the table's key: --key, else the key of the previous
 // load, else DescribeTable. Types missing from --key are read from the
 // export's first item.
-func (g *globals) resolveKey(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, table, spec string) (ddbjson.KeySchema, error) {
+func (g *globals) resolveKey(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, table, spec string) (reconcile.KeySchema, error) {
 	if spec == "" {
 		var err error
 		if spec, err = store.Tables.KeySchema(ctx, pool, table); err != nil {
-			return ddbjson.KeySchema{}, err
+			return reconcile.KeySchema{}, err
 		}
 	}
 	if spec == "" {
 		key, err := g.describeKey(ctx, table)
 		if err != nil {
-			return ddbjson.KeySchema{}, usageErrorf("cannot tell the key of table %s: pass --key HASH[,RANGE] (DescribeTable: %v)", table, err)
+			return reconcile.KeySchema{}, usageErrorf("cannot tell the key of table %s: pass --key HASH[,RANGE] (DescribeTable: %v)", table, err)
 		}
 		return key, nil
 	}
-	key, err := ddbjson.ParseKeySchema(spec)
+	key, err := reconcile.ParseKeySchema(spec)
 	if err != nil {
 		return key, usageError{err}
 	}
@@ -247,22 +240,22 @@ func (g *globals) resolveKey(ctx context.Context, pool *pgxpool.Pool, exp *snaps
 	return inferKeyTypes(ctx, exp, key)
 }
 
-func (g *globals) describeKey(ctx context.Context, table string) (ddbjson.KeySchema, error) {
+func (g *globals) describeKey(ctx context.Context, table string) (reconcile.KeySchema, error) {
 	ctx, cancel := context.WithTimeout(ctx, shortTimeout)
 	defer cancel()
 	cfg, err := g.awsConfig(ctx)
 	if err != nil {
-		return ddbjson.KeySchema{}, err
+		return reconcile.KeySchema{}, err
 	}
 	out, err := g.dynamodbClient(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)},
 		func(o *dynamodb.Options) { o.RetryMaxAttempts = 2 })
 	if err != nil {
-		return ddbjson.KeySchema{}, err
+		return reconcile.KeySchema{}, err
 	}
 	return keyFromDescription(out.Table)
 }
 
-func inferKeyTypes(ctx context.Context, exp *snapshot.Export, key ddbjson.KeySchema) (ddbjson.KeySchema, error) {
+func inferKeyTypes(ctx context.Context, exp *snapshot.Export, key reconcile.KeySchema) (reconcile.KeySchema, error) {
 	for _, f := range exp.Files {
 		if f.ItemCount == 0 {
 			continue
@@ -278,7 +271,7 @@ func inferKeyTypes(ctx context.Context, exp *snapshot.Export, key ddbjson.KeySch
 		if !ok {
 			return key, err
 		}
-		attrs := []*ddbjson.KeyAttribute{&key.Hash, &key.Range}
+		attrs := []*reconcile.KeyAttribute{&key.Hash, &key.Range}
 		for _, a := range attrs {
 			if a.Name == "" || a.Type != "" {
 				continue
@@ -287,16 +280,16 @@ func inferKeyTypes(ctx context.Context, exp *snapshot.Export, key ddbjson.KeySch
 			if !present {
 				return key, fmt.Errorf("%s line 1: %w: key attribute %q is missing; is --key right?", f.Name, ddbjson.ErrMissingKey, a.Name)
 			}
-			a.Type = ddbjson.TypeOf(v)
+			a.Type = string(ddbjson.TypeOf(v))
 		}
 		return key, nil
 	}
 	// An empty export: any type will do, nothing will be stored.
 	if key.Hash.Type == "" {
-		key.Hash.Type = ddbjson.TypeS
+		key.Hash.Type = string(ddbjson.TypeS)
 	}
 	if key.Range.Name != "" && key.Range.Type == "" {
-		key.Range.Type = ddbjson.TypeS
+		key.Range.Type = string(ddbjson.TypeS)
 	}
 	return key, nil
 }

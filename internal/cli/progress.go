@@ -10,7 +10,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 )
 
 // logEvery is how often plain progress lines are written when stderr is
@@ -19,7 +19,7 @@ const logEvery = 10 * time.Second
 
 // startProgress shows a load's progress until the returned func is called:
 // a bar on a terminal, log lines otherwise.
-func startProgress(ctx context.Context, g *globals, mode string, stats *reconcile.LoadStats) func() {
+func startProgress(ctx context.Context, g *globals, mode string, stats *load.Stats) func() {
 	if mode == "none" {
 		return func() {}
 	}
@@ -38,7 +38,7 @@ func isTerminal(w any) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func progressBar(ctx context.Context, g *globals, stats *reconcile.LoadStats) func() {
+func progressBar(ctx context.Context, g *globals, stats *load.Stats) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	p := mpb.NewWithContext(ctx, mpb.WithOutput(g.stderr), mpb.WithRefreshRate(200*time.Millisecond))
 	bar := p.New(0, mpb.BarStyle(),
@@ -69,7 +69,7 @@ func progressBar(ctx context.Context, g *globals, stats *reconcile.LoadStats) fu
 	}
 }
 
-func progressLog(ctx context.Context, l *slog.Logger, stats *reconcile.LoadStats) func() {
+func progressLog(ctx context.Context, l *slog.Logger, stats *load.Stats) func() {
 	start := time.Now()
 	first := stats.ItemsDone.Load()
 	return every(ctx, logEvery, func() {

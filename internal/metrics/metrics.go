@@ -1,6 +1,6 @@
 // Package metrics exposes ddbsync's running totals to Prometheus, with
 // /healthz and /readyz for orchestrators. It reads the counters that loads
-// and follows keep anyway ([reconcile.LoadStats], [reconcile.FollowStats])
+// and follows keep anyway ([load.Stats], [follow.Stats])
 // when scraped, so the hot paths carry no instrumentation of their own.
 package metrics
 
@@ -20,7 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -30,24 +31,24 @@ type Registry struct {
 	now func() time.Time
 
 	mu      sync.Mutex // guards the maps
-	follows map[string]*reconcile.FollowStats
-	loads   map[string]*reconcile.LoadStats
+	follows map[string]*follow.Stats
+	loads   map[string]*load.Stats
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{now: time.Now, follows: map[string]*reconcile.FollowStats{}, loads: map[string]*reconcile.LoadStats{}}
+	return &Registry{now: time.Now, follows: map[string]*follow.Stats{}, loads: map[string]*load.Stats{}}
 }
 
 // Follow registers the stats of a follow of table.
-func (r *Registry) Follow(table string, s *reconcile.FollowStats) {
+func (r *Registry) Follow(table string, s *follow.Stats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.follows[table] = s
 }
 
 // Load registers the stats of a load of table.
-func (r *Registry) Load(table string, s *reconcile.LoadStats) {
+func (r *Registry) Load(table string, s *load.Stats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.loads[table] = s
@@ -91,7 +92,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, now.Sub(w).Seconds(), table)
 		}
 		for i, n := range s.Shards() {
-			ch <- prometheus.MustNewConstMetric(descShards, prometheus.GaugeValue, float64(n), table, reconcile.ShardStates[i])
+			ch <- prometheus.MustNewConstMetric(descShards, prometheus.GaugeValue, float64(n), table, follow.ShardStates[i])
 		}
 		for _, c := range retryCauses {
 			ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(s.Retries(c)), table, c.String())

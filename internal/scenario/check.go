@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ddbsync/ddbsync/internal/copycheck"
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/diff"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -105,7 +105,7 @@ func (e *env) checkDiff() {
 	e.must(err, "diff source")
 	exp, err := snapshot.Open(e.t.Context(), src)
 	e.must(err, "opening the diff's export")
-	sum, err := reconcile.Diff(e.t.Context(), e.pool, reconcile.DiffConfig{Table: tableName, Export: exp, Workers: 1, Now: e.emu.Clock().Now})
+	sum, err := diff.Run(e.t.Context(), e.pool, diff.Config{Table: tableName, Export: exp, Workers: 1, Now: e.emu.Clock().Now})
 	if err != nil {
 		e.fail("ddbsync diff against an export as of %s (W %s) failed: %v", at, w, err)
 	}

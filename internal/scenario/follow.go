@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
 // followConfig is a follow on the fake clock with millisecond timing.
-func (e *env) followConfig(stats *reconcile.FollowStats, untilCaughtUp bool) reconcile.FollowConfig {
+func (e *env) followConfig(stats *follow.Stats, untilCaughtUp bool) follow.Config {
 	clock := e.emu.Clock().Now
-	return reconcile.FollowConfig{
+	return follow.Config{
 		Table:            tableName,
 		Streams:          e.streams,
 		Tables:           e.tables,
@@ -46,14 +47,14 @@ func (e *env) followErr(err error, what string) {
 }
 
 // follow runs an in-process follow until caught up.
-func (e *env) follow(what string) (reconcile.FollowResult, error) {
+func (e *env) follow(what string) (follow.Result, error) {
 	e.t.Helper()
 	stop := e.ticking()
 	defer stop()
 	ctx, cancel := context.WithTimeout(e.t.Context(), 90*time.Second)
 	defer cancel()
-	stats := &reconcile.FollowStats{}
-	res, err := reconcile.Follow(ctx, e.pool, e.followConfig(stats, true))
+	stats := &follow.Stats{}
+	res, err := follow.Run(ctx, e.pool, e.followConfig(stats, true))
 	if ctx.Err() != nil && e.t.Context().Err() == nil {
 		e.fail("%s did not catch up within 90 s (applied %d)", what, stats.Applied.Load())
 	}
@@ -69,7 +70,7 @@ func (e *env) followCancel(n int, d time.Duration) {
 	defer stop()
 	ctx, cancel := context.WithTimeout(e.t.Context(), 90*time.Second)
 	defer cancel()
-	stats := &reconcile.FollowStats{}
+	stats := &follow.Stats{}
 	go func() {
 		if n == 0 {
 			time.Sleep(d)
@@ -79,7 +80,7 @@ func (e *env) followCancel(n int, d time.Duration) {
 		}
 		cancel()
 	}()
-	_, err := reconcile.Follow(ctx, e.pool, e.followConfig(stats, true))
+	_, err := follow.Run(ctx, e.pool, e.followConfig(stats, true))
 	e.totals.FollowCancels.Add(1)
 	e.logf("follow cancelled after %d/%s: applied %d, err %v", n, d, stats.Applied.Load(), err)
 	e.followErr(err, "cancelled follow")
@@ -93,10 +94,10 @@ func (e *env) background(n int) {
 	defer stop()
 	ctx, cancel := context.WithCancel(e.t.Context())
 	defer cancel()
-	stats := &reconcile.FollowStats{}
+	stats := &follow.Stats{}
 	done := make(chan error, 1)
 	go func() {
-		_, err := reconcile.Follow(ctx, e.pool, e.followConfig(stats, false))
+		_, err := follow.Run(ctx, e.pool, e.followConfig(stats, false))
 		done <- err
 	}()
 	for i := range n {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/snapshot"
 )
 
@@ -18,7 +18,7 @@ func (e *env) exportAt(at time.Time) string {
 	return dir
 }
 
-func (e *env) loadOnce(ctx context.Context, dir string, stats *reconcile.LoadStats) error {
+func (e *env) loadOnce(ctx context.Context, dir string, stats *load.Stats) error {
 	src, err := snapshot.NewDirSource(dir)
 	if err != nil {
 		return err
@@ -27,7 +27,7 @@ func (e *env) loadOnce(ctx context.Context, dir string, stats *reconcile.LoadSta
 	if err != nil {
 		return err
 	}
-	_, err = reconcile.Load(ctx, e.pool, exp, reconcile.LoadConfig{Layout: e.layout, Workers: 1 + e.r.IntN(3), Stats: stats})
+	_, err = load.Run(ctx, e.pool, exp, load.Config{Layout: e.layout, Workers: 1 + e.r.IntN(3), Stats: stats})
 	return err
 }
 
@@ -38,7 +38,7 @@ func (e *env) load(dir string, at time.Time, crash LoadCrash) {
 	switch crash {
 	case LoadCancelFiles, LoadCancelAtOnce:
 		ctx, cancel := context.WithCancel(e.t.Context())
-		stats := &reconcile.LoadStats{}
+		stats := &load.Stats{}
 		after := int64(e.r.IntN(e.plan.ExportFiles))
 		delay := time.Duration(e.r.IntN(4000)) * time.Microsecond
 		go func() {

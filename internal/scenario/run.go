@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/stream"
 )
 
@@ -158,7 +159,7 @@ func (e *env) runAway() {
 	}
 	before := e.pgItems()
 	_, err := e.follow("follow after being away")
-	mustRefuse := w.IsZero() || e.now().Sub(w) > reconcile.DefaultRetention
+	mustRefuse := w.IsZero() || e.now().Sub(w) > follow.DefaultRetention
 	switch {
 	case err == nil && mustRefuse:
 		e.fail("away %s (watermark %s, now %s): the follow must refuse, and it went on", e.now().Sub(left), w, e.now())

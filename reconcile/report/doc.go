@@ -1,6 +1,6 @@
-// Package report renders the findings of a [reconcile.Diff] for people and
-// programs. Each constructor returns a [reconcile.DiffReport] to set as
-// [reconcile.DiffConfig.Report]:
+// Package report renders the findings of a [diff.Run] for people and
+// programs. Each constructor returns a [diff.Report] to set as
+// [diff.Config.Report]:
 //
 //   - [Text]: a summary with counts by kind, then each finding with its
 //     differing attributes, for a terminal;
@@ -8,5 +8,5 @@
 //   - [HTML]: one self-contained HTML page.
 //
 // A report writes to the io.Writer it is given and is not safe for
-// concurrent use; [reconcile.Diff] calls it from one goroutine.
+// concurrent use; [diff.Run] calls it from one goroutine.
 package report

@@ -10,6 +10,6 @@ func shortTime(t *time.Time) string {
 	return fmtTime(*t)
 }
 
-// fmtTime formats a time as reconcile does in its messages: UTC, to the
+// fmtTime formats a time as package diff does in its messages: UTC, to the
 // millisecond.
 func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

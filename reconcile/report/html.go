@@ -5,15 +5,15 @@ import (
 	"html/template"
 	"io"
 
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/diff"
 )
 
-// HTML returns a [reconcile.DiffReport] writing one self-contained HTML page
+// HTML returns a [diff.Report] writing one self-contained HTML page
 // (no scripts, no external files): the summary, then a table of findings in
 // which each differing attribute path is highlighted with its source and
 // copy values side by side. Findings are written as they come, so the page
-// can be large; cap it with [reconcile.DiffConfig.Limit].
-func HTML(w io.Writer) reconcile.DiffReport { return &htmlReport{w: bufio.NewWriter(w)} }
+// can be large; cap it with [diff.Config.Limit].
+func HTML(w io.Writer) diff.Report { return &htmlReport{w: bufio.NewWriter(w)} }
 
 type htmlReport struct {
 	w     *bufio.Writer
@@ -97,19 +97,19 @@ func init() {
 `))
 }
 
-func (r *htmlReport) Begin(s reconcile.DiffSummary) error {
+func (r *htmlReport) Begin(s diff.Summary) error {
 	if err := htmlTemplates.ExecuteTemplate(r.w, "head", s); err != nil {
 		return err
 	}
 	return r.w.Flush()
 }
 
-func (r *htmlReport) Finding(f reconcile.Finding) error {
+func (r *htmlReport) Finding(f diff.Finding) error {
 	r.shown++
 	return htmlTemplates.ExecuteTemplate(r.w, "finding", f)
 }
 
-func (r *htmlReport) End(s reconcile.DiffSummary) error {
+func (r *htmlReport) End(s diff.Summary) error {
 	if err := htmlTemplates.ExecuteTemplate(r.w, "end", struct{ Shown, Total int64 }{r.shown, s.Inconsistencies() + s.InFlight}); err != nil {
 		return err
 	}

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"io"
 
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/diff"
 )
 
-// JSON returns a [reconcile.DiffReport] writing JSON lines: one object per
+// JSON returns a [diff.Report] writing JSON lines: one object per
 // finding ({"type":"finding", ...}), then one summary object
 // ({"type":"summary", ...}).
-func JSON(w io.Writer) reconcile.DiffReport {
+func JSON(w io.Writer) diff.Report {
 	bw := bufio.NewWriter(w)
 	return &jsonReport{w: bw, enc: json.NewEncoder(bw)}
 }
@@ -22,12 +22,12 @@ type jsonReport struct {
 	n   int
 }
 
-func (r *jsonReport) Begin(reconcile.DiffSummary) error { return nil }
+func (r *jsonReport) Begin(diff.Summary) error { return nil }
 
-func (r *jsonReport) Finding(f reconcile.Finding) error {
+func (r *jsonReport) Finding(f diff.Finding) error {
 	if err := r.enc.Encode(struct {
 		Type string `json:"type"`
-		reconcile.Finding
+		diff.Finding
 	}{"finding", f}); err != nil {
 		return err
 	}
@@ -38,10 +38,10 @@ func (r *jsonReport) Finding(f reconcile.Finding) error {
 	return nil
 }
 
-func (r *jsonReport) End(s reconcile.DiffSummary) error {
+func (r *jsonReport) End(s diff.Summary) error {
 	if err := r.enc.Encode(struct {
 		Type string `json:"type"`
-		reconcile.DiffSummary
+		diff.Summary
 		Consistent bool `json:"consistent"`
 	}{"summary", s, s.Inconsistencies() == 0}); err != nil {
 		return err

@@ -6,21 +6,21 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/diff"
 )
 
-// Text returns a [reconcile.DiffReport] for people at a terminal: the
+// Text returns a [diff.Report] for people at a terminal: the
 // summary with counts by kind, then each finding it is given (cap them with
-// [reconcile.DiffConfig.Limit]) with its differing attributes.
-func Text(w io.Writer) reconcile.DiffReport { return &textReport{w: bufio.NewWriter(w)} }
+// [diff.Config.Limit]) with its differing attributes.
+func Text(w io.Writer) diff.Report { return &textReport{w: bufio.NewWriter(w)} }
 
 type textReport struct {
 	w     *bufio.Writer
 	shown int64
-	sum   reconcile.DiffSummary
+	sum   diff.Summary
 }
 
-func (r *textReport) Begin(s reconcile.DiffSummary) error {
+func (r *textReport) Begin(s diff.Summary) error {
 	r.sum = s
 	fmt.Fprintf(r.w, "diff %d of %s (%s) against %s\n", s.DiffID, s.Table, s.PGTable, s.Source)
 	fmt.Fprintf(r.w, "  compared at I = %s", fmtTime(s.Instant))
@@ -46,16 +46,16 @@ func (r *textReport) Begin(s reconcile.DiffSummary) error {
 	return r.w.Flush()
 }
 
-func (r *textReport) Finding(f reconcile.Finding) error {
+func (r *textReport) Finding(f diff.Finding) error {
 	if r.shown == 0 {
 		fmt.Fprintln(r.w)
 	}
 	r.shown++
 	label := string(f.Kind)
 	switch f.Kind {
-	case reconcile.KindMissing:
+	case diff.KindMissing:
 		label = "missing in PostgreSQL"
-	case reconcile.KindExtra:
+	case diff.KindExtra:
 		label = "extra in PostgreSQL"
 	}
 	if f.InFlight {
@@ -78,7 +78,7 @@ func (r *textReport) Finding(f reconcile.Finding) error {
 	return r.w.Flush()
 }
 
-func (r *textReport) End(s reconcile.DiffSummary) error {
+func (r *textReport) End(s diff.Summary) error {
 	total := s.Inconsistencies() + s.InFlight
 	if r.shown < total {
 		fmt.Fprintf(r.w, "\n(%d of %d findings shown; --limit 0 or --format json for all)\n", r.shown, total)
@@ -86,7 +86,7 @@ func (r *textReport) End(s reconcile.DiffSummary) error {
 	return r.w.Flush()
 }
 
-func provenanceText(p *reconcile.FindingProvenance) string {
+func provenanceText(p *diff.FindingProvenance) string {
 	var b strings.Builder
 	b.WriteString(p.Origin)
 	if p.OriginTime != nil {

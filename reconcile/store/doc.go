@@ -1,7 +1,7 @@
 // Package store is the only package of ddbsync that writes SQL. It owns
-// the PostgreSQL side of a DynamoDB table's copy; package reconcile, above
-// it, decides what to read, in which order and in which transaction, and
-// calls store for every statement. Values reach SQL as parameters (or,
+// the PostgreSQL side of a DynamoDB table's copy; packages load, follow
+// and diff (under reconcile), above it, decide what to read, in which
+// order and in which transaction, and call store for every statement. Values reach SQL as parameters (or,
 // where a statement takes none, quoted by PostgreSQL: [QuoteLiterals],
 // format with %L); identifiers are quoted with pgx.Identifier.
 //

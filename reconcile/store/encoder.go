@@ -58,7 +58,7 @@ func (e *Encoder) ItemIndex() int { return len(e.layout.KeyColumns) }
 
 // Encode returns the row for item with provenance p.
 func (e *Encoder) Encode(item map[string]types.AttributeValue, p Provenance) ([]any, error) {
-	key, err := e.layout.Key.ddb().KeyOf(item)
+	key, err := e.layout.Key.KeyOf(item)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,13 @@
 package store
 
-import "github.com/ddbsync/ddbsync/internal/ddbjson"
+import (
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+)
+
+// This file is the one place a key schema is turned from or into the
+// codec's: callers outside store use [KeySchema] and its methods.
 
 // KeyAttribute is one attribute of a DynamoDB table's primary key.
 type KeyAttribute struct {
@@ -38,6 +45,16 @@ func (k KeySchema) Attributes() []KeyAttribute {
 		return []KeyAttribute{k.Hash}
 	}
 	return []KeyAttribute{k.Hash, k.Range}
+}
+
+// Typed reports whether every key attribute has a type.
+func (k KeySchema) Typed() bool { return k.ddb().Typed() }
+
+// KeyOf returns the key attributes of item, checking that each is present
+// with the schema's type (an untyped attribute accepts S, N or B); its
+// errors match ddbjson's ErrMissingKey.
+func (k KeySchema) KeyOf(item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	return k.ddb().KeyOf(item)
 }
 
 // ddb is k in the codec's terms.

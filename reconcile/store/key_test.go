@@ -3,8 +3,10 @@ package store_test
 import (
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
@@ -42,4 +44,24 @@ func TestParseKeySchema_Rejects(t *testing.T) {
 		_, err := store.ParseKeySchema(spec)
 		require.Error(t, err, spec)
 	}
+}
+
+func TestKeySchema_KeyOf(t *testing.T) {
+	k, err := store.ParseKeySchema("pk:S,sk:N")
+	require.NoError(t, err)
+	require.True(t, k.Typed())
+	item := map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "a"}, "sk": &types.AttributeValueMemberN{Value: "1"},
+		"v": &types.AttributeValueMemberBOOL{Value: true},
+	}
+	key, err := k.KeyOf(item)
+	require.NoError(t, err)
+	require.Equal(t, map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]}, key)
+	delete(item, "sk")
+	_, err = k.KeyOf(item)
+	require.ErrorIs(t, err, ddbjson.ErrMissingKey)
+
+	untyped, err := store.ParseKeySchema("pk,sk")
+	require.NoError(t, err)
+	require.False(t, untyped.Typed())
 }

@@ -73,7 +73,7 @@ func NewLayout(table, schema string, key KeySchema) (Layout, error) {
 	if table == "" {
 		return Layout{}, fmt.Errorf("no table name")
 	}
-	if !key.ddb().Typed() {
+	if !key.Typed() {
 		return Layout{}, fmt.Errorf("table %s: key %s has attributes without a type", table, key)
 	}
 	if schema == "" {

@@ -9,7 +9,7 @@ import (
 
 // The statements that publish a load table as a data table. Each runs one
 // step and returns PostgreSQL's error as is; which steps run, in which
-// order, and how their errors read is package reconcile's publish.
+// order, and how their errors read is reconcile/load/publish.go's.
 
 // BeginPublish prepares the publishing transaction: search_path becomes
 // pg_catalog, so that SQL PostgreSQL generates ([CaptureCarry]) names

@@ -1,0 +1,11 @@
+// Package follow replays a table's DynamoDB stream into its PostgreSQL
+// copy, from the loaded export's instant onward: its one job.
+//
+// [Run] (follow.go) starts or resumes following and proves the stream
+// still holds every change it needs; follow_loop.go runs one reader per
+// shard, parents before children, and publishes the watermark W as
+// [stream.Tracker] decides it (stream/tracker.go); apply.go applies each
+// page of changes, coalesced to the last change of each key, in one
+// transaction with the shard's checkpoint. Every statement is [store]'s;
+// the errors callers branch on are [reconcile]'s.
+package follow

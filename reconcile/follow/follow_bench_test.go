@@ -1,0 +1,205 @@
+package follow_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/internal/emulator"
+	"github.com/ddbsync/ddbsync/internal/reconciletest"
+	"github.com/ddbsync/ddbsync/internal/tenure"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
+	"github.com/ddbsync/ddbsync/stream"
+)
+
+func envInt(b *testing.B, name string, def int) int {
+	if s := os.Getenv(name); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(b, err)
+		return n
+	}
+	return def
+}
+
+// smallItem is a ~300-byte item, for change volumes whose full tenure
+// images would not fit the emulator's memory.
+func smallItem(id string, version int) ddbjson.Item {
+	return ddbjson.Item{
+		"id":            &types.AttributeValueMemberS{Value: id},
+		"versionNumber": &types.AttributeValueMemberN{Value: strconv.Itoa(version)},
+		"status":        &types.AttributeValueMemberS{Value: "active"},
+		"balance":       &types.AttributeValueMemberN{Value: fmt.Sprintf("%d.%02d", version*7%1000, version%100)},
+		"paymentRef":    &types.AttributeValueMemberS{Value: fmt.Sprintf("%010d", version*7919)},
+		"address":       &types.AttributeValueMemberS{Value: "Flat 12 Pembury House Dalston Lane London E8 1LQ"},
+		"flags":         &types.AttributeValueMemberM{Value: ddbjson.Item{"tenanted": &types.AttributeValueMemberBOOL{Value: true}}},
+	}
+}
+
+// writeChanges writes n changes over keys keys with BatchWriteItem, from a
+// few writers at once.
+func writeChanges(b *testing.B, ddb *dynamodb.Client, n, keys int, item func(id string, version int) ddbjson.Item) {
+	const writers = 4
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			var reqs []types.WriteRequest
+			flush := func() {
+				if len(reqs) == 0 {
+					return
+				}
+				_, err := ddb.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{
+					RequestItems: map[string][]types.WriteRequest{tenure.TableName: reqs}})
+				require.NoError(b, err)
+				reqs = reqs[:0]
+			}
+			for i := w; i < n; i += writers {
+				id := fmt.Sprintf("key-%07d", i%keys)
+				reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item(id, i/keys+1)}})
+				// One batch must not hold the same key twice.
+				if len(reqs) == 25 || (i+writers)%keys < writers {
+					flush()
+				}
+			}
+			flush()
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkFollowApply measures how fast follow applies changes from the
+// emulator into PostgreSQL: DDBSYNC_BENCH_CHANGES changes (default
+// 1,000,000) over 4 shards, DDBSYNC_BENCH_KEYS keys (default 250,000),
+// items of ~300 bytes (DDBSYNC_BENCH_ITEM=tenure for tenure-shaped ones).
+//
+//	go test ./reconcile/follow -run '^$' -bench BenchmarkFollowApply -benchtime 1x -timeout 30m
+func BenchmarkFollowApply(b *testing.B) {
+	changes := envInt(b, "DDBSYNC_BENCH_CHANGES", 1_000_000)
+	keys := envInt(b, "DDBSYNC_BENCH_KEYS", 250_000)
+	item := smallItem
+	if os.Getenv("DDBSYNC_BENCH_ITEM") == "tenure" {
+		gen := tenure.NewGenerator(1)
+		var mu sync.Mutex
+		item = func(id string, version int) ddbjson.Item {
+			mu.Lock()
+			defer mu.Unlock()
+			it := gen.ItemWithID(id)
+			it["versionNumber"] = &types.AttributeValueMemberN{Value: strconv.Itoa(version)}
+			return it
+		}
+	}
+	h := reconciletest.NewHarness(b, emulator.WithShards(4))
+	h.ExportAndLoad(h.Now())
+	h.Tick(time.Second)
+	start := time.Now()
+	writeChanges(b, h.DDB, changes, keys, item)
+	b.Logf("wrote %d changes in %s", changes, time.Since(start).Round(time.Millisecond))
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		cfg := h.FollowConfig()
+		cfg.ReaderOptions = []stream.Option{stream.WithPollInterval(10 * time.Millisecond), stream.WithCaughtUpRule(3, 30*time.Millisecond)}
+		res, err := follow.Run(b.Context(), h.Pool, cfg)
+		require.NoError(b, err)
+		require.EqualValues(b, changes, res.Applied)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(changes)*float64(b.N)/b.Elapsed().Seconds(), "changes/s")
+	var rows int
+	require.NoError(b, h.Pool.QueryRow(b.Context(), `SELECT count(*) FROM dynamodb.tenure_information`).Scan(&rows))
+	require.Equal(b, min(changes, keys), rows)
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[int(p*float64(len(s)-1))]
+}
+
+// BenchmarkFollowLag measures end-to-end lag: a writer makes
+// DDBSYNC_BENCH_RATE writes/s (default 2,000) of tenure items for
+// DDBSYNC_BENCH_SECONDS (default 20) while follow runs; every 50th write is
+// timed from its PutItem returning to its version being visible in
+// PostgreSQL. The emulator's clock follows the wall clock here.
+//
+//	go test ./reconcile/follow -run '^$' -bench BenchmarkFollowLag -benchtime 1x
+func BenchmarkFollowLag(b *testing.B) {
+	rate := envInt(b, "DDBSYNC_BENCH_RATE", 2000)
+	seconds := envInt(b, "DDBSYNC_BENCH_SECONDS", 20)
+	for b.Loop() {
+		h := reconciletest.NewHarness(b, emulator.WithShards(4), emulator.WithStartTime(time.Now()))
+		h.Insert(1000)
+		h.ExportAndLoad(h.Now())
+		ctx, cancel := context.WithCancel(b.Context())
+		h.Emu.Clock().Tick() // the emulator's clock follows real time
+		cfg := h.FollowConfig()
+		cfg.UntilCaughtUp = false
+		cfg.Now = time.Now
+		cfg.ReaderOptions = []stream.Option{stream.WithPollInterval(100 * time.Millisecond)}
+		followDone := make(chan error, 1)
+		go func() { _, err := follow.Run(ctx, h.Pool, cfg); followDone <- err }()
+
+		var mu sync.Mutex
+		var lags []time.Duration
+		var probes sync.WaitGroup
+		interval := time.Second / time.Duration(rate)
+		total := rate * seconds
+		next := time.Now()
+		for i := range total {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			next = next.Add(interval)
+			id := h.IDs[i%len(h.IDs)]
+			version := 1000 + i
+			it := h.Gen.ItemWithID(id)
+			it["versionNumber"] = &types.AttributeValueMemberN{Value: strconv.Itoa(version)}
+			_, err := h.DDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tenure.TableName), Item: it})
+			require.NoError(b, err)
+			if i%50 != 0 {
+				continue
+			}
+			written := time.Now()
+			probes.Go(func() {
+				for ctx.Err() == nil {
+					var v int
+					err := h.Pool.QueryRow(ctx, `SELECT (doc->>'versionNumber')::int FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&v)
+					if err == nil && v >= version {
+						mu.Lock()
+						lags = append(lags, time.Since(written))
+						mu.Unlock()
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			})
+		}
+		done := make(chan struct{})
+		go func() { probes.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			b.Fatal("some writes never became visible")
+		}
+		cancel()
+		require.NoError(b, <-followDone)
+		b.ReportMetric(float64(percentile(lags, 0.5).Milliseconds()), "p50-lag-ms")
+		b.ReportMetric(float64(percentile(lags, 0.99).Milliseconds()), "p99-lag-ms")
+		b.ReportMetric(float64(percentile(lags, 1).Milliseconds()), "max-lag-ms")
+		b.ReportMetric(float64(total)/float64(seconds), "writes/s")
+	}
+}

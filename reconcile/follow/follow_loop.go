@@ -1,0 +1,346 @@
+package follow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/store"
+	"github.com/ddbsync/ddbsync/stream"
+)
+
+// loop runs the shard readers and publishes the watermark. Only this
+// goroutine touches f.shards, f.lineage and f.watermark; readers report
+// through events.
+func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt time.Time) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	events := make(chan shardEvent)
+	if err := f.discover(ctx, desc, listedAt); err != nil {
+		return err
+	}
+	f.startReady(ctx, events, &wg)
+	ticker := time.NewTicker(f.cfg.DiscoverInterval)
+	defer ticker.Stop()
+	for {
+		if f.cfg.UntilCaughtUp && f.tracker.CaughtUp() {
+			// Confirm against a fresh listing: a shard may have appeared.
+			if err := f.rediscover(ctx, events, &wg); err != nil {
+				return err
+			}
+			if f.tracker.CaughtUp() {
+				return f.publishWatermark(ctx)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev := <-events:
+			if ev.err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return f.fail(ev)
+			}
+			s := f.shards[ev.id]
+			f.tracker.Read(ev.state)
+			if ev.state.Progress == stream.ProgressFinished {
+				s.state, s.running = store.ShardFinished, false
+				f.log.Info("shard finished", slog.String("shard_id", s.id))
+				// Its children may not have been listed yet.
+				if err := f.rediscover(ctx, events, &wg); err != nil {
+					return err
+				}
+			} else if s.state == store.ShardPending {
+				s.state = store.ShardReading
+			}
+			if err := f.updateWatermark(ctx); err != nil {
+				return err
+			}
+			f.countShards()
+		case <-ticker.C:
+			if err := f.rediscover(ctx, events, &wg); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (f *follower) rediscover(ctx context.Context, events chan<- shardEvent, wg *sync.WaitGroup) error {
+	listedAt := f.cfg.Now()
+	desc, err := stream.Describe(ctx, f.cfg.Streams, f.arn)
+	if err != nil {
+		if errors.Is(err, stream.ErrStreamNotFound) {
+			return &stream.GapError{Table: f.cfg.Table, Reason: fmt.Sprintf("stream %s no longer exists", f.arn), Cause: err}
+		}
+		return fmt.Errorf("table %s: describing stream %s: %w", f.cfg.Table, f.arn, err)
+	}
+	if err := f.discover(ctx, desc, listedAt); err != nil {
+		return err
+	}
+	f.startReady(ctx, events, wg)
+	return nil
+}
+
+// discover takes a shard listing: a shard we know of and had not finished
+// that is no longer listed is a gap; new shards are recorded.
+func (f *follower) discover(ctx context.Context, desc stream.Description, listedAt time.Time) error {
+	lin, err := stream.NewShardLineage(desc.Shards)
+	if err != nil {
+		return fmt.Errorf("table %s: %w", f.cfg.Table, err)
+	}
+	var unfinished []string
+	for id, s := range f.shards {
+		if s.state != store.ShardFinished {
+			unfinished = append(unfinished, id)
+		}
+	}
+	if gone := lin.Unlisted(unfinished); len(gone) > 0 {
+		gap := &stream.GapError{Table: f.cfg.Table, Shards: gone, From: f.watermark,
+			Reason: "shards vanished from the stream (trimmed after 24 hours) before ddbsync read them to their end"}
+		for _, id := range gone {
+			f.shards[id].state = store.ShardGap
+		}
+		f.countShards()
+		f.markGap(gone, gap.Error())
+		return gap
+	}
+	for _, id := range lin.Order() {
+		if _, ok := f.shards[id]; ok {
+			continue
+		}
+		sh, _ := lin.Shard(id)
+		parent := sh.ParentID
+		if err := f.exec(ctx, func() error { return store.Shards.Add(ctx, f.pool, f.cfg.Table, id, parent) }); err != nil {
+			return fmt.Errorf("table %s: recording shard %s: %w", f.cfg.Table, id, err)
+		}
+		f.shards[id] = &shardRun{id: id, parent: parent, state: store.ShardPending}
+	}
+	listed := make([]stream.Shard, 0, lin.Len())
+	for _, id := range lin.Order() {
+		sh, _ := lin.Shard(id)
+		listed = append(listed, sh)
+	}
+	f.tracker.Listed(listedAt, listed...)
+	f.lineage = lin
+	f.countShards()
+	return nil
+}
+
+// startReady starts a reader for every shard whose parent is done.
+func (f *follower) startReady(ctx context.Context, events chan<- shardEvent, wg *sync.WaitGroup) {
+	finished := f.finishedSet()
+	for _, id := range f.lineage.Ready(finished) {
+		s := f.shards[id]
+		if s == nil || s.running || s.state == store.ShardFinished {
+			continue
+		}
+		orphan := s.parent != "" && f.lineage.ParentState(id, finished) == stream.ParentAbsent
+		start := stream.TrimHorizon()
+		if s.lastSeq != "" {
+			start = stream.AfterSequenceNumber(s.lastSeq)
+		}
+		s.running = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.readShard(ctx, s.id, s.parent, start, orphan, events)
+		}()
+	}
+}
+
+// readShard reads one shard to its end (or until ctx is done), applying
+// each page before reading the next.
+func (f *follower) readShard(ctx context.Context, id, parent string, start stream.Position, orphan bool, events chan<- shardEvent) {
+	send := func(ev shardEvent) bool {
+		select {
+		case events <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	opts := append([]stream.Option{stream.WithSkipBefore(f.start), stream.WithLogger(f.log),
+		stream.WithRetryHook(f.cfg.Stats.countRetry)}, f.cfg.ReaderOptions...)
+	r, err := stream.NewShardReader(f.cfg.Streams, f.arn, id, start, opts...)
+	if err != nil {
+		send(shardEvent{id: id, err: err})
+		return
+	}
+	checked := !orphan || start.Kind == stream.PositionAfterSequenceNumber
+	for {
+		p, err := r.Next(ctx)
+		if err != nil {
+			send(shardEvent{id: id, err: err})
+			return
+		}
+		if !checked && !p.FirstRecordTime.IsZero() {
+			checked = true
+			if err := f.checkOrphan(ctx, id, parent, p.FirstRecordTime); err != nil {
+				send(shardEvent{id: id, err: err})
+				return
+			}
+		}
+		if !checked && len(p.Changes) > 0 {
+			panic("unreachable: changes from an unchecked orphan shard")
+		}
+		if len(p.Changes) > 0 || p.Skipped > 0 || p.Finished {
+			u := pageUpdate{table: f.cfg.Table, shardID: id, changes: p.Changes, finished: p.Finished, first: p.FirstRecordTime}
+			if p.Position.Kind == stream.PositionAfterSequenceNumber {
+				u.position = p.Position.SequenceNumber
+			}
+			if n := len(p.Changes); n > 0 {
+				u.last = p.Changes[n-1].ApproximateCreationTime
+			}
+			if err := f.applyWithRetry(ctx, u); err != nil {
+				send(shardEvent{id: id, err: err})
+				return
+			}
+		}
+		if !send(shardEvent{id: id, state: p.State}) || p.Finished {
+			return
+		}
+	}
+}
+
+// checkOrphan applies the structural check: a shard whose parent is gone
+// and was never finished by us, and whose own oldest record is after the
+// replay start, may have lost its parent's changes.
+func (f *follower) checkOrphan(ctx context.Context, id, parent string, first time.Time) error {
+	if !first.After(f.start) {
+		return nil // the parent closed before the replay start: nothing of it is needed
+	}
+	reason := fmt.Sprintf("shard %s's parent %s is gone from the stream and was never read by ddbsync, and %s's oldest record (%s) "+
+		"is after the replay start, so %s may have held changes that are lost", id, parent, id,
+		first.UTC().Format(time.RFC3339), parent)
+	if !f.cfg.AcceptGap {
+		return &stream.GapError{Table: f.cfg.Table, Shards: []string{parent, id}, From: f.start, To: first,
+			Reason: reason, Acceptable: true}
+	}
+	f.log.Warn("going on past an accepted gap", slog.String("shard_id", id), slog.String("parent_shard_id", parent))
+	return f.exec(ctx, func() error {
+		return store.Streams.AcceptGap(ctx, f.pool, f.cfg.Table, time.Now().UTC().Format(time.RFC3339)+": "+reason)
+	})
+}
+
+// applyWithRetry applies a page, retrying while the database is away.
+func (f *follower) applyWithRetry(ctx context.Context, u pageUpdate) error {
+	err := f.retryDB(ctx, "shard "+u.shardID, func() error {
+		n, ttl, err := f.apply.apply(ctx, f.pool, u)
+		if err == nil {
+			f.cfg.Stats.countEvents(u.changes)
+			f.cfg.Stats.Applied.Add(n)
+			f.cfg.Stats.TTLRemoves.Add(ttl)
+			f.cfg.Stats.Pages.Add(1)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("table %s: applying shard %s: %w", f.cfg.Table, u.shardID, err)
+	}
+	return nil
+}
+
+// countShards publishes the shard states for metrics.
+func (f *follower) countShards() {
+	var n [4]int64
+	for _, s := range f.shards {
+		for i, st := range ShardStates {
+			if string(s.state) == st {
+				n[i]++
+			}
+		}
+	}
+	for i := range n {
+		f.cfg.Stats.shardStates[i].Store(n[i])
+	}
+}
+
+// updateWatermark persists W when the tracker moves it on.
+func (f *follower) updateWatermark(ctx context.Context) error {
+	w := f.tracker.Watermark(f.cfg.Now())
+	if !w.Time.After(f.watermark) {
+		return nil
+	}
+	f.watermark = w.Time
+	f.cfg.Stats.watermarkNanos.Store(w.Time.UnixNano())
+	return f.exec(ctx, func() error { return store.Streams.SetWatermark(ctx, f.pool, f.cfg.Table, w.Time, w.ShardID) })
+}
+
+// exec runs a bookkeeping statement, retrying while the database is away.
+func (f *follower) exec(ctx context.Context, op func() error) error {
+	return f.retryDB(ctx, "bookkeeping", op)
+}
+
+// retryDB runs op until it succeeds, fails for good, or ctx is done,
+// waiting with capped, jittered backoff while the database is away
+// (a restart, a lost connection).
+func (f *follower) retryDB(ctx context.Context, what string, op func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := op()
+		if err == nil || !reconcile.Retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		f.cfg.Stats.ApplyRetries.Add(1)
+		d := f.cfg.ApplyBackoff.Delay(attempt, func(m time.Duration) time.Duration { return rand.N(m + 1) })
+		f.log.Warn("database unavailable; retrying", slog.String("what", what),
+			slog.Int("attempt", attempt+1), slog.Duration("delay", d), slog.String("error", err.Error()))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (f *follower) publishWatermark(ctx context.Context) error {
+	if err := f.updateWatermark(ctx); err != nil {
+		return err
+	}
+	f.log.Info("caught up", slog.Time("watermark", f.watermark), slog.Int64("applied", f.cfg.Stats.Applied.Load()))
+	return nil
+}
+
+// fail turns a reader's error into the follow's, recording gaps.
+func (f *follower) fail(ev shardEvent) error {
+	if gap, ok := errors.AsType[*stream.GapError](ev.err); ok {
+		if gap.Table == "" { // a reader's gap: add what the follower knows
+			g := *gap
+			g.Table, g.Shards, g.From = f.cfg.Table, []string{ev.id}, f.watermark
+			gap = &g
+		}
+		shards := gap.Shards
+		if len(shards) == 0 {
+			shards = []string{ev.id}
+		}
+		f.markGap(shards, gap.Error())
+		return gap
+	}
+	if errors.Is(ev.err, stream.ErrGap) || errors.Is(ev.err, stream.ErrShardGone) {
+		g := &stream.GapError{Table: f.cfg.Table, Shards: []string{ev.id}, From: f.watermark,
+			Reason: "the stream no longer holds the changes after this shard's checkpoint", Cause: ev.err}
+		f.markGap([]string{ev.id}, g.Error())
+		return g
+	}
+	return fmt.Errorf("table %s: shard %s: %w", f.cfg.Table, ev.id, ev.err)
+}
+
+// markGap records the shards where following stopped, for status.
+func (f *follower) markGap(shards []string, detail string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, id := range shards {
+		if err := store.Shards.MarkGap(ctx, f.pool, f.cfg.Table, id, detail); err != nil {
+			f.log.Warn("recording the gap failed", slog.String("shard_id", id), slog.String("error", err.Error()))
+		}
+	}
+}

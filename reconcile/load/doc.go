@@ -1,0 +1,11 @@
+// Package load loads a verified DynamoDB export into PostgreSQL and
+// publishes it as the table's copy: its one job.
+//
+// [Run] (load.go) copies each data file of an export into an unpublished
+// load table, one transaction per file together with its bookkeeping row,
+// so an interrupted load resumes where it stopped; publish.go then adds
+// the primary key and makes the load table the data table, all-or-nothing,
+// keeping what users built on the previous copy. [Abandon] drops an
+// unfinished load. Every statement is [store]'s; the errors callers branch
+// on are [reconcile]'s.
+package load

@@ -1,0 +1,258 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/store"
+	"github.com/ddbsync/ddbsync/snapshot"
+)
+
+// publication is a finished load about to be published.
+type publication struct {
+	exp       *snapshot.Export
+	layout    reconcile.Layout
+	loadID    int64
+	loadTable pgx.Identifier
+	log       *slog.Logger
+}
+
+// publish checks the load is complete, adds the primary key, and makes the
+// load table the data table, all-or-nothing.
+//
+// A table with no published copy simply gets the load table. A reload
+// keeps the published relation's dependents: when all of them are of kinds
+// [store.CaptureCarry] re-creates (views, indexes, grants, comments, policies,
+// owner), the old relation is dropped and the load table renamed into its
+// place with them re-created, which rewrites no row; otherwise the rows are
+// copied into the existing relation, which keeps everything but rewrites
+// the data. Either way readers see the old rows until the commit and the
+// new rows after it.
+func publish(ctx context.Context, pool *pgxpool.Pool, p publication) (int64, error) {
+	l := p.layout
+	items, err := checkComplete(ctx, pool, p)
+	if err != nil {
+		return 0, err
+	}
+	tmpPK := store.LoadTableName(p.loadID) + "_pkey"
+	if err := addPrimaryKey(ctx, pool, p, tmpPK); err != nil {
+		return 0, err
+	}
+
+	for attempt := 1; ; attempt++ {
+		err := publishTx(ctx, pool, p, tmpPK, items)
+		if !errors.Is(err, errChangedMeanwhile) || attempt == 3 {
+			return items, err
+		}
+		p.log.Info("what depends on the table changed while publishing; trying again", slog.String("table", l.Table))
+	}
+}
+
+// errChangedMeanwhile is a dependent of the published table created or
+// changed while the publishing transaction re-created its views.
+var errChangedMeanwhile = errors.New("what depends on the table changed while publishing")
+
+func publishTx(ctx context.Context, pool *pgxpool.Pool, p publication, tmpPK string, items int64) error {
+	l := p.layout
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// Generated SQL then names every object with its schema.
+	if err := store.BeginPublish(ctx, tx, l.Schema); err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	old, comment, err := claimPublished(ctx, tx, l)
+	if err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	if old == 0 {
+		err = moveIn(ctx, tx, p, tmpPK)
+	} else {
+		err = replace(ctx, tx, p, old, tmpPK)
+	}
+	if err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	if err := setComment(ctx, tx, p, comment); err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	if err := recordPublished(ctx, tx, p, items); err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	return nil
+}
+
+func checkComplete(ctx context.Context, pool *pgxpool.Pool, p publication) (int64, error) {
+	files, items, err := store.LoadFiles.Totals(ctx, pool, p.loadID)
+	if err != nil {
+		return 0, err
+	}
+	if files != int64(len(p.exp.Files)) || items != p.exp.Summary.ItemCount {
+		return 0, fmt.Errorf("%w: loaded %d files with %d items, the export has %d files with %d items",
+			snapshot.ErrCount, files, items, len(p.exp.Files), p.exp.Summary.ItemCount)
+	}
+	return items, nil
+}
+
+// addPrimaryKey adds the load table's primary key, unless an earlier,
+// interrupted publish did, outside the publishing transaction so that
+// readers are not blocked while it builds.
+func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name string) error {
+	hasPK, err := store.HasConstraint(ctx, pool, store.BookkeepingSchema, name)
+	if err != nil || hasPK {
+		return err
+	}
+	if err := store.AddPrimaryKey(ctx, pool, p.layout, p.loadTable, name); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return fmt.Errorf("%w: %w (%s)", snapshot.ErrCorrupt, reconcile.ErrDuplicateKey, pgErr.Detail)
+		}
+		return fmt.Errorf("adding the primary key: %w", err)
+	}
+	return nil
+}
+
+// claimPublished finds the table's published copy and moves it to the
+// layout's schema and name if it lives elsewhere ([Config.MoveSchema]:
+// a relation moves with its indexes, policies and grants, and views follow
+// it). It returns its oid (0 when there is none) and its comment.
+func claimPublished(ctx context.Context, tx pgx.Tx, l reconcile.Layout) (uint32, *string, error) {
+	old, schema, name, comment, err := store.Tables.Relation(ctx, tx, l.Table)
+	if err != nil {
+		return 0, nil, fmt.Errorf("finding the published copy: %w", err)
+	}
+	if old == 0 {
+		return 0, nil, nil
+	}
+	if schema != l.Schema {
+		if err := store.SetSchema(ctx, tx, pgx.Identifier{schema, name}, l.Schema); err != nil {
+			return 0, nil, fmt.Errorf("moving %s to schema %s: %w", pgx.Identifier{schema, name}.Sanitize(), l.Schema, err)
+		}
+	}
+	if name != l.Name {
+		if err := store.Rename(ctx, tx, pgx.Identifier{l.Schema, name}, l.Name); err != nil {
+			return 0, nil, fmt.Errorf("renaming %s: %w", pgx.Identifier{l.Schema, name}.Sanitize(), err)
+		}
+	}
+	return old, comment, nil
+}
+
+// moveIn renames the load table to the data table's name.
+func moveIn(ctx context.Context, tx pgx.Tx, p publication, tmpPK string) error {
+	l := p.layout
+	pkName := l.Name + "_pkey"
+	if len(pkName) > store.MaxIdentLen {
+		pkName = tmpPK
+	}
+	return store.SwapIn(ctx, tx, l, p.loadTable, tmpPK, pkName)
+}
+
+// replace puts the load table's rows in place of those of the published
+// relation old, keeping what was built on it.
+func replace(ctx context.Context, tx pgx.Tx, p publication, old uint32, tmpPK string) error {
+	load, err := store.RelationOID(ctx, tx, p.loadTable)
+	if err != nil {
+		return fmt.Errorf("finding the load table: %w", err)
+	}
+	ident := p.layout.Ident().Sanitize()
+	plan, err := store.CaptureCarry(ctx, tx, old, load)
+	if err != nil {
+		return fmt.Errorf("reading what depends on %s: %w", ident, err)
+	}
+	if len(plan.Foreign) > 0 {
+		p.log.Info("publishing by copying the rows: the table has dependents ddbsync does not re-create",
+			slog.String("table", p.layout.Table), slog.String("dependents", strings.Join(plan.Foreign, "; ")))
+		return copyRows(ctx, tx, p, plan.Foreign)
+	}
+	// Readers of a view lock it before the table under it: drop the views,
+	// outermost first, before locking the table, or they could deadlock.
+	if err := plan.DropViews(ctx, tx); err != nil {
+		return err
+	}
+	if err := store.LockExclusive(ctx, tx, p.layout.Ident()); err != nil {
+		return fmt.Errorf("locking %s: %w", ident, err)
+	}
+	// Nothing may have been built on the table between the capture and the
+	// lock: compare with what it has now that nobody else can change it.
+	now, err := store.CaptureCarry(ctx, tx, old, load)
+	if err != nil {
+		return fmt.Errorf("reading what depends on %s: %w", ident, err)
+	}
+	if !plan.Unchanged(now) {
+		return errChangedMeanwhile
+	}
+	if err := store.DropTable(ctx, tx, p.layout.Ident()); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "2BP01" {
+			return fmt.Errorf("%s has dependent objects ddbsync did not expect (%s): %w", p.layout.Ident().Sanitize(), pgErr.Detail, err)
+		}
+		return err
+	}
+	if err := moveIn(ctx, tx, p, tmpPK); err != nil {
+		return err
+	}
+	return plan.Restore(ctx, tx)
+}
+
+// copyRows replaces the published relation's rows with the load table's.
+// It rewrites every row (a 200,000-item table takes about 20 s where
+// renaming takes well under one), but keeps whatever depends on the
+// relation. Row triggers on the table fire.
+func copyRows(ctx context.Context, tx pgx.Tx, p publication, why []string) error {
+	if err := store.CopyInto(ctx, tx, p.layout, p.loadTable); err != nil {
+		return fmt.Errorf("copying the rows into %s, whose dependents (%s) ddbsync cannot re-create: %w",
+			p.layout.Ident().Sanitize(), strings.Join(why, "; "), err)
+	}
+	return nil
+}
+
+// setComment keeps a comment a user gave the table and otherwise says
+// which export ddbsync loaded it from.
+func setComment(ctx context.Context, tx pgx.Tx, p publication, old *string) error {
+	l := p.layout
+	comment := fmt.Sprintf("%s: loaded from export %s", ourCommentPrefix(l), p.exp.ID())
+	if old != nil && !strings.HasPrefix(*old, ourCommentPrefix(l)) {
+		comment = *old
+	}
+	if err := store.CommentOnTable(ctx, tx, l, comment); err != nil {
+		return fmt.Errorf("commenting the table: %w", err)
+	}
+	return nil
+}
+
+func ourCommentPrefix(l reconcile.Layout) string {
+	return fmt.Sprintf("DynamoDB table %s, managed by ddbsync", l.Table)
+}
+
+// recordPublished updates the bookkeeping: the table's new copy, and the
+// follow position reset, since the copy now reflects the export's instant.
+func recordPublished(ctx context.Context, tx pgx.Tx, p publication, items int64) error {
+	l := p.layout
+	if err := store.Tables.RecordPublished(ctx, tx, store.Publication{Layout: l, LoadID: p.loadID, ExportArn: p.exp.ID(),
+		ExportTime: p.exp.Summary.ExportTime, Items: items}); err != nil {
+		return fmt.Errorf("recording the table: %w", err)
+	}
+	if err := store.Streams.Reset(ctx, tx, l.Table); err != nil {
+		return fmt.Errorf("resetting the stream position: %w", err)
+	}
+	if err := store.Tombstones.Clear(ctx, tx, l.Table); err != nil {
+		return fmt.Errorf("clearing tombstones: %w", err)
+	}
+	if err := store.Loads.MarkPublished(ctx, tx, p.loadID); err != nil {
+		return fmt.Errorf("recording the load: %w", err)
+	}
+	return nil
+}
