@@ -16,30 +16,53 @@
 //     children ([ShardLineage.Order]), the shards ready to read given the
 //     finished ones ([ShardLineage.Ready]), and orphans whose parent is gone
 //     without our having finished it ([ShardLineage.Orphans]), the structural
-//     gap case the caller must decide on.
+//     gap case the caller must decide on. [Orphan.ParentClosedBefore] settles
+//     it from the orphan's id when the id proves the parent closed before the
+//     replay start ([ShardCreated] reads the creation time AWS's shard ids
+//     are observed to carry).
 //   - [ShardReader] reads one shard from a [Position] ([TrimHorizon] or
 //     [AfterSequenceNumber]) and returns [Page]s. It renews expired iterators,
 //     backs off on throttling and server errors, decides when an open shard is
 //     caught up, and turns lost data into a [*GapError] wrapping [ErrGap].
 //   - [Tracker] decides the watermark W, in one place: fed the listings and
-//     each page's [ShardState], it returns W, never earlier than before. Its
-//     doc gives every rule (finished shards whose children are not listed
-//     yet, caught-up shards that have closed, shards not read yet).
+//     each page's [ShardState], it returns W, never earlier than before, and
+//     says when a fresh listing would move W on ([Tracker.ListingDue]). Its
+//     doc gives every rule and what in the Streams API each rests on.
 //   - [CompareSequenceNumbers] compares sequence numbers numerically, the only
 //     correct way (they are decimal strings of up to 40 digits, of varying
 //     length, and not contiguous).
+//
+// # What the watermark rests on
+//
+// AWS never says that an open shard was read to its end, and does not
+// promise when a change shows in the stream or in what order of creation
+// times. W rests on three assumptions, each an option with a default chosen
+// in options.go: at most k−1 spurious empty pages in a row
+// ([WithCaughtUpRule], k = 5); a change shows in its shard, and a closing in
+// DescribeStream, within the propagation margin ([WithPropagationMargin],
+// 5 s); a record is never dated more than the tolerance before one ahead of
+// it in its lineage ([WithCreationTimeTolerance], 1 s). On a quiet table W
+// trails the present by about the caught-up run (2 s), the margin and a
+// second of rounding, provided the follower lists the stream when
+// [Tracker.ListingDue] says so.
 //
 // # A follower loop
 //
 //	tracker := stream.NewTracker(s)         // S = exportTime − 5 min on the first run; on resume, the stored S
 //	tracker.Resume(publishedW)               // on resume: W never goes back
 //	for _, id := range finishedInCheckpoints { tracker.Finished(id) }
-//	listedAt := now()                        // before the call
-//	desc, err := stream.Describe(ctx, api, arn)
-//	if err := stream.CheckViewType(desc.ViewType); err != nil { ... }
-//	lin, err := stream.NewShardLineage(desc.Shards)
-//	tracker.Listed(listedAt, shardsOf(lin)...) // again after every listing (periodically, and when a shard finishes)
-//	for _, o := range lin.Orphans(finished) { ... decide: refuse, or accept the gap }
+//	list := func() {                         // at start, every discover interval, when a shard finishes,
+//		listedAt := now()                    // and when tracker.ListingDue(), paced (DescribeStream: 10 calls/s)
+//		desc, err := stream.Describe(ctx, api, arn)
+//		if err := stream.CheckViewType(desc.ViewType); err != nil { ... }
+//		lin, err := stream.NewShardLineage(desc.Shards)
+//		tracker.Listed(listedAt, shardsOf(lin)...)
+//		for _, o := range lin.Orphans(finished) {
+//			if o.ParentClosedBefore(s) { continue } // its id proves nothing of the parent is needed
+//			// else: check the orphan's first record before applying it
+//			// (Page.FirstRecordTime <= S), or refuse, or accept the gap
+//		}
+//	}
 //	for _, id := range lin.Ready(finished) {  // each in its own goroutine; one goroutine feeds the tracker
 //		pos := stream.TrimHorizon()            // or AfterSequenceNumber(checkpoint)
 //		r, err := stream.NewShardReader(api, arn, id, pos, stream.WithSkipBefore(s))
@@ -48,7 +71,8 @@
 //			// apply page.Changes and checkpoint page.Position in one transaction
 //			tracker.Read(page.State)
 //			if w := tracker.Watermark(now()); w.Time.After(published) { publish w.Time }
-//			if page.Finished { finished[id] = true; break } // list again: children may now be ready
+//			if tracker.ListingDue() { list() }  // paced: at most one listing a second per table
+//			if page.Finished { finished[id] = true; list(); break } // its children may now be ready
 //		}
 //	}
 //

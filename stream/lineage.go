@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 )
@@ -64,6 +65,37 @@ func (p ParentState) String() string {
 type Orphan struct {
 	ShardID  string
 	ParentID string
+}
+
+// parentCloseAllowance is how long after a child's creation (as its id
+// tells) its parent is taken to close at the latest, and how far the clock
+// behind shard ids may run behind the clock behind record creation times.
+// In AWS's examples a child is numbered when its parent rolls over; the
+// allowance only makes the proof insist on a clear lead.
+const parentCloseAllowance = time.Minute
+
+// ParentClosedBefore reports whether the orphan's id proves that its gone
+// parent closed before s, so that every change the parent held was created
+// before s. A child is created when its parent closes (a rollover or a
+// split), and the parent takes no record after that; so an orphan created
+// (by [ShardCreated]) more than a minute before s has a parent whose changes
+// all precede s. With s the replay start S, those changes are all in the
+// export the copy was loaded from: losing the parent loses nothing.
+//
+// It returns false, the safe answer that leaves the caller to its other
+// checks, when either id does not carry a creation time, when the parent's
+// id is not earlier than the orphan's (ids that do not follow the observed
+// format), or when the orphan was created too close to s or after it.
+func (o Orphan) ParentClosedBefore(s time.Time) bool {
+	created, ok := ShardCreated(o.ShardID)
+	if !ok {
+		return false
+	}
+	parent, ok := ShardCreated(o.ParentID)
+	if !ok || !parent.Before(created) {
+		return false
+	}
+	return created.Add(parentCloseAllowance).Before(s)
 }
 
 // ShardLineage is a shard listing arranged by parent links. It is built once
@@ -234,8 +266,9 @@ func (l *ShardLineage) Ready(finished map[string]bool) []string {
 // Orphans returns, in [ShardLineage.Order], the unfinished shards whose
 // parent is absent from the listing and not finished by the caller. The
 // parent's records are gone. That loses nothing when the parent closed before
-// the caller's start instant (T − skew), which the caller proves by the
-// orphan's first record being at or before it ([Page].FirstRecordTime);
+// the caller's start instant S (T − skew), which the caller proves either
+// before reading by the orphan's id ([Orphan.ParentClosedBefore]), or by the
+// orphan's first record being at or before S ([Page].FirstRecordTime);
 // otherwise it is a gap the caller must refuse, naming both shards.
 func (l *ShardLineage) Orphans(finished map[string]bool) []Orphan {
 	var out []Orphan

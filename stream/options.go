@@ -9,22 +9,53 @@ import (
 )
 
 // Defaults of the tunables; each can be changed with an [Option].
+//
+// The caught-up rule and the margins are assumptions about AWS, which
+// documents none of them; [Tracker] says which rule rests on which. The
+// watermark W is only as good as they are, and each buys safety with
+// freshness: on a quiet table W trails the present by about
+// (k−1) × (poll interval + GetRecords latency), or the span if longer, plus
+// the propagation margin, plus up to a second of rounding (and more when a
+// listing older than the run of empty pages holds it: [Tracker.ListingDue]).
+// With the defaults that is about 2 s + 5 s + 1 s.
 const (
 	// DefaultPollInterval is the wait after an empty page of an open shard.
 	// AWS advises 0.25–1 s between empty polls; Lambda polls about 4×/s.
 	DefaultPollInterval = 500 * time.Millisecond
 	// DefaultCaughtUpPages and DefaultCaughtUpSpan: an open shard counts as
-	// caught up after this many consecutive empty pages spanning at least
-	// this long. One empty page proves nothing: GetRecords may need several
-	// calls to get past empty parts of a shard.
-	DefaultCaughtUpPages = 3
+	// caught up after this many consecutive empty pages, the last at least
+	// this long after the first.
+	//
+	// The bound: the rule holds if GetRecords never returns k (the pages)
+	// spurious empty pages in a row, empty while a record that reached the
+	// shard before the call waits further along it; one of the last k then
+	// found the end. AWS says only that "it might take multiple calls to get
+	// to a portion of the shard that contains stream records", so this is an
+	// assumption, and k−1 = 4 is the most it tolerates by default. The span
+	// is a second guard, for runs that come in quick succession; it cannot
+	// be relied on (a slow or retried call stretches a few pages over
+	// seconds), so the proof rests on the page count. Five pages at the
+	// default poll interval take about the 2 s span, so raising k from 3 to 5
+	// costs no freshness at the defaults. A small [WithLimit] may make empty
+	// pages more frequent (a page then covers less of the shard).
+	DefaultCaughtUpPages = 5
 	DefaultCaughtUpSpan  = 2 * time.Second
 	// MinCaughtUpPages is the fewest empty pages the caught-up rule accepts.
 	MinCaughtUpPages = 3
-	// DefaultPropagationMargin is subtracted from the time of the first empty
-	// page to give the caught-up time: a change reaches the stream a moment
-	// after its (second-rounded) creation time.
+	// DefaultPropagationMargin is subtracted from the time the first empty
+	// page of a caught-up run was asked for, and from the time of a listing
+	// showing a shard open: a change may become readable in its shard, and
+	// a shard's closing may show in DescribeStream, up to this long after it
+	// happened. AWS only says records appear "in near-real time". Second
+	// rounding is not part of it: the tracker floors W to the second.
 	DefaultPropagationMargin = 5 * time.Second
+	// DefaultCreationTimeTolerance is how much earlier than the latest
+	// creation time read a record still to come in the shard (or in its
+	// children) may be dated. AWS promises creation order per item only, and
+	// rounds creation times down to the second; a tolerance of one second
+	// covers records stamped by clocks a fraction of a second apart on either
+	// side of a second boundary.
+	DefaultCreationTimeTolerance = time.Second
 	// DefaultIteratorMaxAge is the age at which an iterator is renewed before
 	// use; AWS expires them after 15 minutes.
 	DefaultIteratorMaxAge = 14 * time.Minute
@@ -54,6 +85,7 @@ type config struct {
 	caughtUpPages     int
 	caughtUpSpan      time.Duration
 	propagationMargin time.Duration
+	timeTolerance     time.Duration
 	iteratorMaxAge    time.Duration
 	limit             int32
 	backoff           Backoff
@@ -70,6 +102,7 @@ func defaultConfig() config {
 		caughtUpPages:     DefaultCaughtUpPages,
 		caughtUpSpan:      DefaultCaughtUpSpan,
 		propagationMargin: DefaultPropagationMargin,
+		timeTolerance:     DefaultCreationTimeTolerance,
 		iteratorMaxAge:    DefaultIteratorMaxAge,
 		limit:             DefaultLimit,
 		backoff:           DefaultBackoff(),
@@ -123,7 +156,9 @@ func WithPollInterval(d time.Duration) Option {
 // WithCaughtUpRule sets when an open shard counts as caught up: after pages
 // consecutive empty pages (at least [MinCaughtUpPages]) whose first came at
 // least span before the last. Defaults: [DefaultCaughtUpPages],
-// [DefaultCaughtUpSpan].
+// [DefaultCaughtUpSpan]. The watermark is right only if GetRecords never
+// returns pages spurious empty pages in a row: a test that injects n of them
+// needs pages > n.
 func WithCaughtUpRule(pages int, span time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if pages < MinCaughtUpPages || span < 0 {
@@ -134,14 +169,31 @@ func WithCaughtUpRule(pages int, span time.Duration) Option {
 	})
 }
 
-// WithPropagationMargin sets how far before the first empty page the
-// caught-up time is put (default [DefaultPropagationMargin]); d must be >= 0.
+// WithPropagationMargin sets how long after a change (or a shard's closing)
+// it may take to show in GetRecords (or DescribeStream): the caught-up time
+// is put that far before the first empty page, and a listing counts that
+// far before it was asked for (default [DefaultPropagationMargin]); d must
+// be >= 0.
 func WithPropagationMargin(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("propagation margin %v: want >= 0", d)
 		}
 		c.propagationMargin = d
+		return nil
+	})
+}
+
+// WithCreationTimeTolerance sets how much earlier than the latest creation
+// time read a record still to come may be dated (default
+// [DefaultCreationTimeTolerance]); d must be >= 0. A shard whose records
+// were read bounds the watermark by that time minus d.
+func WithCreationTimeTolerance(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("creation time tolerance %v: want >= 0", d)
+		}
+		c.timeTolerance = d
 		return nil
 	})
 }

@@ -26,12 +26,15 @@ type Page struct {
 	// read. Further calls return the same empty, finished page.
 	Finished bool
 	// CaughtUp is true when the shard is open and passed the caught-up
-	// rule ([WithCaughtUpRule]): several consecutive empty pages over some
-	// seconds. A single empty page proves nothing.
+	// rule ([WithCaughtUpRule]): k consecutive empty pages over some
+	// seconds. A single empty page proves nothing. The rule assumes that
+	// GetRecords never gives k spurious empty pages in a row; no Streams
+	// response says that an open shard was read to its end.
 	CaughtUp bool
-	// CaughtUpAt, set when CaughtUp, is the wall time of the first of those
-	// empty pages minus the propagation margin: every change created before
-	// it has been read.
+	// CaughtUpAt, set when CaughtUp, is the wall time the first of the last
+	// k empty pages was asked for, minus the propagation margin: every change
+	// of the shard created before it has been read, provided the shard was
+	// still open then, which only a listing shows ([Tracker]).
 	CaughtUpAt time.Time
 	// Position is where a new reader would resume once this page is
 	// applied: after the last record read (applied or skipped), or the
@@ -76,7 +79,8 @@ type ShardReader struct {
 	lastTime   time.Time // its creation time
 	firstTime  time.Time
 	oldestTime time.Time
-	empties    []time.Time // wall times of the current run of empty pages
+	latestTime time.Time   // the latest creation time read
+	empties    []time.Time // when each page of the current run of empty pages was asked for
 	pollFirst  bool        // the last page was empty: wait before the next call
 	finished   bool
 	// rewind, when set, is the gap to report unless reading again from
@@ -149,7 +153,7 @@ func (r *ShardReader) Next(ctx context.Context) (Page, error) {
 			return Page{}, r.errorf("waiting to poll: %w", err)
 		}
 	}
-	out, err := r.getRecords(ctx)
+	out, askedAt, err := r.getRecords(ctx)
 	if err != nil {
 		return Page{}, err
 	}
@@ -174,8 +178,10 @@ func (r *ShardReader) Next(ctx context.Context) (Page, error) {
 	case len(out.Records) > 0:
 		r.pollFirst, r.empties = false, r.empties[:0]
 	default:
+		// The time the call was sent, not answered: the page proves (at
+		// best) that the shard's end was reached at some instant after it.
 		r.pollFirst = true
-		r.empties = append(r.empties, now)
+		r.empties = append(r.empties, askedAt)
 	}
 	return r.page(changes, skipped), nil
 }
@@ -185,7 +191,7 @@ func (r *ShardReader) Next(ctx context.Context) (Page, error) {
 func (r *ShardReader) accept(records []types.Record) ([]Change, int, error) {
 	changes := make([]Change, 0, len(records))
 	after := r.Position().SequenceNumber
-	lastSeq, lastTime, first, oldest := r.lastSeq, r.lastTime, r.firstTime, r.oldestTime
+	lastSeq, lastTime, first, oldest, latest := r.lastSeq, r.lastTime, r.firstTime, r.oldestTime, r.latestTime
 	skipped := 0
 	rewind := r.rewind
 	for _, rec := range records {
@@ -210,13 +216,16 @@ func (r *ShardReader) accept(records []types.Record) ([]Change, int, error) {
 		if oldest.IsZero() || lastTime.Before(oldest) {
 			oldest = lastTime
 		}
+		if lastTime.After(latest) {
+			latest = lastTime
+		}
 		if !r.cfg.skipBefore.IsZero() && lastTime.Before(r.cfg.skipBefore) {
 			skipped++
 			continue
 		}
 		changes = append(changes, c)
 	}
-	r.lastSeq, r.lastTime, r.firstTime, r.oldestTime = lastSeq, lastTime, first, oldest
+	r.lastSeq, r.lastTime, r.firstTime, r.oldestTime, r.latestTime = lastSeq, lastTime, first, oldest, latest
 	r.rewind = rewind
 	return changes, skipped, nil
 }
@@ -231,7 +240,7 @@ func (r *ShardReader) page(changes []Change, skipped int) Page {
 		Position:         r.Position(),
 		FirstRecordTime:  r.firstTime,
 		OldestRecordTime: r.oldestTime,
-		State:            ShardState{ShardID: r.shardID},
+		State:            ShardState{ShardID: r.shardID, Margin: r.cfg.propagationMargin, Tolerance: r.cfg.timeTolerance},
 	}
 	if i := caughtUpIndex(r.empties, r.cfg.caughtUpPages, r.cfg.caughtUpSpan); i >= 0 {
 		p.CaughtUp, p.CaughtUpAt = true, r.empties[i].Add(-r.cfg.propagationMargin)
@@ -242,9 +251,10 @@ func (r *ShardReader) page(changes []Change, skipped int) Page {
 	case r.finished:
 		p.State.Progress = ProgressFinished
 	case p.CaughtUp:
-		p.State.Progress, p.State.Time = ProgressCaughtUp, laterOf(p.CaughtUpAt, r.lastTime)
-	case !r.lastTime.IsZero():
-		p.State.Progress, p.State.Time = ProgressReading, r.lastTime
+		// The tracker keeps the records' bound from the earlier pages.
+		p.State.Progress, p.State.Time = ProgressCaughtUp, p.CaughtUpAt
+	case !r.latestTime.IsZero():
+		p.State.Progress, p.State.Time = ProgressReading, r.latestTime
 	}
 	return p
 }
@@ -265,13 +275,6 @@ func caughtUpIndex(empties []time.Time, pages int, span time.Duration) int {
 		}
 	}
 	return -1
-}
-
-func laterOf(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // freshStart reports whether the reader starts at TRIM_HORIZON and has read
@@ -305,37 +308,39 @@ func (r *ShardReader) trimmed(err error) error {
 }
 
 // getRecords makes one successful GetRecords call, renewing the iterator and
-// retrying as the rules say. A shard whose new iterator is nil is finished:
-// it returns an output with no records and no next iterator.
-func (r *ShardReader) getRecords(ctx context.Context) (*dynamodbstreams.GetRecordsOutput, error) {
+// retrying as the rules say, and returns it with the wall time it was sent.
+// A shard whose new iterator is nil is finished: it returns an output with
+// no records and no next iterator.
+func (r *ShardReader) getRecords(ctx context.Context) (*dynamodbstreams.GetRecordsOutput, time.Time, error) {
 	for attempt := 0; ; attempt++ {
 		if r.iterator != nil && r.cfg.now().Sub(r.iteratorAt) >= r.cfg.iteratorMaxAge {
 			r.iterator = nil
 			if err := r.retry.wait(ctx, RetryEvent{Cause: CauseIteratorAge, Op: "GetShardIterator", ShardID: r.shardID}); err != nil {
-				return nil, r.errorf("renewing iterator: %w", err)
+				return nil, time.Time{}, r.errorf("renewing iterator: %w", err)
 			}
 		}
 		if r.iterator == nil {
 			if err := r.renew(ctx); err != nil {
-				return nil, err
+				return nil, time.Time{}, err
 			}
 			if r.iterator == nil {
-				return &dynamodbstreams.GetRecordsOutput{}, nil
+				return &dynamodbstreams.GetRecordsOutput{}, r.cfg.now(), nil
 			}
 		}
+		askedAt := r.cfg.now()
 		out, err := r.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: r.iterator, Limit: aws.Int32(r.cfg.limit)})
 		if err == nil {
-			return out, nil
+			return out, askedAt, nil
 		}
 		if ctx.Err() != nil {
-			return nil, r.errorf("GetRecords: %w", ctx.Err())
+			return nil, time.Time{}, r.errorf("GetRecords: %w", ctx.Err())
 		}
 		ev := RetryEvent{Op: "GetRecords", ShardID: r.shardID, Attempt: attempt, Err: err}
 		switch kind := classify(err); kind {
 		case kindExpired, kindTrimmed:
 			if kind == kindTrimmed {
 				if err := r.trimmed(err); err != nil {
-					return nil, err
+					return nil, time.Time{}, err
 				}
 			}
 			ev.Cause = CauseExpiredIterator
@@ -347,16 +352,16 @@ func (r *ShardReader) getRecords(ctx context.Context) (*dynamodbstreams.GetRecor
 			}
 			r.iterator = nil
 		case kindNotFound:
-			return nil, r.gone(err)
+			return nil, time.Time{}, r.gone(err)
 		default:
 			cause, ok := transientCause(kind)
 			if !ok {
-				return nil, r.errorf("GetRecords: %w", err)
+				return nil, time.Time{}, r.errorf("GetRecords: %w", err)
 			}
 			ev = r.retry.backoffEvent("GetRecords", r.shardID, cause, attempt, err)
 		}
 		if err := r.retry.wait(ctx, ev); err != nil {
-			return nil, r.errorf("retrying GetRecords: %w", err)
+			return nil, time.Time{}, r.errorf("retrying GetRecords: %w", err)
 		}
 	}
 }

@@ -86,32 +86,35 @@ func TestShardReader_CaughtUpAfterEmptyPagesSpanningTheRule(t *testing.T) {
 	sim := newShardSim("shard-1", 2)
 	clk := newClock()
 	t0 := clk.Now()
-	sim.onGetRecords = func() { clk.Advance(time.Second) } // each call one second later
+	// Each call takes a second: asked at t0+n, answered at t0+n+1. A page
+	// counts from when it was asked for.
+	sim.onGetRecords = func() { clk.Advance(time.Second) }
 	r, err := stream.NewShardReader(sim.api(), testArn, "shard-1", stream.TrimHorizon(), fastOpts(clk)...)
 	require.NoError(t, err)
 
-	p, err := r.Next(t.Context()) // t0+1: two records
+	p, err := r.Next(t.Context()) // asked at t0: two records
 	require.NoError(t, err)
 	require.Len(t, p.Changes, 2)
 	require.Equal(t, stream.ProgressReading, p.State.Progress)
 	require.Equal(t, p.Changes[1].ApproximateCreationTime, p.State.Time)
 
-	for i := 2; i <= 3; i++ { // t0+2, t0+3: empty, not yet three
+	for i := 1; i <= 2; i++ { // asked at t0+1, t0+2: empty, not yet three
 		p, err = r.Next(t.Context())
 		require.NoError(t, err)
-		require.False(t, p.CaughtUp, "empty page at t0+%d", i)
+		require.False(t, p.CaughtUp, "empty page asked at t0+%d", i)
 		require.Equal(t, stream.ProgressReading, p.State.Progress)
 	}
-	p, err = r.Next(t.Context()) // t0+4: three empty pages over 2s
+	p, err = r.Next(t.Context()) // asked at t0+3: three empty pages over 2s
+	require.NoError(t, err)
+	require.True(t, p.CaughtUp)
+	require.Equal(t, t0.Add(time.Second-5*time.Second), p.CaughtUpAt)
+	require.Equal(t, stream.ShardState{ShardID: "shard-1", Progress: stream.ProgressCaughtUp, Time: p.CaughtUpAt,
+		Margin: 5 * time.Second, Tolerance: stream.DefaultCreationTimeTolerance}, p.State)
+
+	p, err = r.Next(t.Context()) // asked at t0+4: the window slides forward
 	require.NoError(t, err)
 	require.True(t, p.CaughtUp)
 	require.Equal(t, t0.Add(2*time.Second-5*time.Second), p.CaughtUpAt)
-	require.Equal(t, stream.ShardState{ShardID: "shard-1", Progress: stream.ProgressCaughtUp, Time: p.CaughtUpAt}, p.State)
-
-	p, err = r.Next(t.Context()) // t0+5: the window slides forward
-	require.NoError(t, err)
-	require.True(t, p.CaughtUp)
-	require.Equal(t, t0.Add(3*time.Second-5*time.Second), p.CaughtUpAt)
 
 	sim.add(1, t0) // a record resets the run
 	p, err = r.Next(t.Context())
@@ -177,6 +180,8 @@ func TestNewShardReader_RejectsBadSettings(t *testing.T) {
 		{"iterator age past expiry", stream.TrimHorizon(), []stream.Option{stream.WithIteratorMaxAge(16 * time.Minute)}},
 		{"backoff cap under base", stream.TrimHorizon(), []stream.Option{stream.WithBackoff(stream.Backoff{Base: time.Second, Cap: time.Millisecond})}},
 		{"limit over 1000", stream.TrimHorizon(), []stream.Option{stream.WithLimit(1001)}},
+		{"negative propagation margin", stream.TrimHorizon(), []stream.Option{stream.WithPropagationMargin(-time.Second)}},
+		{"negative creation time tolerance", stream.TrimHorizon(), []stream.Option{stream.WithCreationTimeTolerance(-time.Second)}},
 		{"sequence number not digits", stream.AfterSequenceNumber("12a"), nil},
 		{"empty sequence number", stream.AfterSequenceNumber(""), nil},
 		{"zero position", stream.Position{}, nil},
@@ -204,7 +209,8 @@ func TestShardReader_SkipBeforeDropsOldChangesButMovesPosition(t *testing.T) {
 	require.Equal(t, 2, p.Skipped)
 	require.Equal(t, stream.AfterSequenceNumber(seqAt(1)), p.Position, "checkpoint may pass skipped records")
 	require.Equal(t, t0, p.FirstRecordTime, "coverage proof sees skipped records")
-	require.Equal(t, stream.ShardState{ShardID: "shard-1", Progress: stream.ProgressReading, Time: t0.Add(time.Second)}, p.State)
+	require.Equal(t, stream.ShardState{ShardID: "shard-1", Progress: stream.ProgressReading, Time: t0.Add(time.Second),
+		Margin: 5 * time.Second, Tolerance: stream.DefaultCreationTimeTolerance}, p.State)
 
 	p, err = r.Next(t.Context())
 	require.NoError(t, err)

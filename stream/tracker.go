@@ -5,37 +5,62 @@ import "time"
 // Tracker decides the watermark W of one stream: it is the one place where
 // W is decided. The caller feeds it what it learns, the shard listings
 // ([Tracker.Listed]) and each page's [ShardState] ([Tracker.Read],
-// [Tracker.Finished]), and asks for W ([Tracker.Watermark]). It does no I/O
-// and has no clock: every method takes the times it needs.
+// [Tracker.Finished]), and asks for W ([Tracker.Watermark]) and whether a
+// new listing would move W on ([Tracker.ListingDue]). It does no I/O and has
+// no clock: every method takes the times it needs.
 //
-// The rules, from the design's definition of W (every change created before
-// W is applied):
+// W promises: every change with ApproximateCreationDateTime < W is applied.
+// Each shard that bounds W counts as an instant before which all its
+// changes, and those of its children not listed yet, are applied; W is the
+// minimum of these (the min-rule, computeWatermark), floored to the whole
+// second: creation times are whole seconds, so W = 10.4 s would claim every
+// change stamped 10 s, including one created at 10.9 s.
 //
-//   - W is the minimum, over the shards that bound it, of each one's bound
-//     (the min-rule, computeWatermark). A shard whose position is unknown (a
-//     listed shard ready to read but not read yet, a page with no record
-//     and not caught up) holds W where it is.
-//   - A shard reading records is bounded by the creation time of its last
-//     record read: records of a shard come in creation order.
-//   - An open shard that is caught up counts as the first of its empty pages
-//     minus the propagation margin; the caught-up rule itself is the reader's
-//     ([WithCaughtUpRule], [Page].CaughtUp). Empty pages prove that only
-//     while the shard is open: once closed, the changes that follow are in
-//     its children, read only after it finishes. So a caught-up time counts
-//     no later than the last listing that showed the shard open, and a shard
-//     that a listing showed closed, or that no listing showed open, counts
-//     only up to its last record.
-//   - A finished shard (closed and read to its end) no longer bounds W once
-//     the latest listing shows a child of it, or no longer lists it (shards
-//     are trimmed 24 hours after they close; unfinished children then bound
-//     W themselves). Until then it bounds W at its last record: DescribeStream
-//     may lag behind a rollover, and the unlisted children's changes all come
-//     after the parent's.
-//   - A listed shard waiting for its listed, unfinished parent is left out:
-//     its changes all come after the parent's, which bounds W.
-//   - A shard without a record read counts as the replay start S, the
-//     instant before which changes are skipped.
-//   - W never goes back: it is the latest of every bound found so far, and of
+// What the Streams API tells, and what each rule rests on:
+//
+//   - Records. A page with records means the shard is not caught up; the
+//     reader starts a new run of empty pages after it. AWS does not promise
+//     that creation times grow within a shard (only per-item order and
+//     exactly-once are documented), so a shard whose records were read counts
+//     as the latest creation time read minus the reader's Tolerance
+//     ([WithCreationTimeTolerance], default 1 s): assumption O, a record is
+//     never dated more than Tolerance before one read ahead of it in the
+//     shard, or in its parent.
+//   - Empty pages. GetRecords may return empty pages while records wait
+//     further along an open shard, and no response says the reader reached
+//     the end of an open shard. An open shard is caught up by the reader's
+//     rule ([WithCaughtUpRule]: k consecutive empty pages, spanning some
+//     seconds) and counts as the time the first of the last k was asked for,
+//     minus the propagation margin m ([WithPropagationMargin]). This rests on
+//     assumption E, at most k−1 consecutive spurious empty pages (so one of
+//     the last k found the end), and assumption P, a change is readable in
+//     the shard that was open for its key, and a listing shows a shard's
+//     closing, within m of the change's creation or the closing.
+//   - NextShardIterator absent. The shard is closed and read to its end
+//     ([ProgressFinished]); this is the only end AWS reports.
+//   - Listings. Empty pages prove a shard caught up only while it is open:
+//     once closed, its keys' changes go to its children, read only after it
+//     finishes. Only a listing shows a shard open (no EndingSequenceNumber),
+//     and only as of when it was asked for. So a caught-up shard counts no
+//     later than (the latest listing showing it open) − m: a listing asked
+//     for before the first empty page of the run proves the shard open only
+//     up to the listing, not at that page. A shard that any listing showed
+//     closed, or that no listing showed open, counts only up to what was
+//     read from it. A stale listing never reopens a shard.
+//   - Finished shards. A finished shard no longer bounds W once the latest
+//     listing shows a child of it or no longer lists it (shards are trimmed
+//     24 hours after they close; unfinished children then bound W
+//     themselves). Until then it bounds W by what was read from it:
+//     DescribeStream may lag behind a rollover, and the unlisted children's
+//     changes all come after the parent's.
+//   - Lineage. A listed shard waiting for its listed, unfinished parent is
+//     left out: its changes all come after the parent's, which bounds W.
+//   - Unknown. A listed shard ready to read but not read yet, or a page with
+//     no record and not caught up, holds W where it is.
+//   - The replay start S. No shard counts earlier than S: changes before S
+//     are skipped, and the export the copy was loaded from holds them. A
+//     shard without a record read counts as S.
+//   - W never goes back: it is the latest of every W found so far, and of
 //     the W a previous run published ([Tracker.Resume]).
 //
 // A Tracker is not safe for concurrent use: one goroutine feeds it.
@@ -53,12 +78,15 @@ type Tracker struct {
 
 // trackedShard is what the tracker knows of one shard.
 type trackedShard struct {
-	state    ShardState // the latest page's, or zero: unknown
-	read     bool       // a page was read
-	lastRead time.Time  // creation time of the last record read
-	finished bool
+	state ShardState // the latest page's, or zero: unknown
+	read  bool       // a page was read
+	// latest is the latest creation time among the records read, and
+	// tolerance the largest Tolerance any page reported.
+	latest    time.Time
+	tolerance time.Duration
+	finished  bool
 	// openAt is when the latest listing that showed the shard open was
-	// taken; closedListed is set once a listing shows it closed.
+	// asked for; closedListed is set once a listing shows it closed.
 	openAt       time.Time
 	closedListed bool
 }
@@ -87,8 +115,9 @@ func (t *Tracker) shard(id string) *trackedShard {
 }
 
 // Listed records a shard listing (a [Describe] result, every shard of it)
-// asked for at at. It replaces the previous listing; shards it lacks stay
-// known, with what was read from them.
+// asked for at at: take at before the call, as the listing shows the stream
+// as of some instant after it. It replaces the previous listing; shards it
+// lacks stay known, with what was read from them.
 func (t *Tracker) Listed(at time.Time, shards ...Shard) {
 	t.seen = true
 	t.listed = make(map[string]Shard, len(shards))
@@ -115,13 +144,16 @@ func (t *Tracker) Read(st ShardState) {
 	if s.finished {
 		return
 	}
+	if st.Tolerance > s.tolerance {
+		s.tolerance = st.Tolerance
+	}
 	if st.Progress == ProgressFinished {
 		t.Finished(st.ShardID)
 		return
 	}
 	s.state, s.read = st, true
-	if st.Progress == ProgressReading && st.Time.After(s.lastRead) {
-		s.lastRead = st.Time
+	if st.Progress == ProgressReading && st.Time.After(s.latest) {
+		s.latest = st.Time
 	}
 }
 
@@ -146,18 +178,19 @@ func (t *Tracker) CaughtUp() bool {
 }
 
 // Watermark returns W, decided by the rules of [Tracker], and the shard
-// holding it back. Its Time is never earlier than one returned before, or
-// than the floor set by [Tracker.Resume]; it is zero while no W is known.
-// Status is what this call found: [WatermarkAt]; [WatermarkUnknown] (some
-// shard holds W where it was, and ShardID names it); or [WatermarkUnbounded]
-// (no shard bounds W, as for a disabled stream read to its end), when W
-// becomes now. Before the first listing, W is unknown: a tracker that knows
-// no shard cannot tell an empty stream from an unlisted one.
+// holding it back. Its Time is a whole second, never earlier than one
+// returned before, or than the floor set by [Tracker.Resume]; it is zero
+// while no W is known. Status is what this call found: [WatermarkAt];
+// [WatermarkUnknown] (some shard holds W where it was, and ShardID names
+// it); or [WatermarkUnbounded] (no shard bounds W, as for a disabled stream
+// read to its end), when W becomes now. Before the first listing, W is
+// unknown: a tracker that knows no shard cannot tell an empty stream from an
+// unlisted one.
 func (t *Tracker) Watermark(now time.Time) Watermark {
 	if !t.seen {
 		return Watermark{Status: WatermarkUnknown, Time: t.w}
 	}
-	w := computeWatermark(t.bounds())
+	w := computeWatermark(t.bounds(true))
 	var at time.Time
 	switch w.Status {
 	case WatermarkAt:
@@ -165,28 +198,55 @@ func (t *Tracker) Watermark(now time.Time) Watermark {
 	case WatermarkUnbounded:
 		at = now
 	}
-	if at.After(t.w) {
+	if at = at.Truncate(time.Second); at.After(t.w) {
 		t.w = at
 	}
 	w.Time = t.w
 	return w
 }
 
-// bounds returns the state each shard that bounds W counts as.
-func (t *Tracker) bounds() []ShardState {
+// ListingDue reports whether a shard listing asked for now could move W on:
+// W is held by a caught-up shard that counts only up to the latest listing
+// showing it open, because that listing is older than its run of empty
+// pages. While following, call it after feeding each page, and list the
+// stream (and feed [Tracker.Listed]) when it says so; pace the listings, as
+// DescribeStream allows 10 calls a second, shared by every follower of the
+// account: one listing a second per table keeps W within about a second of
+// what the empty pages prove. It is false before the first listing is fed
+// (list anyway: nothing is known yet) and while W is held by records, an
+// unknown shard or a shard a listing showed closed, which no listing moves.
+func (t *Tracker) ListingDue() bool {
+	if !t.seen {
+		return false
+	}
+	free := computeWatermark(t.bounds(false))
+	if free.Status != WatermarkAt {
+		return false
+	}
+	held := t.w
+	if w := computeWatermark(t.bounds(true)); w.Status == WatermarkAt && w.Time.After(held) {
+		held = w.Time
+	}
+	return free.Time.Truncate(time.Second).After(held.Truncate(time.Second))
+}
+
+// bounds returns the state each shard that bounds W counts as. With
+// capped false, caught-up shards count as if a listing asked for now had
+// shown them open ([Tracker.ListingDue]).
+func (t *Tracker) bounds(capped bool) []ShardState {
 	out := make([]ShardState, 0, len(t.shards))
 	for id, s := range t.shards {
 		sh, listed := t.listed[id]
 		switch {
 		case s.finished:
 			if listed && !t.parents[id] {
-				out = append(out, t.lastRecord(id, s))
+				out = append(out, t.recordBound(id, s))
 			}
 		case !s.read && listed && t.waitsForParent(sh):
-		case s.state.Progress == ProgressCaughtUp && (s.closedListed || s.openAt.IsZero()):
-			out = append(out, t.lastRecord(id, s))
-		case s.state.Progress == ProgressCaughtUp && s.state.Time.After(s.openAt):
-			out = append(out, ShardState{ShardID: id, Progress: ProgressCaughtUp, Time: s.openAt})
+		case s.state.Progress == ProgressCaughtUp:
+			out = append(out, t.caughtUpBound(id, s, capped))
+		case s.state.Progress == ProgressReading && !s.latest.IsZero():
+			out = append(out, t.recordBound(id, s))
 		default:
 			out = append(out, s.state)
 		}
@@ -194,13 +254,34 @@ func (t *Tracker) bounds() []ShardState {
 	return out
 }
 
-// lastRecord is a shard counted up to its last record read, else the start.
-func (t *Tracker) lastRecord(id string, s *trackedShard) ShardState {
-	at := s.lastRead
-	if at.IsZero() {
-		at = t.start
+// recordBound is a shard counted by the records read from it: the latest
+// creation time read minus the tolerance, never before the start.
+func (t *Tracker) recordBound(id string, s *trackedShard) ShardState {
+	at := t.start
+	if !s.latest.IsZero() {
+		if b := s.latest.Add(-s.tolerance); b.After(at) {
+			at = b
+		}
 	}
 	return ShardState{ShardID: id, Progress: ProgressReading, Time: at}
+}
+
+// caughtUpBound is a caught-up shard: its caught-up time, no later than the
+// latest listing showing it open minus the margin (unless !capped), and no
+// earlier than its record bound.
+func (t *Tracker) caughtUpBound(id string, s *trackedShard, capped bool) ShardState {
+	rec := t.recordBound(id, s)
+	if s.closedListed || (capped && s.openAt.IsZero()) {
+		return rec
+	}
+	at := s.state.Time
+	if limit := s.openAt.Add(-s.state.Margin); capped && limit.Before(at) {
+		at = limit
+	}
+	if rec.Time.After(at) {
+		at = rec.Time
+	}
+	return ShardState{ShardID: id, Progress: ProgressCaughtUp, Time: at}
 }
 
 // waitsForParent reports whether listed shard sh's parent is listed and

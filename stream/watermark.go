@@ -14,12 +14,14 @@ const (
 	// ProgressUnknown: nothing is known about the shard's position (no
 	// record read, not caught up). The watermark cannot be computed.
 	ProgressUnknown Progress = iota
-	// ProgressReading: Time is the creation time of the last record read and
-	// applied. Records in a shard come in creation order (to the second), so
-	// every change of the shard before Time is applied.
+	// ProgressReading: Time is the latest creation time among the records
+	// read and applied. AWS does not promise that creation times grow
+	// within a shard, so every change of the shard before Time − Tolerance
+	// is applied ([Tracker] gives the rule).
 	ProgressReading
-	// ProgressCaughtUp: an open shard passed the caught-up rule; Time is the
-	// first of its empty pages minus the propagation margin.
+	// ProgressCaughtUp: an open shard passed the caught-up rule; Time is
+	// when the first of its last empty pages was asked for, minus the
+	// propagation margin Margin.
 	ProgressCaughtUp
 	// ProgressFinished: the shard is closed and read to its end; it no longer
 	// bounds the watermark.
@@ -42,14 +44,22 @@ func (p Progress) String() string {
 }
 
 // ShardState is one shard's contribution to the watermark. [Page].State
-// gives it for the shard a [ShardReader] reads; pass it to [Tracker.Read].
+// gives it for the shard a [ShardReader] reads; pass it to [Tracker.Read],
+// which combines it with the listings by the rules of [Tracker].
 type ShardState struct {
 	ShardID  string
 	Progress Progress
-	// Time is the instant before which every change of the shard has been
-	// read; meaningful for ProgressReading and ProgressCaughtUp, where a zero
-	// Time counts as ProgressUnknown.
+	// Time is meaningful for ProgressReading and ProgressCaughtUp (see each),
+	// where a zero Time counts as ProgressUnknown.
 	Time time.Time
+	// Margin is the propagation margin the reader assumed
+	// ([WithPropagationMargin]): a caught-up Time has it subtracted, and the
+	// tracker subtracts it from the time of a listing that shows the shard
+	// open.
+	Margin time.Duration
+	// Tolerance is how much earlier than a record already read a record
+	// still to come may be dated ([WithCreationTimeTolerance]).
+	Tolerance time.Duration
 }
 
 // WatermarkStatus says what [Tracker.Watermark] found.
@@ -84,7 +94,8 @@ func (s WatermarkStatus) String() string {
 type Watermark struct {
 	Status WatermarkStatus
 	// Time is the watermark W when Status is WatermarkAt: every change with
-	// ApproximateCreationDateTime < W has been applied.
+	// ApproximateCreationDateTime < W has been applied. [Tracker.Watermark]
+	// gives whole seconds.
 	Time time.Time
 	// ShardID is the shard holding the watermark back: the one with the
 	// earliest Time, or an unknown one. Empty when unbounded.

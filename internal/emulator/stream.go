@@ -146,6 +146,9 @@ func (s *Server) newShardLocked(st *stream, parent string, gen int, lo, hi uint6
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:], uint64(len(st.shards))+1)
 	binary.BigEndian.PutUint64(b[8:], s.rng.Uint64())
+	// AWS's ids are observed to carry the creation time in epoch
+	// milliseconds, then 8 hex digits (stream.ShardCreated reads them); a
+	// child's is its parent's rollover or split, on the emulator's clock.
 	id := fmt.Sprintf("shardId-%020d-%s", now.UnixMilli(), hex.EncodeToString(b[12:]))
 	// Starting numbers sit just below a power of ten, so a shard's sequence
 	// numbers grow by a digit after a few hundred records and later
