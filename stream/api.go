@@ -16,9 +16,10 @@ import (
 //
 // A reader passes GetRecords an option that makes an SDK client hand over
 // the body of a successful response for the reader to decode itself, much
-// faster than the SDK does (see fetchRecords). An implementation wrapping
-// a client should pass optFns on; one that ignores them still works, with
-// the SDK's typed records.
+// faster than the SDK does (see fetchRecords); the typed output is then
+// empty and unused. An implementation wrapping a client should pass optFns
+// on, and not alter the output; one that ignores them still works, with the
+// SDK's typed records.
 type API interface {
 	DescribeStream(ctx context.Context, in *dynamodbstreams.DescribeStreamInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error)
 	GetShardIterator(ctx context.Context, in *dynamodbstreams.GetShardIteratorInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error)

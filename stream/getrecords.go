@@ -39,7 +39,8 @@ type recordPage struct {
 // fetchRecords makes one GetRecords call and decodes its records. A record
 // it cannot decode gives an error wrapping [ErrBadRecord] (or [ErrViewType]
 // or [ErrBadSequenceNumber], as [ChangeFromRecord] says) that names the
-// shard and the record's index in the response.
+// shard and the record's index in the response. Decoded from the body, the
+// changes' strings share one copy of it (see [ddbjson.DecodeGetRecords]).
 func fetchRecords(ctx context.Context, api API, shardID string, in *dynamodbstreams.GetRecordsInput) (*recordPage, error) {
 	body := new(rawBody)
 	defer body.release()
