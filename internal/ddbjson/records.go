@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -198,7 +199,9 @@ func (d *decoder) streamRecord(rec *StreamRecord) error {
 
 // object decodes a JSON object, calling member for each member whose value
 // is not null, with d positioned at the value; member must consume it.
-// Members whose value is null are skipped, as the SDK skips them.
+// Members whose value is null are skipped, as the SDK skips them. A name
+// given twice is an error: the SDK would keep the second value, and we
+// might mix the two.
 func (d *decoder) object(member func(name string) error) error {
 	if err := d.expect('{'); err != nil {
 		return err
@@ -208,12 +211,20 @@ func (d *decoder) object(member func(name string) error) error {
 		d.pos++
 		return nil
 	}
+	var buf [8]string
+	seen := buf[:0]
 	for {
 		d.skipSpace()
+		namePos := d.pos
 		name, err := d.str()
 		if err != nil {
 			return err
 		}
+		if slices.Contains(seen, name) {
+			d.pos = namePos
+			return d.errorf("duplicate member %q", name)
+		}
+		seen = append(seen, name)
 		if err := d.colon(); err != nil {
 			return err
 		}

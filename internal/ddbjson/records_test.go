@@ -123,6 +123,10 @@ func TestDecodeGetRecords_Rejects(t *testing.T) {
 		{"event name not a string", `{"Records":[{"eventName":true}]}`, 0, nil, "want a string"},
 		{"identity not an object", `{"Records":[{"userIdentity":"x"}]}`, 0, nil, "want '{'"},
 		{"bad escape", `{"Records":[{"eventID":"\q"}]}`, 0, nil, "invalid escape"},
+		{"two Records", `{"Records":[],"Records":[]}`, -1, nil, `duplicate member "Records"`},
+		{"two dynamodb", `{"Records":[{"dynamodb":{"Keys":{"k":{"S":"a"}}},"dynamodb":{}}]}`, 0, nil, `duplicate member "dynamodb"`},
+		{"two images, one null", `{"Records":[{"dynamodb":{"NewImage":null,"NewImage":{}}}]}`, 0, nil, `duplicate member "NewImage"`},
+		{"two identity types", `{"Records":[{"userIdentity":{"Type":"a","Type":"b"}}]}`, 0, nil, `duplicate member "Type"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := decodeAll(tc.body)
