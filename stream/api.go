@@ -13,6 +13,13 @@ import (
 // The client's own retryer still runs underneath; the retry loops here sit on
 // top of it and never give up on throttling or server errors, which the SDK
 // default (3 attempts) does.
+//
+// A reader passes GetRecords an option that makes an SDK client hand over
+// the body of a successful response for the reader to decode itself, much
+// faster than the SDK does (see fetchRecords); the typed output is then
+// empty and unused. An implementation wrapping a client should pass optFns
+// on, and not alter the output; one that ignores them still works, with the
+// SDK's typed records.
 type API interface {
 	DescribeStream(ctx context.Context, in *dynamodbstreams.DescribeStreamInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error)
 	GetShardIterator(ctx context.Context, in *dynamodbstreams.GetShardIteratorInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error)

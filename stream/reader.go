@@ -186,19 +186,15 @@ func (r *ShardReader) Next(ctx context.Context) (Page, error) {
 	return r.page(changes, skipped), nil
 }
 
-// accept decodes records and advances the read position past them. It
-// changes nothing if one fails to decode.
-func (r *ShardReader) accept(records []types.Record) ([]Change, int, error) {
+// accept filters records and advances the read position past them. It
+// changes nothing if it fails.
+func (r *ShardReader) accept(records []Change) ([]Change, int, error) {
 	changes := make([]Change, 0, len(records))
 	after := r.Position().SequenceNumber
 	lastSeq, lastTime, first, oldest, latest := r.lastSeq, r.lastTime, r.firstTime, r.oldestTime, r.latestTime
 	skipped := 0
 	rewind := r.rewind
-	for _, rec := range records {
-		c, err := ChangeFromRecord(r.shardID, rec)
-		if err != nil {
-			return nil, 0, err
-		}
+	for _, c := range records {
 		if after != "" && CompareSequenceNumbers(c.SequenceNumber, after) <= 0 {
 			rewind = nil // the horizon is not past the position: nothing lost
 			continue     // delivered before: at-least-once
@@ -311,7 +307,7 @@ func (r *ShardReader) trimmed(err error) error {
 // retrying as the rules say, and returns it with the wall time it was sent.
 // A shard whose new iterator is nil is finished: it returns an output with
 // no records and no next iterator.
-func (r *ShardReader) getRecords(ctx context.Context) (*dynamodbstreams.GetRecordsOutput, time.Time, error) {
+func (r *ShardReader) getRecords(ctx context.Context) (*recordPage, time.Time, error) {
 	for attempt := 0; ; attempt++ {
 		if r.iterator != nil && r.cfg.now().Sub(r.iteratorAt) >= r.cfg.iteratorMaxAge {
 			r.iterator = nil
@@ -324,11 +320,11 @@ func (r *ShardReader) getRecords(ctx context.Context) (*dynamodbstreams.GetRecor
 				return nil, time.Time{}, err
 			}
 			if r.iterator == nil {
-				return &dynamodbstreams.GetRecordsOutput{}, r.cfg.now(), nil
+				return &recordPage{}, r.cfg.now(), nil
 			}
 		}
 		askedAt := r.cfg.now()
-		out, err := r.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: r.iterator, Limit: aws.Int32(r.cfg.limit)})
+		out, err := fetchRecords(ctx, r.api, r.shardID, &dynamodbstreams.GetRecordsInput{ShardIterator: r.iterator, Limit: aws.Int32(r.cfg.limit)})
 		if err == nil {
 			return out, askedAt, nil
 		}

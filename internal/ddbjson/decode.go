@@ -133,6 +133,10 @@ type decoder struct {
 	// text alive for as long as any of its strings is.
 	text string
 	pos  int
+	// wire is DynamoDB JSON as AWS sends it ([DecodeGetRecords]), not the
+	// lossless form: no S0/SS0 tags, and attribute names may hold U+0000
+	// (as the SDK's decoder allows; storing one is refused later).
+	wire bool
 	path []pathElem
 	// attrs is a stack of the members of the maps being decoded: a map is
 	// made once its size is known, at that size, instead of growing.
@@ -179,7 +183,7 @@ func (d *decoder) release() {
 	clear(d.elems)
 	d.elems = d.elems[:0]
 	d.path = d.path[:0]
-	d.data, d.text = nil, ""
+	d.data, d.text, d.wire = nil, "", false
 	decoders.Put(d)
 }
 
@@ -272,7 +276,7 @@ func (d *decoder) item(depth int) (Item, error) {
 		if err != nil {
 			return nil, err
 		}
-		if containsNul(name) {
+		if !d.wire && containsNul(name) {
 			return nil, d.wrap(fmt.Errorf("%w: %q", ErrNulInName, name))
 		}
 		if err := d.colon(); err != nil {
@@ -339,6 +343,10 @@ func (d *decoder) value(depth int) (types.AttributeValue, error) {
 		return nil, err
 	}
 	d.skipSpace()
+	if d.wire && (tag == "S0" || tag == "SS0") {
+		d.pos = tagPos
+		return nil, d.wrap(fmt.Errorf("%w %q", ErrUnknownType, tag))
+	}
 	var v types.AttributeValue
 	switch tag {
 	case "S":

@@ -1,0 +1,418 @@
+package ddbjson
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// StreamRecord is one record of a DynamoDB Streams GetRecords response, as
+// [DecodeGetRecords] decodes it: the members a follower uses, with absent
+// members left at their zero values.
+type StreamRecord struct {
+	EventID   string
+	EventName string
+	// HasDynamodb is false when the record has no "dynamodb" member; the
+	// fields from ApproximateCreationDateTime to StreamViewType come from it.
+	HasDynamodb bool
+	// ApproximateCreationDateTime is the record's creation time, converted
+	// from epoch seconds (possibly fractional) exactly as the AWS SDK for Go
+	// converts it: to whole milliseconds, truncated, in UTC. It is only
+	// meaningful when HasCreationTime is set.
+	ApproximateCreationDateTime time.Time
+	HasCreationTime             bool
+	// Keys, NewImage and OldImage are nil when absent.
+	Keys, NewImage, OldImage Item
+	SequenceNumber           string
+	SizeBytes                int64
+	StreamViewType           string
+	// UserIdentity is the record's userIdentity; empty when absent.
+	UserIdentity StreamIdentity
+}
+
+// StreamIdentity is a stream record's userIdentity: only TTL deletions
+// carry one.
+type StreamIdentity struct {
+	PrincipalID string
+	Type        string
+}
+
+// RecordError is an error in the Index'th record (from 0) of a GetRecords
+// response. Err is usually a [*SyntaxError], whose Path then starts at the
+// record (as in dynamodb.NewImage.name).
+type RecordError struct {
+	Index int
+	Err   error
+}
+
+func (e *RecordError) Error() string { return fmt.Sprintf("record %d: %v", e.Index, e.Err) }
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// maxEpochSeconds bounds ApproximateCreationDateTime: well past any real
+// date, and small enough that its milliseconds are exact in a float64 and
+// its nanoseconds fit an int64.
+const maxEpochSeconds = 1e11
+
+// DecodeGetRecords decodes the body of a DynamoDB Streams GetRecords
+// response, as AWS sends it ({"NextShardIterator":"…","Records":[…]}). It
+// calls each for every record in order, with a record that is reused for
+// the next call (the items and strings in it are not); an error from each
+// stops decoding and is returned as it is. It returns the next shard
+// iterator, nil if absent (the shard is closed and read to its end).
+//
+// Images are decoded as by [DecodeItem], except that the S0 and SS0 tags of
+// the lossless form are unknown types here, as they are to DynamoDB. Like
+// the SDK's decoder, it skips members it does not use or know and treats a
+// null member as absent; unlike it, it checks that numbers are numbers
+// DynamoDB accepts. Any error in a record is a [*RecordError].
+//
+// As with [DecodeItem], body is copied once and every string decoded shares
+// that copy.
+func DecodeGetRecords(body []byte, each func(i int, rec *StreamRecord) error) (next *string, err error) {
+	d := newDecoder(body)
+	defer d.release()
+	d.wire = true
+	d.skipSpace()
+	err = d.object(func(name string) error {
+		switch name {
+		case "NextShardIterator":
+			s, err := d.str()
+			next = &s
+			return err
+		case "Records":
+			return d.records(each)
+		}
+		return d.skip(0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.skipSpace()
+	if d.pos != len(d.data) {
+		return nil, d.errorf("unexpected data after the response")
+	}
+	return next, nil
+}
+
+// records decodes the Records array, calling each for every record.
+func (d *decoder) records(each func(int, *StreamRecord) error) error {
+	if err := d.expect('['); err != nil {
+		return err
+	}
+	d.skipSpace()
+	if d.peek() == ']' {
+		d.pos++
+		return nil
+	}
+	var rec StreamRecord
+	for i := 0; ; i++ {
+		rec = StreamRecord{}
+		if err := d.record(&rec); err != nil {
+			return &RecordError{Index: i, Err: err}
+		}
+		if err := each(i, &rec); err != nil {
+			return err
+		}
+		d.skipSpace()
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return nil
+		default:
+			return &RecordError{Index: i, Err: d.errorf("want ',' or ']' after a record")}
+		}
+	}
+}
+
+// record decodes one element of Records.
+func (d *decoder) record(rec *StreamRecord) error {
+	return d.object(func(name string) error {
+		var err error
+		switch name {
+		case "eventID":
+			rec.EventID, err = d.str()
+		case "eventName":
+			rec.EventName, err = d.str()
+		case "dynamodb":
+			rec.HasDynamodb = true
+			d.path = append(d.path, pathElem{name: name, index: -1})
+			err = d.streamRecord(rec)
+			d.path = d.path[:len(d.path)-1]
+		case "userIdentity":
+			err = d.object(func(name string) error {
+				var err error
+				switch name {
+				case "PrincipalId":
+					rec.UserIdentity.PrincipalID, err = d.str()
+				case "Type":
+					rec.UserIdentity.Type, err = d.str()
+				default:
+					err = d.skip(0)
+				}
+				return err
+			})
+		default:
+			err = d.skip(0)
+		}
+		return err
+	})
+}
+
+// streamRecord decodes a record's "dynamodb" member into rec.
+func (d *decoder) streamRecord(rec *StreamRecord) error {
+	return d.object(func(name string) error {
+		var err error
+		switch name {
+		case "ApproximateCreationDateTime":
+			rec.ApproximateCreationDateTime, err = d.epochSeconds()
+			rec.HasCreationTime = err == nil
+		case "Keys", "NewImage", "OldImage":
+			d.path = append(d.path, pathElem{name: name, index: -1})
+			item, ierr := d.item(0)
+			d.path = d.path[:len(d.path)-1]
+			switch err = ierr; name {
+			case "Keys":
+				rec.Keys = item
+			case "NewImage":
+				rec.NewImage = item
+			default:
+				rec.OldImage = item
+			}
+		case "SequenceNumber":
+			rec.SequenceNumber, err = d.str()
+		case "SizeBytes":
+			rec.SizeBytes, err = d.int64()
+		case "StreamViewType":
+			rec.StreamViewType, err = d.str()
+		default:
+			err = d.skip(0)
+		}
+		return err
+	})
+}
+
+// object decodes a JSON object, calling member for each member whose value
+// is not null, with d positioned at the value; member must consume it.
+// Members whose value is null are skipped, as the SDK skips them. A name
+// given twice is an error: the SDK would keep the second value, and we
+// might mix the two.
+func (d *decoder) object(member func(name string) error) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	d.skipSpace()
+	if d.peek() == '}' {
+		d.pos++
+		return nil
+	}
+	var buf [8]string
+	seen := buf[:0]
+	for {
+		d.skipSpace()
+		namePos := d.pos
+		name, err := d.str()
+		if err != nil {
+			return err
+		}
+		if slices.Contains(seen, name) {
+			d.pos = namePos
+			return d.errorf("duplicate member %q", name)
+		}
+		seen = append(seen, name)
+		if err := d.colon(); err != nil {
+			return err
+		}
+		d.skipSpace()
+		if !d.null() {
+			if err := member(name); err != nil {
+				return err
+			}
+		}
+		d.skipSpace()
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return nil
+		default:
+			return d.errorf("want ',' or '}' after member %q", name)
+		}
+	}
+}
+
+// null consumes a JSON null, if that is what comes next.
+func (d *decoder) null() bool {
+	if len(d.data)-d.pos >= 4 && d.text[d.pos:d.pos+4] == "null" {
+		d.pos += 4
+		return true
+	}
+	return false
+}
+
+// skip consumes any one JSON value, checking its syntax.
+func (d *decoder) skip(depth int) error {
+	if depth > maxDepth {
+		return d.errorf("nesting deeper than %d levels", maxDepth)
+	}
+	d.skipSpace()
+	switch c := d.peek(); {
+	case c == '{':
+		d.pos++
+		d.skipSpace()
+		if d.peek() == '}' {
+			d.pos++
+			return nil
+		}
+		for {
+			if _, err := d.str(); err != nil {
+				return err
+			}
+			if err := d.colon(); err != nil {
+				return err
+			}
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+			d.skipSpace()
+			switch d.peek() {
+			case ',':
+				d.pos++
+				d.skipSpace()
+			case '}':
+				d.pos++
+				return nil
+			default:
+				return d.errorf("want ',' or '}' in an object")
+			}
+		}
+	case c == '[':
+		d.pos++
+		d.skipSpace()
+		if d.peek() == ']' {
+			d.pos++
+			return nil
+		}
+		for {
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+			d.skipSpace()
+			switch d.peek() {
+			case ',':
+				d.pos++
+			case ']':
+				d.pos++
+				return nil
+			default:
+				return d.errorf("want ',' or ']' in an array")
+			}
+		}
+	case c == '"':
+		_, err := d.str()
+		return err
+	case c == 't' || c == 'f':
+		_, err := d.boolean()
+		return err
+	case c == 'n':
+		if d.null() {
+			return nil
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		_, err := d.number()
+		return err
+	}
+	if d.pos >= len(d.data) {
+		return d.errorf("unexpected end of input, want a value")
+	}
+	return d.errorf("unexpected %q, want a value", d.data[d.pos])
+}
+
+// number consumes a JSON number and returns its text.
+func (d *decoder) number() (string, error) {
+	d.skipSpace()
+	start, i := d.pos, d.pos
+	digits := func() bool {
+		from := i
+		for i < len(d.data) && d.data[i] >= '0' && d.data[i] <= '9' {
+			i++
+		}
+		return i > from
+	}
+	bad := func() (string, error) {
+		d.pos = start
+		return "", d.errorf("invalid JSON number")
+	}
+	if i < len(d.data) && d.data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d.data) && d.data[i] == '0':
+		i++
+	case !digits():
+		return bad()
+	}
+	if i < len(d.data) && d.data[i] == '.' {
+		i++
+		if !digits() {
+			return bad()
+		}
+	}
+	if i < len(d.data) && (d.data[i] == 'e' || d.data[i] == 'E') {
+		i++
+		if i < len(d.data) && (d.data[i] == '+' || d.data[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return bad()
+		}
+	}
+	if i < len(d.data) && (d.data[i] >= '0' && d.data[i] <= '9' || d.data[i] == '.') {
+		return bad() // a leading zero followed by more digits, or a second point
+	}
+	d.pos = i
+	return d.text[start:i], nil
+}
+
+// int64 decodes a JSON number that must be an integer.
+func (d *decoder) int64() (int64, error) {
+	start := d.pos
+	s, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		d.pos = start
+		return 0, d.errorf("want an integer, got %s", s)
+	}
+	return n, nil
+}
+
+// epochSeconds decodes a timestamp in epoch seconds, as the AWS SDK for Go
+// does (smithy-go's time.ParseEpochSeconds): the number as a float64, times
+// 1000 rounded to a float64, truncated to whole milliseconds, in UTC.
+// big.Float at 53 bits of precision, which the SDK uses, rounds exactly as
+// float64 multiplication does.
+func (d *decoder) epochSeconds() (time.Time, error) {
+	start := d.pos
+	s, err := d.number()
+	if err != nil {
+		return time.Time{}, err
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.Abs(f) > maxEpochSeconds {
+		d.pos = start
+		if err == nil || errors.Is(err, strconv.ErrRange) {
+			return time.Time{}, d.errorf("timestamp %s is out of range", s)
+		}
+		return time.Time{}, d.errorf("invalid timestamp %s", s)
+	}
+	return time.Unix(0, int64(f*1e3)*1e6).UTC(), nil
+}

@@ -1,0 +1,207 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+)
+
+// The GetRecords decode path. The SDK's schema-driven JSON decoder, and
+// the conversion of its streams-typed images into DynamoDB ones, cost far
+// more time and memory than the rest of a follower's reading. So the
+// reader asks the SDK client (through the optFns every API method takes)
+// to hand it the raw body of a successful GetRecords response instead, and
+// decodes that with [ddbjson.DecodeGetRecords] straight into Changes. Error
+// responses are untouched: the SDK's own error decoder turns them into the
+// same typed errors as always, and the retry rules see no difference. An
+// API that ignores the optFns (a test fake) returns typed records, which
+// [ChangeFromRecord] decodes as before.
+
+// recordPage is one GetRecords response, decoded.
+type recordPage struct {
+	// Records are the response's records, decoded, in shard order. (The
+	// name is the SDK output's, whose place this takes in the reader.)
+	Records []Change
+	// NextShardIterator is nil when the shard is closed and read to its end.
+	NextShardIterator *string
+}
+
+// fetchRecords makes one GetRecords call and decodes its records. A record
+// it cannot decode gives an error wrapping [ErrBadRecord] (or [ErrViewType]
+// or [ErrBadSequenceNumber], as [ChangeFromRecord] says) that names the
+// shard and the record's index in the response. Decoded from the body, the
+// changes' strings share one copy of it (see [ddbjson.DecodeGetRecords]).
+func fetchRecords(ctx context.Context, api API, shardID string, in *dynamodbstreams.GetRecordsInput) (*recordPage, error) {
+	body := new(rawBody)
+	defer body.release()
+	out, err := api.GetRecords(ctx, in, body.capture)
+	if err != nil {
+		return nil, err
+	}
+	if body.buf == nil {
+		return typedPage(shardID, out)
+	}
+	return decodePage(shardID, body.buf.Bytes())
+}
+
+// typedPage decodes the SDK's typed output.
+func typedPage(shardID string, out *dynamodbstreams.GetRecordsOutput) (*recordPage, error) {
+	p := &recordPage{Records: make([]Change, 0, len(out.Records)), NextShardIterator: out.NextShardIterator}
+	for _, rec := range out.Records {
+		c, err := ChangeFromRecord(shardID, rec)
+		if err != nil {
+			return nil, err
+		}
+		p.Records = append(p.Records, c)
+	}
+	return p, nil
+}
+
+// decodePage decodes the body of a successful GetRecords response.
+func decodePage(shardID string, body []byte) (*recordPage, error) {
+	p := new(recordPage)
+	next, err := ddbjson.DecodeGetRecords(body, func(i int, rec *ddbjson.StreamRecord) error {
+		c, err := changeFromStreamRecord(shardID, rec)
+		if err != nil {
+			return fmt.Errorf("response record %d: %w", i, err)
+		}
+		p.Records = append(p.Records, c)
+		return nil
+	})
+	if re, ok := errors.AsType[*ddbjson.RecordError](err); ok {
+		return nil, fmt.Errorf("%w: shard %s: response record %d: %w", ErrBadRecord, shardID, re.Index, re.Err)
+	}
+	if _, ok := errors.AsType[*ddbjson.SyntaxError](err); ok {
+		return nil, fmt.Errorf("%w: shard %s: response: %w", ErrBadRecord, shardID, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.NextShardIterator = next
+	return p, nil
+}
+
+// changeFromStreamRecord is [ChangeFromRecord] for a record decoded from
+// the wire: the same checks, in the same order, with the same errors.
+func changeFromStreamRecord(shardID string, rec *ddbjson.StreamRecord) (Change, error) {
+	if !rec.HasDynamodb {
+		return Change{}, fmt.Errorf("%w: shard %s event %s has no dynamodb field", ErrBadRecord, shardID, rec.EventID)
+	}
+	seq := rec.SequenceNumber
+	if err := CheckSequenceNumber(seq); err != nil {
+		return Change{}, fmt.Errorf("shard %s event %s: %w", shardID, rec.EventID, err)
+	}
+	c := Change{
+		ShardID:        shardID,
+		SequenceNumber: seq,
+		EventName:      EventName(rec.EventName),
+		EventID:        rec.EventID,
+		TTL:            rec.UserIdentity.Type == ttlIdentityType && rec.UserIdentity.PrincipalID == ttlPrincipal,
+	}
+	switch c.EventName {
+	case EventInsert, EventModify, EventRemove:
+	default:
+		return Change{}, fmt.Errorf("%w: shard %s seq %s has event name %q", ErrBadRecord, shardID, seq, rec.EventName)
+	}
+	if !rec.HasCreationTime {
+		return Change{}, fmt.Errorf("%w: shard %s seq %s has no ApproximateCreationDateTime", ErrBadRecord, shardID, seq)
+	}
+	c.ApproximateCreationTime = rec.ApproximateCreationDateTime
+	c.SizeBytes = rec.SizeBytes
+	if len(rec.Keys) == 0 {
+		return Change{}, fmt.Errorf("%w: shard %s seq %s has no keys", ErrBadRecord, shardID, seq)
+	}
+	c.Keys, c.NewImage, c.OldImage = rec.Keys, rec.NewImage, rec.OldImage
+	if c.NewImage == nil && c.EventName != EventRemove {
+		return Change{}, fmt.Errorf("%w: shard %s seq %s is an %s without a new image (record view type %q)",
+			ErrViewType, shardID, seq, c.EventName, rec.StreamViewType)
+	}
+	return c, nil
+}
+
+// rawBody receives the body of a successful GetRecords response from the
+// SDK client, through the middleware its capture option adds.
+type rawBody struct {
+	buf *bytes.Buffer // nil until a response is captured
+}
+
+// bodyCaptureID names the middleware in the SDK's stack.
+const bodyCaptureID = "ddbsync.GetRecordsBody"
+
+// capture is an option for GetRecords: it adds the middleware to the
+// operation's stack, right inside the SDK's own deserializer, so that it
+// sees each response before the SDK decodes it. A stack without that
+// deserializer (an SDK that changed its layout) is left alone, and its
+// typed output used.
+func (b *rawBody) capture(o *dynamodbstreams.Options) {
+	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		const sdkDeserializer = "OperationDeserializer"
+		if _, ok := s.Deserialize.Get(sdkDeserializer); !ok {
+			return nil
+		}
+		return s.Deserialize.Insert(bodyCapture{b}, sdkDeserializer, middleware.After)
+	})
+}
+
+// release returns the captured body's buffer for reuse. The decoded
+// changes do not refer to it: the decoder copies it.
+func (b *rawBody) release() {
+	if b.buf != nil && b.buf.Cap() <= maxPooledBody {
+		bodies.Put(b.buf)
+	}
+	b.buf = nil
+}
+
+// maxPooledBody bounds the buffers kept for reuse. A GetRecords response
+// carries at most 1 MB of records, somewhat more as JSON.
+const maxPooledBody = 8 << 20
+
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// bodyCapture is the middleware: on a 2xx response it reads the body into
+// a buffer for the caller and leaves the SDK's deserializer an empty body,
+// from which it decodes an empty output at no cost. Other responses, and
+// transport errors, pass through untouched to the SDK's error handling.
+type bodyCapture struct{ into *rawBody }
+
+func (bodyCapture) ID() string { return bodyCaptureID }
+
+func (m bodyCapture) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
+	middleware.DeserializeOutput, middleware.Metadata, error,
+) {
+	m.into.release() // a body from an earlier attempt is no answer to this one
+	out, md, err := next.HandleDeserialize(ctx, in)
+	if err != nil {
+		return out, md, err
+	}
+	resp, ok := out.RawResponse.(*smithyhttp.Response)
+	if !ok || resp.StatusCode < 200 || resp.StatusCode >= 300 || resp.Body == nil {
+		return out, md, err
+	}
+	buf := bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	if n := resp.ContentLength; n > 0 && n <= maxPooledBody {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead spare to see EOF without growing
+	}
+	_, rerr := buf.ReadFrom(resp.Body)
+	_ = resp.Body.Close() // read to EOF: the connection is reusable whatever Close says
+	resp.Body = http.NoBody
+	if rerr != nil {
+		bodies.Put(buf)
+		// As the SDK reports a body it could not read, so that the retry
+		// rules classify it the same.
+		return out, md, &smithy.DeserializationError{Err: rerr}
+	}
+	m.into.buf = buf
+	return out, md, nil
+}
