@@ -9,7 +9,8 @@
 // the [Server]: a fake [Clock] that stamps every write and stream record and
 // decides retention (24 h), iterator expiry (15 min) and export instants;
 // shard rollover and splits; TTL expiry; stream disable and re-enable;
-// faults (throttling, 5xx, empty GetRecords pages) per operation.
+// faults (throttling, 5xx, empty GetRecords pages) per operation; writes
+// whose stream record is lost ([Server.WriteUnstreamed]).
 //
 // What it emulates follows docs/aws-facts.md, sections A, B and D: exports in
 // the real S3 layout reflecting the table exactly as of the requested
