@@ -34,6 +34,7 @@ const (
 	OriginExport = store.OriginExport
 	OriginStream = store.OriginStream
 	OriginScan   = store.OriginScan
+	OriginVerify = store.OriginVerify
 )
 
 // ErrBusy is a table that another ddbsync process is loading, following or

@@ -28,10 +28,17 @@
 //     and owner of the copy it replaces.
 //   - compare.go: a diff's [Comparison] (its scratch tables, the findings
 //     join, the counts, the repair and the findings query).
-//   - tables.go, loads.go, streams.go, diff_runs.go: one accessor per
-//     bookkeeping table of the ddbsync schema ([Tables], [Loads],
-//     [LoadFiles], [Streams], [Shards], [Tombstones], [DiffRuns],
-//     [Repairs]); states.go: their states as typed constants.
+//   - compare_live.go, cas_repair.go, apply_lock.go: repairing beside a
+//     running follower: a comparison's findings as [RepairCandidate]s,
+//     the compare-and-set write of one key ([Layout.QueueCASRepair]), and
+//     the apply lock that keeps it and a page of stream changes apart.
+//   - verify_rows.go: what `follow --verify` reads of a data table (a
+//     random sample of keys, the rows at given keys in one snapshot).
+//   - tables.go, loads.go, streams.go, diff_runs.go, verifications.go: one
+//     accessor per bookkeeping table of the ddbsync schema ([Tables],
+//     [Loads], [LoadFiles], [Streams], [Shards], [Tombstones], [DiffRuns],
+//     [Repairs], [Verifications]); states.go: their states as typed
+//     constants.
 //   - status.go: what the status command reads; querier.go: [Querier] and
 //     the bookkeeping schema; quote.go: [QuoteLiterals].
 package store

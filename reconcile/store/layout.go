@@ -35,6 +35,9 @@ const (
 	OriginStream Origin = "stream" // a stream change
 	// OriginScan is a row that `diff --repair` took from a live Scan.
 	OriginScan Origin = "scan"
+	// OriginVerify is a row that `follow --verify --on-mismatch repair`
+	// took from a strongly consistent read of the item.
+	OriginVerify Origin = "verify"
 )
 
 // createdOrigins are the origins a data table's CHECK accepts when it is

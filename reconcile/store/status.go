@@ -24,6 +24,8 @@ type TableStatus struct {
 	UnfinishedLoad *LoadStatus `json:"unfinished_load,omitempty"`
 	// LastDiff is the table's most recent `ddbsync diff`, if any.
 	LastDiff *DiffStatus `json:"last_diff,omitempty"`
+	// Verify is what `follow --verify` checked, if it ever ran.
+	Verify *VerifyStatus `json:"verify,omitempty"`
 }
 
 // ShardStatus is one shard's checkpoint.
@@ -84,6 +86,9 @@ func Status(ctx context.Context, pool Querier, table string, now time.Time) ([]T
 				FilesTotal: p.FilesTotal, StartedAt: p.StartedAt}
 		}
 		if out[i].LastDiff, err = DiffRuns.Last(ctx, pool, out[i].Table); err != nil {
+			return nil, err
+		}
+		if out[i].Verify, err = Verifications.Totals(ctx, pool, out[i].Table); err != nil {
 			return nil, err
 		}
 	}
