@@ -25,6 +25,7 @@ type applier struct {
 	createSQL string
 	mergeSQL  string
 	deleteSQL string
+	lockSQL   string // the table's apply lock, shared: a repair beside the follower waits for the page
 }
 
 func newApplier(l reconcile.Layout) *applier {
@@ -34,6 +35,7 @@ func newApplier(l reconcile.Layout) *applier {
 		createSQL: l.CreateStageSQL(),
 		mergeSQL:  l.UpsertSQL(l.StageTable()),
 		deleteSQL: l.DeleteSQL(),
+		lockSQL:   store.ApplyLockSharedSQL(l.Table),
 	}
 }
 
@@ -53,7 +55,10 @@ type pageUpdate struct {
 // checkpoint together, so a crash loses or replays a whole page, never part
 // of one, and a replayed page changes nothing. New images go through COPY
 // into a staging table and one INSERT … ON CONFLICT, several times faster
-// than a statement per row.
+// than a statement per row. A page with changes holds the table's apply
+// lock shared ([store.ApplyLockSharedSQL]): a repair made beside the
+// follower (diff --repair from a scan, follow --verify) never sees half a
+// page, and whatever the page writes after it wins.
 func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (applied, ttl int64, err error) {
 	ks := a.layout.Key
 	changes := coalesce(ks, u.changes)
@@ -99,13 +104,19 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if len(upserts) > 0 {
-		if _, err := tx.Exec(ctx, a.createSQL); err != nil {
+		// One round trip: the lock and the stage (no parameters: one simple query).
+		if _, err := tx.Exec(ctx, a.lockSQL+"; "+a.createSQL); err != nil {
 			return 0, 0, err
 		}
 		if _, err := tx.CopyFrom(ctx, a.stage, a.layout.Columns(), pgx.CopyFromRows(upserts)); err != nil {
 			return 0, 0, err
 		}
 		if _, err := tx.Exec(ctx, a.mergeSQL); err != nil {
+			return 0, 0, err
+		}
+	}
+	if len(upserts) == 0 && len(changes) > 0 {
+		if _, err := tx.Exec(ctx, a.lockSQL); err != nil {
 			return 0, 0, err
 		}
 	}
