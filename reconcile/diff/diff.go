@@ -53,6 +53,9 @@ type Finding struct {
 	Tombstone *Tombstone `json:"tombstone,omitempty"`
 	// Repaired is set when --repair wrote the source's image for this key.
 	Repaired bool `json:"repaired,omitempty"`
+	// RepairSkipped says why a repair beside a running follower left the
+	// key alone ([RepairSkippedNewer]).
+	RepairSkipped string `json:"repair_skipped,omitempty"`
 }
 
 // FindingProvenance is a copy row's provenance columns.
@@ -103,6 +106,9 @@ type RepairCounts struct {
 	Inserted int64 `json:"inserted"` // missing rows added
 	Updated  int64 `json:"updated"`  // different rows replaced
 	Deleted  int64 `json:"deleted"`  // extra rows removed
+	// Skipped are keys a repair from a scan left alone: the follower
+	// changed their rows since the compare, and the stream's image is newer.
+	Skipped int64 `json:"skipped,omitempty"`
 }
 
 // Inconsistencies is the number of findings that are not in flight.
@@ -128,7 +134,10 @@ type Config struct {
 	// InFlightWindow: see [DefaultInFlightWindow].
 	InFlightWindow time.Duration
 	// Repair writes the source's images for the findings that are not in
-	// flight, in one transaction, and records them in ddbsync.repairs.
+	// flight and records them in ddbsync.repairs. From an export: in one
+	// transaction, holding the follow lock (no follower may run). From a
+	// scan: beside the running follower, with a compare-and-set per key
+	// (repair_live.go).
 	Repair bool
 	// Limit caps the findings passed to Report (0: all). Counts are exact
 	// whatever the limit.
@@ -154,6 +163,10 @@ type Config struct {
 	// LockTimeout is how long to wait for another ddbsync process to let
 	// go of the table (0: [reconcile.DefaultLockTimeout]; negative: do not wait).
 	LockTimeout time.Duration
+
+	// beforeLiveRepair, when set, runs between the compare and a repair
+	// from a scan (tests: export_test.go).
+	beforeLiveRepair func()
 }
 
 func (c *Config) defaults() error {
@@ -203,8 +216,10 @@ func (c *Config) defaults() error {
 // up: its watermark W must be at or after I (for a scan, after the scan's
 // end), unless the copy was loaded from the export at I itself; otherwise
 // Run fails with [reconcile.ErrNotCaughtUp]. With Repair, the findings that
-// are not in flight are fixed in one transaction while the table's follow
-// and load locks are held.
+// are not in flight are fixed: from an export in one transaction while the
+// table's follow and load locks are held; from a scan beside the running
+// follower, which W must show has passed the scan's end plus the skew,
+// each key with a compare-and-set (repair_live.go).
 //
 // The run and its counts are recorded in ddbsync.diff_runs. When there are
 // inconsistencies Run returns the summary and an error matching
@@ -227,6 +242,8 @@ type differ struct {
 	source   pgx.Identifier // scratch: the source's rows
 	findings pgx.Identifier // scratch: the join's result
 	lockConn *pgxpool.Conn
+	// skipped are the keys (findings' key text) a live repair left alone.
+	skipped map[string]bool
 }
 
 func (d *differ) run(ctx context.Context) (_ Summary, retErr error) {
@@ -254,6 +271,8 @@ func (d *differ) run(ctx context.Context) (_ Summary, retErr error) {
 		}
 	} else if err := d.checkFollowed(ctx); err != nil {
 		return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
+	} else if err := d.checkFollowerRunning(ctx); err != nil {
+		return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
 	}
 
 	if err := d.begin(ctx); err != nil {
@@ -272,7 +291,7 @@ func (d *differ) run(ctx context.Context) (_ Summary, retErr error) {
 	}
 	d.log.Info("source copied", slog.Int64("items", d.sum.SourceItems), slog.Duration("duration", time.Since(phase)))
 	if d.cfg.Scan != nil {
-		if err := d.waitCaughtUp(ctx, *d.sum.ScanEnd); err != nil {
+		if err := d.waitScanCaughtUp(ctx); err != nil {
 			return d.sum, fmt.Errorf("diffing %s: %w", d.cfg.Table, err)
 		}
 	}
@@ -282,7 +301,11 @@ func (d *differ) run(ctx context.Context) (_ Summary, retErr error) {
 	}
 	d.log.Info("compared", slog.Int64("copy_rows", d.sum.CopyRows), slog.Duration("duration", time.Since(phase)))
 	if d.cfg.Repair {
-		if err := d.repair(ctx); err != nil {
+		repair := d.repair
+		if d.liveRepair() {
+			repair = d.repairLive
+		}
+		if err := repair(ctx); err != nil {
 			return d.sum, fmt.Errorf("diffing %s: repairing: %w", d.cfg.Table, err)
 		}
 	}
@@ -304,8 +327,10 @@ func (d *differ) run(ctx context.Context) (_ Summary, retErr error) {
 }
 
 // lock takes, on a connection held for the whole diff, the table's diff
-// lock (one diff of a table at a time) and, for a repair, its follow and
-// load locks, so no other writer touches the rows being repaired.
+// lock (one diff of a table at a time) and, for a repair, its load lock
+// and, from an export, its follow lock, so no other writer touches the
+// rows being repaired (a repair from a scan runs beside the follower:
+// repair_live.go).
 func (d *differ) lock(ctx context.Context) (func(), error) {
 	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
@@ -313,7 +338,10 @@ func (d *differ) lock(ctx context.Context) (func(), error) {
 	}
 	d.lockConn = conn
 	kinds := []store.LockKind{store.LockDiff}
-	if d.cfg.Repair {
+	switch {
+	case d.liveRepair():
+		kinds = append(kinds, store.LockLoad)
+	case d.cfg.Repair:
 		kinds = append(kinds, store.LockFollow, store.LockLoad)
 	}
 	locks := store.NewTableLocks(conn, d.cfg.Table, kinds...)

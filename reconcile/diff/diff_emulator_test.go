@@ -11,6 +11,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/diff"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
 func TestDiff_KeysChangedAfterTheInstantAreInFlight(t *testing.T) {
@@ -114,6 +115,11 @@ func TestDiff_ScanSourceWithSegments(t *testing.T) {
 
 	sqlExec(t, h.Pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{charges,M,rent,N}', '"1.01"') WHERE id = $1`, h.IDs[7])
 	sqlExec(t, h.Pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, h.IDs[8])
+	// A repair from a scan is made beside a running follower (its lock
+	// held here; W set above plays its progress).
+	follower, err := store.LockTable(t.Context(), h.Pool, 0, store.LockFollow, tenure.TableName)
+	require.NoError(t, err)
+	defer follower.Release(t.Context())
 	sum, c, err = scan(true)
 	require.ErrorIs(t, err, reconcile.ErrInconsistent)
 	require.EqualValues(t, 1, sum.Different)

@@ -105,7 +105,10 @@ func (d *differ) finding(row store.FindingRow) (Finding, error) {
 	origin, originTime, shard, seq := row.Origin, row.OriginTime, row.ShardID, row.Sequence
 	removedAt, tombShard, tombSeq, tombTTL := row.RemovedAt, row.TombShardID, row.TombSequence, row.TombTTL
 	f.Key = compact(json.RawMessage(key))
-	f.Repaired = d.cfg.Repair && !f.InFlight
+	f.Repaired = d.cfg.Repair && !f.InFlight && !d.skipped[key]
+	if d.cfg.Repair && !f.InFlight && d.skipped[key] {
+		f.RepairSkipped = RepairSkippedNewer
+	}
 	if origin != nil {
 		f.Provenance = &FindingProvenance{Origin: *origin, OriginTime: originTime, ShardID: deref(shard), Sequence: deref(seq)}
 	}

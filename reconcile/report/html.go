@@ -69,7 +69,7 @@ details summary { cursor: pointer; }
 <tr><th>Extra in PostgreSQL</th><td id="count-extra">{{.Extra}}</td></tr>
 <tr><th>Different</th><td id="count-different">{{.Different}}</td></tr>
 <tr><th>In flight (changed at or after I − {{.Skew}})</th><td id="count-in-flight">{{.InFlight}}</td></tr>
-{{with .Repair}}<tr><th>Repaired</th><td id="repaired">{{.Inserted}} inserted, {{.Updated}} updated, {{.Deleted}} deleted</td></tr>{{end}}
+{{with .Repair}}<tr><th>Repaired</th><td id="repaired">{{.Inserted}} inserted, {{.Updated}} updated, {{.Deleted}} deleted{{if .Skipped}}; {{.Skipped}} not repaired (changed by the stream since the compare){{end}}</td></tr>{{end}}
 <tr><th>Duration</th><td>{{.Duration}}</td></tr>
 </table>
 </section>
@@ -81,7 +81,7 @@ details summary { cursor: pointer; }
 
 func init() {
 	template.Must(htmlTemplates.New("finding").Parse(`<tr class="finding kind-{{.Kind}}{{if .InFlight}} in-flight{{end}}" data-kind="{{.Kind}}">
-<td class="kind">{{if eq .Kind "missing"}}missing in PostgreSQL{{else if eq .Kind "extra"}}extra in PostgreSQL{{else}}different{{end}}{{if .InFlight}} (in flight){{end}}{{if .Repaired}} — repaired{{end}}</td>
+<td class="kind">{{if eq .Kind "missing"}}missing in PostgreSQL{{else if eq .Kind "extra"}}extra in PostgreSQL{{else}}different{{end}}{{if .InFlight}} (in flight){{end}}{{if .Repaired}} — repaired{{end}}{{if .RepairSkipped}} — not repaired: {{.RepairSkipped}}{{end}}</td>
 <td class="key"><code>{{str .Key}}</code></td>
 <td>{{if .Differences}}<table class="attrs"><tr><th>attribute</th><th>source</th><th>copy</th></tr>
 {{range .Differences}}<tr class="attr-diff"><td><mark class="attr-path">{{.Path}}</mark></td><td class="source-value"><code>{{str .Source}}</code></td><td class="copy-value"><code>{{str .Copy}}</code></td></tr>

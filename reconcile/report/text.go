@@ -42,6 +42,9 @@ func (r *textReport) Begin(s diff.Summary) error {
 	if rp := s.Repair; rp != nil {
 		fmt.Fprintf(r.w, "  repaired: %d inserted, %d updated, %d deleted (recorded in ddbsync.repairs, diff %d)\n",
 			rp.Inserted, rp.Updated, rp.Deleted, s.DiffID)
+		if rp.Skipped > 0 {
+			fmt.Fprintf(r.w, "  not repaired: %d %s\n", rp.Skipped, diff.RepairSkippedNewer)
+		}
 	}
 	return r.w.Flush()
 }
@@ -63,6 +66,9 @@ func (r *textReport) Finding(f diff.Finding) error {
 	}
 	if f.Repaired {
 		label += ", repaired"
+	}
+	if f.RepairSkipped != "" {
+		label += ", not repaired (" + f.RepairSkipped + ")"
 	}
 	fmt.Fprintf(r.w, "%s %s", label, f.Key)
 	if p := f.Provenance; p != nil {
