@@ -50,9 +50,9 @@ func TestDiff_ScanRepairBesideARunningFollower(t *testing.T) {
 	h.ExportAndLoad(h.Now())
 	h.Tick(time.Minute)
 	h.UpdateAll(h.IDs[:10]) // rows from the stream, too
-	cfg := h.FollowConfig()
+	cfg := h.FollowConfigOnEmulatorClock()
 	cfg.UntilCaughtUp = false
-	stopFollow := h.FollowInBackground(cfg)
+	follower := h.FollowInBackground(cfg)
 	stopClock := h.RunClock(100 * time.Millisecond)
 	h.WaitWatermark(h.Now().Add(time.Second))
 
@@ -114,7 +114,7 @@ func TestDiff_ScanRepairBesideARunningFollower(t *testing.T) {
 
 	// Everything the table got is applied; the copy is the table.
 	h.WaitWatermark(h.Now().Add(time.Second))
-	require.NoError(t, stopFollow())
+	require.NoError(t, follower.Stop())
 	stopClock()
 	h.RequireCopyEqualsTable()
 }

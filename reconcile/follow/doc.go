@@ -6,6 +6,10 @@
 // shard, parents before children, and publishes the watermark W as
 // [stream.Tracker] decides it (stream/tracker.go); apply.go applies each
 // page of changes, coalesced to the last change of each key, in one
-// transaction with the shard's checkpoint. Every statement is [store]'s;
+// transaction with the shard's checkpoint. With [Config].Verify on,
+// verify.go and verify_run.go check the copy beside the loop: keys read
+// from DynamoDB with strongly consistent reads are compared with their
+// rows once W has passed the read, and a mismatch is recorded, then
+// logged, stopped on or repaired. Every statement is [store]'s;
 // the errors callers branch on are [reconcile]'s.
 package follow

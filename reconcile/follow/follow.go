@@ -77,6 +77,9 @@ type Config struct {
 	// LockTimeout is how long to wait for another ddbsync process to let
 	// go of the table (0: [reconcile.DefaultLockTimeout]; negative: do not wait).
 	LockTimeout time.Duration
+	// Verify checks the copy against strongly consistent reads of DynamoDB
+	// while following (the zero value: off); see [VerifyConfig].
+	Verify VerifyConfig
 }
 
 // Stats are a follower's running totals, safe to read while it runs.
@@ -89,6 +92,8 @@ type Stats struct {
 	retries        [8]atomic.Int64 // by stream.RetryCause
 	events         [3]atomic.Int64 // by event: insert, modify, remove
 	shardStates    [4]atomic.Int64 // shards by state: pending, reading, finished, gap
+	// Verify are verification's totals (Config.Verify).
+	Verify VerifyStats
 }
 
 // ShardStates are the follow's shard states, in [Stats.Shards] order.
@@ -194,7 +199,7 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return nil
+	return c.Verify.defaults()
 }
 
 // Run replays the table's stream into its data table, from the loaded
@@ -239,6 +244,8 @@ type follower struct {
 	tracker *stream.Tracker // decides W
 	// watermark is the last W persisted.
 	watermark time.Time
+	// verify is the verification beside the loop (nil: off).
+	verify *verifier
 }
 
 // shardRun is the run loop's view of one shard.
@@ -285,7 +292,7 @@ func (f *follower) run(ctx context.Context) (Result, error) {
 	if err := f.beginOrResume(ctx); err != nil {
 		return f.result(), err
 	}
-	err = f.loop(ctx, desc, listedAt)
+	err = f.loopAndVerify(ctx, desc, listedAt)
 	return f.result(), err
 }
 

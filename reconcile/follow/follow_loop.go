@@ -241,6 +241,7 @@ func (f *follower) applyWithRetry(ctx context.Context, u pageUpdate) error {
 			f.cfg.Stats.Applied.Add(n)
 			f.cfg.Stats.TTLRemoves.Add(ttl)
 			f.cfg.Stats.Pages.Add(1)
+			f.verify.observe(u.changes)
 		}
 		return err
 	})

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -193,4 +194,40 @@ func TestCASRepair_WaitsForAPageBeingApplied(t *testing.T) {
 	require.Equal(t, []bool{false}, <-done, "the removal committed first wins")
 	v, _ := item(t, pool, "k")
 	require.Empty(t, v)
+}
+
+func TestSampleKeys_ReadsAFewPagesOfALargeTable(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	ctx := t.Context()
+	l, _ := casTable(t, pool, time.Now())
+	const n = 20000
+	rows := make([][]any, 0, n)
+	for i := range n {
+		vals, err := store.NewEncoder(l, store.RowColumns).Encode(casItem("k", fmt.Sprint(i), "v"),
+			store.Provenance{Origin: store.OriginExport, Time: time.Now()})
+		require.NoError(t, err)
+		rows = append(rows, vals)
+	}
+	_, err := pool.CopyFrom(ctx, l.Ident(), l.Columns(), pgx.CopyFromRows(rows))
+	require.NoError(t, err)
+
+	// Never analyzed: the estimate comes from the loaded count, or the pages.
+	for _, hint := range []int64{0, n} {
+		keys, err := l.SampleKeys(ctx, pool, 50, hint)
+		require.NoError(t, err)
+		require.NotEmpty(t, keys)
+		require.LessOrEqual(t, len(keys), 50)
+		seen := map[string]bool{}
+		for _, k := range keys {
+			require.Len(t, k, 2, "the key attributes only")
+			b, err := ddbjson.EncodeItem(k)
+			require.NoError(t, err)
+			require.False(t, seen[string(b)])
+			seen[string(b)] = true
+		}
+	}
+	keys, err := l.SampleKeys(ctx, pool, 0, n)
+	require.NoError(t, err)
+	require.Empty(t, keys)
 }

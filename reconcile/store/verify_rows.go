@@ -18,15 +18,17 @@ import (
 // SampleKeys returns the keys of up to n rows of the data table, picked at
 // random. It reads a block sample (TABLESAMPLE SYSTEM) about ten times the
 // size asked for, from the planner's row estimate or rowsHint, whichever
-// is larger, so it costs a few pages whatever the table's size; rows come
-// in clumps of a block, which the random order then thins out. A table of
-// a few thousand rows is read whole.
+// is larger (and at least a row a page), so it costs a few pages whatever
+// the table's size; rows come in clumps of a block, which the random
+// order then thins out. A table of a few thousand rows is read whole.
 func (l Layout) SampleKeys(ctx context.Context, q Querier, n int, rowsHint int64) ([]ddbjson.Item, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	var est float64
-	if err := q.QueryRow(ctx, `SELECT greatest(reltuples, $2::float8) FROM pg_class WHERE oid = $1::regclass`,
+	// At least a row a page: a table never analyzed has no reltuples.
+	if err := q.QueryRow(ctx, `SELECT greatest(reltuples, $2::float8, pg_relation_size(oid) / 8192.0) FROM pg_class
+		WHERE oid = $1::regclass`,
 		l.Ident().Sanitize(), float64(rowsHint)).Scan(&est); err != nil {
 		return nil, err
 	}
