@@ -64,6 +64,10 @@ var (
 	descLoadItems = prometheus.NewDesc("ddbsync_load_items", "Items of the current or last load: done and total.", []string{"table", "kind"}, nil)
 	descLoadFiles = prometheus.NewDesc("ddbsync_load_files", "Data files of the current or last load: done and total.", []string{"table", "kind"}, nil)
 	descLoadBytes = prometheus.NewDesc("ddbsync_load_bytes_read_total", "Compressed export bytes read by the current or last load.", []string{"table"}, nil)
+
+	descVerifyChecked    = prometheus.NewDesc("ddbsync_verify_checked_total", "Keys follow --verify read from DynamoDB and compared with the copy (keys in flight not counted).", []string{"table"}, nil)
+	descVerifyMismatches = prometheus.NewDesc("ddbsync_verify_mismatches_total", "Keys whose row in the copy differed from a strongly consistent read of DynamoDB (ddbsync.verifications).", []string{"table"}, nil)
+	descVerifyLastCheck  = prometheus.NewDesc("ddbsync_verify_last_check_timestamp_seconds", "When follow --verify last compared keys (Unix time).", []string{"table"}, nil)
 )
 
 var retryCauses = []stream.RetryCause{stream.CauseThrottle, stream.CauseServer, stream.CauseNetwork,
@@ -72,7 +76,7 @@ var retryCauses = []stream.RetryCause{stream.CauseThrottle, stream.CauseServer, 
 // Describe implements prometheus.Collector.
 func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descApplied, descTTL, descWatermark, descLag, descShards, descRetries,
-		descLoadItems, descLoadFiles, descLoadBytes} {
+		descLoadItems, descLoadFiles, descLoadBytes, descVerifyChecked, descVerifyMismatches, descVerifyLastCheck} {
 		ch <- d
 	}
 }
@@ -98,6 +102,13 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(s.Retries(c)), table, c.String())
 		}
 		ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(s.ApplyRetries.Load()), table, "database")
+		if v := s.Verify; v != nil {
+			ch <- prometheus.MustNewConstMetric(descVerifyChecked, prometheus.CounterValue, float64(v.Checked.Load()), table)
+			ch <- prometheus.MustNewConstMetric(descVerifyMismatches, prometheus.CounterValue, float64(v.Mismatches.Load()), table)
+			if at := v.LastCheck(); !at.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descVerifyLastCheck, prometheus.GaugeValue, float64(at.UnixNano())/1e9, table)
+			}
+		}
 	}
 	for table, s := range r.loads {
 		ch <- prometheus.MustNewConstMetric(descLoadItems, prometheus.GaugeValue, float64(s.ItemsDone.Load()), table, "done")
@@ -109,13 +120,20 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Ready reports whether every followed table's watermark is within maxLag
-// of now; the error names the tables that are not.
+// of now, and no verification found a mismatch that is still there (not
+// repaired, not found matching since); the error names the tables that
+// are not ready.
 func (r *Registry) Ready(maxLag time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
-	var behind []string
+	var behind, wrong []string
 	for table, s := range r.follows {
+		if v := s.Verify; v != nil {
+			if n := v.Unresolved.Load(); n > 0 {
+				wrong = append(wrong, fmt.Sprintf("%s (%d keys)", table, n))
+			}
+		}
 		w := s.Watermark()
 		switch {
 		case w.IsZero():
@@ -124,15 +142,24 @@ func (r *Registry) Ready(maxLag time.Duration) error {
 			behind = append(behind, fmt.Sprintf("%s (lag %s)", table, now.Sub(w).Round(time.Second)))
 		}
 	}
+	var errs []string
 	if len(behind) > 0 {
 		sort.Strings(behind)
-		return fmt.Errorf("not caught up within %s: %s", maxLag, strings.Join(behind, ", "))
+		errs = append(errs, fmt.Sprintf("not caught up within %s: %s", maxLag, strings.Join(behind, ", ")))
+	}
+	if len(wrong) > 0 {
+		sort.Strings(wrong)
+		errs = append(errs, "verification found the copy differs from DynamoDB (see ddbsync.verifications): "+strings.Join(wrong, ", "))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
 }
 
 // Handler serves /metrics, /healthz (the process is up) and /readyz (every
-// followed table is caught up within maxLag).
+// followed table is caught up within maxLag, and verification found no
+// mismatch that is still there).
 func (r *Registry) Handler(maxLag time.Duration) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(r, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -92,8 +92,10 @@ type Stats struct {
 	retries        [8]atomic.Int64 // by stream.RetryCause
 	events         [3]atomic.Int64 // by event: insert, modify, remove
 	shardStates    [4]atomic.Int64 // shards by state: pending, reading, finished, gap
-	// Verify are verification's totals (Config.Verify).
-	Verify VerifyStats
+	// Verify are verification's totals, nil unless Config.Verify is on.
+	// A follow that verifies sets it when it is nil; set it before Run to
+	// read it while the follow runs.
+	Verify *VerifyStats
 }
 
 // ShardStates are the follow's shard states, in [Stats.Shards] order.

@@ -147,16 +147,14 @@ type VerifyStats struct {
 	// found matching since.
 	Unresolved atomic.Int64
 	MilliRCU   atomic.Int64 // read capacity consumed, in thousandths
-	lastCheck  atomic.Int64 // Unix nanoseconds of the last comparison
-	enabled    atomic.Bool
+	// LastCheckNanos is when keys were last compared, in Unix nanoseconds
+	// (0: never); see [VerifyStats.LastCheck].
+	LastCheckNanos atomic.Int64
 }
-
-// Enabled reports whether the follow verifies.
-func (s *VerifyStats) Enabled() bool { return s.enabled.Load() }
 
 // LastCheck is when keys were last compared (zero: never).
 func (s *VerifyStats) LastCheck() time.Time {
-	n := s.lastCheck.Load()
+	n := s.LastCheckNanos.Load()
 	if n == 0 {
 		return time.Time{}
 	}

@@ -80,7 +80,10 @@ type verifier struct {
 
 func newVerifier(ctx context.Context, f *follower) (*verifier, error) {
 	cfg := f.cfg.Verify
-	v := &verifier{f: f, cfg: cfg, stats: &f.cfg.Stats.Verify, layout: f.table.Layout,
+	if f.cfg.Stats.Verify == nil {
+		f.cfg.Stats.Verify = &VerifyStats{}
+	}
+	v := &verifier{f: f, cfg: cfg, stats: f.cfg.Stats.Verify, layout: f.table.Layout,
 		log:    f.log.With(slog.String("verify", string(cfg.OnMismatch))),
 		recent: make([]ddbjson.Item, verifyRecentKeys), unresolved: map[string]ddbjson.Item{}}
 	if cfg.MaxRCU > 0 {
@@ -94,7 +97,6 @@ func newVerifier(ctx context.Context, f *follower) (*verifier, error) {
 		v.rows = pub.Items
 	}
 	v.last = f.cfg.Now()
-	v.stats.enabled.Store(true)
 	return v, nil
 }
 
@@ -437,7 +439,7 @@ func (v *verifier) compare(ctx context.Context, b *verifyBatch, w time.Time) err
 	v.stats.Checked.Add(counts.Checked)
 	v.stats.InFlight.Add(counts.InFlight)
 	v.stats.Mismatches.Add(counts.Mismatches)
-	v.stats.lastCheck.Store(at.UnixNano())
+	v.stats.LastCheckNanos.Store(at.UnixNano())
 	for _, id := range matched {
 		delete(v.unresolved, id)
 	}

@@ -38,6 +38,7 @@ func startVerified(t *testing.T, on follow.MismatchAction) *verified {
 	v := &verified{Harness: h, ticks: make(chan time.Time)}
 	cfg := h.FollowConfigOnEmulatorClock()
 	cfg.UntilCaughtUp = false
+	cfg.Stats.Verify = &follow.VerifyStats{}
 	cfg.Verify = follow.VerifyConfig{KeysPerMinute: 100, Client: h.DDB, OnMismatch: on, Ticks: v.ticks}
 	v.follower = h.FollowInBackground(cfg)
 	// Started (W is published once verification runs), before the clock
