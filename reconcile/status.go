@@ -21,6 +21,9 @@ type (
 	LoadStatus = store.LoadStatus
 	// DiffStatus is the last diff of a table, from ddbsync.diff_runs.
 	DiffStatus = store.DiffStatus
+	// VerifyStatus is what follow --verify checked of a table, from
+	// ddbsync.verify_totals.
+	VerifyStatus = store.VerifyStatus
 )
 
 // Status reports every table ddbsync serves (or only table, when given).

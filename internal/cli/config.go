@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/reconcile/follow"
 )
 
 // fileConfig is the configuration file (--config): settings shared by every
@@ -32,6 +33,11 @@ type tableConfig struct {
 	Export    string `yaml:"export"`     // the export folder for load (local or s3://)
 	Schema    string `yaml:"schema"`     // default: the file's schema, else dynamodb
 	AcceptGap bool   `yaml:"accept_gap"`
+	// follow --verify's settings, as its flags take them.
+	Verify       string        `yaml:"verify"`        // e.g. 60/min; default off
+	VerifyRCU    *float64      `yaml:"verify_rcu"`    // default 5
+	VerifyWindow time.Duration `yaml:"verify_window"` // default 10s
+	OnMismatch   string        `yaml:"on_mismatch"`   // log, stop or repair
 }
 
 func readConfig(path string) (*fileConfig, error) {
@@ -66,6 +72,19 @@ func (c *fileConfig) Validate() error {
 			if _, err := ddbjson.ParseKeySchema(t.Key); err != nil {
 				return fmt.Errorf("table %s: %v", t.Name, err)
 			}
+		}
+		if t.Verify != "" {
+			if _, err := parseVerifyRate(t.Verify); err != nil {
+				return fmt.Errorf("table %s: verify: %v", t.Name, err)
+			}
+		}
+		if t.OnMismatch != "" {
+			if _, err := follow.ParseMismatchAction(t.OnMismatch); err != nil {
+				return fmt.Errorf("table %s: on_mismatch: %v", t.Name, err)
+			}
+		}
+		if (t.VerifyRCU != nil && *t.VerifyRCU < 0) || t.VerifyWindow < 0 {
+			return fmt.Errorf("table %s: verify_rcu and verify_window must not be negative", t.Name)
 		}
 	}
 	if c.ReadyLag < 0 {

@@ -47,8 +47,10 @@ from that very export.
 
 It reports keys missing in PostgreSQL, extra in PostgreSQL, and different (every attribute
 path that differs, with both values), each with the copy row's provenance. --repair writes
-the source's images for those findings in one transaction (it refuses while a follow of the
-table runs) and records them in ddbsync.repairs.
+the source's images for those findings and records them in ddbsync.repairs: from an export in
+one transaction (it refuses while a follow of the table runs); from a scan beside the running
+follow, which it needs, each key only if its row is still as compared (a key the stream changed
+meanwhile is left to the stream, whose image is newer).
 
 Exit status: 0 consistent, 1 inconsistencies found (even when repaired), 2 the diff failed.`,
 		Example: `  ddbsync diff --table TenureInformation --against ./exports/AWSDynamoDB/01700000000000-abcd1234
@@ -63,7 +65,7 @@ Exit status: 0 consistent, 1 inconsistencies found (even when repaired), 2 the d
 	fl.StringVar(&f.against, "against", "", `the source of truth: an export folder (local or s3://), or "scan" (required)`)
 	fl.StringVar(&f.format, "format", "text", "report format: text, json (JSON lines) or html")
 	fl.StringVar(&f.out, "out", "", "write the report to this file instead of stdout")
-	fl.BoolVar(&f.repair, "repair", false, "write the source's images for the findings (not those in flight), in one transaction")
+	fl.BoolVar(&f.repair, "repair", false, "write the source's images for the findings (not those in flight); from a scan, beside the running follow")
 	fl.IntVar(&f.segments, "segments", diff.DefaultScanSegments, "scan: parallel Scan segments")
 	fl.Float64Var(&f.maxRCU, "max-rcu", 0, "scan: cap on read capacity units consumed per second (0: no cap)")
 	fl.Var(&f.limit, "limit", "findings to list (0: all; default 20 for text, 1000 for html, all for json)")

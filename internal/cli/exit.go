@@ -100,6 +100,11 @@ var (
 		return fmt.Sprintf("enable it: aws dynamodb update-continuous-backups --table-name %s "+
 			"--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true; then export again", table)
 	}
+	mismatchHint hint = func(_ error, table string) string {
+		return fmt.Sprintf("the mismatches are in ddbsync.verifications; run ddbsync follow --table %s again with "+
+			"--on-mismatch log (or repair), and repair the copy with ddbsync diff --table %s --against scan --repair while it runs",
+			table, table)
+	}
 	notCaughtUpHint hint = func(_ error, table string) string {
 		return fmt.Sprintf("run ddbsync follow --table %s --until-caught-up first, then diff again "+
 			"(a scan diff needs ddbsync follow --table %s running while it scans)", table, table)
@@ -137,6 +142,7 @@ var (
 		{err: stream.ErrViewType, hint: viewTypeHint},
 		{err: reconcile.ErrStreamChanged, hint: gapHint},
 		{err: stream.ErrGap, hint: gapHint},
+		{err: reconcile.ErrInconsistent, hint: mismatchHint}, // --verify with --on-mismatch stop
 	})
 	diffRefusals = join(notLoaded, busy, refusals{
 		{err: reconcile.ErrInconsistent},

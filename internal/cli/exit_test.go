@@ -217,6 +217,9 @@ func exitContract() map[string]map[string]exitCase {
 				return runCode(t, "diff", "--table", table, "--against", dir, "--repair", "--database-url", db)
 			},
 		},
+		"a mismatch found by `--verify` (with `--on-mismatch stop`)": {
+			"follow": func(t *testing.T) (int, string) { return followStoppedByVerify(t) },
+		},
 		"the copy has not caught up with the diff's source": {
 			"diff": func(t *testing.T) (int, string) {
 				db, dir := loadedSample(t)

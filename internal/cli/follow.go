@@ -26,6 +26,7 @@ type followFlags struct {
 	metricsAddr   string
 	readyLag      time.Duration
 	lockTimeout   time.Duration
+	verify        verifyFlags
 }
 
 func newFollowCmd(g *globals) *cobra.Command {
@@ -44,10 +45,16 @@ With --config and no --table, one process follows every table the file lists; a 
 
 When it cannot prove it has every change (the export is older than the stream's 24 hours, a
 checkpointed shard was trimmed, the stream was replaced) it stops with exit status 1 and says
-what was lost and what to do.`,
+what was lost and what to do.
+
+With --verify RATE (e.g. 60/min) it also reads keys from DynamoDB with strongly consistent reads,
+and once the watermark has passed each read, compares them with the copy: a mismatch is recorded
+in ddbsync.verifications, counted, logged, makes /readyz unready, and with --on-mismatch is only
+logged (log), ends follow with exit status 1 (stop), or is repaired from DynamoDB's image (repair).`,
 		Example: `  ddbsync follow --table TenureInformation
   ddbsync follow --table TenureInformation --until-caught-up
-  ddbsync follow --config ddbsync.yaml --metrics-addr :9090`,
+  ddbsync follow --config ddbsync.yaml --metrics-addr :9090
+  ddbsync follow --table TenureInformation --verify 60/min --verify-rcu 5 --on-mismatch repair`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("metrics-addr") && f.metricsAddr == "" && g.config != nil {
@@ -56,6 +63,7 @@ what was lost and what to do.`,
 			if !cmd.Flags().Changed("ready-lag") && g.config != nil && g.config.ReadyLag > 0 {
 				f.readyLag = g.config.ReadyLag
 			}
+			f.verify.changed = cmd.Flags().Changed
 			err := runFollow(cmd.Context(), g, f)
 			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
 				// A requested stop is a clean stop at any moment, even
@@ -75,6 +83,7 @@ what was lost and what to do.`,
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve /metrics, /healthz and /readyz on this address, e.g. :9090 (env DDBSYNC_METRICS_ADDR)")
 	fl.DurationVar(&f.readyLag, "ready-lag", time.Minute, "/readyz answers 200 while every table's watermark is within this of now")
 	addLockTimeoutFlag(fl, &f.lockTimeout)
+	addVerifyFlags(fl, &f.verify)
 	return cmd
 }
 
@@ -89,6 +98,12 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 	if f.streamArn != "" && len(tables) > 1 {
 		return usageErrorf("--stream-arn needs --table")
 	}
+	verify := make([]follow.VerifyConfig, len(tables))
+	for i, t := range tables {
+		if verify[i], err = f.verify.config(t); err != nil {
+			return err
+		}
+	}
 	pool, err := g.connect(ctx)
 	if err != nil {
 		return err
@@ -99,6 +114,9 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 		return err
 	}
 	streams, ddb := g.streamsClient(cfg), g.dynamodbClient(cfg)
+	for i := range verify {
+		verify[i].Client = ddb
+	}
 	reg := metrics.NewRegistry()
 	if f.metricsAddr != "" {
 		addr, err := reg.Serve(ctx, f.metricsAddr, f.readyLag, g.logger)
@@ -114,8 +132,11 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 		err   error
 	}
 	results := make(chan outcome, len(tables))
-	for _, t := range tables {
+	for i, t := range tables {
 		stats := &follow.Stats{}
+		if verify[i].KeysPerMinute > 0 {
+			stats.Verify = &follow.VerifyStats{}
+		}
 		reg.Follow(t.Name, stats)
 		arn := t.StreamArn
 		if f.streamArn != "" {
@@ -134,6 +155,7 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 				Stats:            stats,
 				Logger:           g.logger,
 				LockTimeout:      lockTimeout(f.lockTimeout),
+				Verify:           verify[i],
 			})
 			if err != nil && len(tables) > 1 {
 				g.logger.Error("follow stopped", "table", t.Name, "error", err.Error())

@@ -80,6 +80,9 @@ func printStatus(w io.Writer, st []reconcile.TableStatus) {
 		} else {
 			fmt.Fprintln(w, "  watermark  none yet")
 		}
+		if v := t.Verify; v != nil {
+			printVerify(w, v)
+		}
 		if t.AcceptedGap != "" {
 			fmt.Fprintf(w, "  accepted gaps (run diff):\n    %s\n", t.AcceptedGap)
 		}
@@ -108,6 +111,21 @@ func printLastDiff(w io.Writer, d *reconcile.DiffStatus) {
 		fmt.Fprint(w, ")")
 	case "failed":
 		fmt.Fprintf(w, ": %s", d.Error)
+	}
+	fmt.Fprintln(w)
+}
+
+func printVerify(w io.Writer, v *reconcile.VerifyStatus) {
+	fmt.Fprintf(w, "  verify     %d keys checked, %d mismatches", v.KeysChecked, v.Mismatches)
+	if v.Repaired > 0 {
+		fmt.Fprintf(w, " (%d repaired)", v.Repaired)
+	}
+	fmt.Fprintf(w, ", %d in flight", v.InFlight)
+	if v.LastCheckAt != nil {
+		fmt.Fprintf(w, "; last check %s", v.LastCheckAt.UTC().Format(time.RFC3339))
+	}
+	if v.LastMismatchAt != nil {
+		fmt.Fprintf(w, "; last mismatch %s (see ddbsync.verifications)", v.LastMismatchAt.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintln(w)
 }
