@@ -75,8 +75,13 @@ const (
 	// to sample from.
 	verifyRecentKeys = 1024
 	// verifyRecheck is the most mismatched keys re-read in a round, until
-	// they match.
-	verifyRecheck = 25
+	// they match; verifyMaxUnresolved the most kept to re-read.
+	verifyRecheck       = 25
+	verifyMaxUnresolved = 10000
+	// verifyFlushEvery is how often the totals of rounds that found no
+	// mismatch are written to ddbsync.verify_totals (a round that found
+	// one writes them at once, with the mismatch).
+	verifyFlushEvery = 10 * time.Second
 )
 
 // VerifyConfig configures verification (see [Config].Verify). The zero

@@ -76,6 +76,10 @@ type verifier struct {
 	pending    []*verifyBatch
 	unresolved map[string]ddbjson.Item // mismatched keys, by keyString, until they match
 	allowed    bool                    // origin verify allowed in the data table
+	// unflushed are the counts not yet added to ddbsync.verify_totals, as
+	// of lastCheck; flushed is when they last were.
+	unflushed          store.VerifyCounts
+	lastCheck, flushed time.Time
 }
 
 func newVerifier(ctx context.Context, f *follower) (*verifier, error) {
@@ -125,6 +129,7 @@ func (f *follower) loopAndVerify(ctx context.Context, desc stream.Description, l
 	stopVerify()
 	verr := <-done
 	stopLoop()
+	defer v.flush(ctx)
 	if verr != nil {
 		return verr
 	}
@@ -402,6 +407,7 @@ func (v *verifier) compare(ctx context.Context, b *verifyBatch, w time.Time) err
 	var counts store.VerifyCounts
 	var found []mismatch
 	var matched []string
+	still := 0 // mismatched keys recorded before, still mismatched
 	for i, r := range rows {
 		if r.Same {
 			counts.Checked++
@@ -417,6 +423,10 @@ func (v *verifier) compare(ctx context.Context, b *verifyBatch, w time.Time) err
 			continue
 		}
 		counts.Checked++
+		if _, ok := v.unresolved[b.ids[i]]; ok {
+			still++ // the same mismatch: recorded and counted once
+			continue
+		}
 		m := mismatch{i: i, row: r, kind: store.FindingDifferent}
 		switch {
 		case !r.Seen.Present:
@@ -440,6 +450,9 @@ func (v *verifier) compare(ctx context.Context, b *verifyBatch, w time.Time) err
 	v.stats.InFlight.Add(counts.InFlight)
 	v.stats.Mismatches.Add(counts.Mismatches)
 	v.stats.LastCheckNanos.Store(at.UnixNano())
+	if still > 0 {
+		v.log.Debug("verify: keys that mismatched still do", slog.Int("keys", still))
+	}
 	for _, id := range matched {
 		delete(v.unresolved, id)
 	}
@@ -450,7 +463,9 @@ func (v *verifier) compare(ctx context.Context, b *verifyBatch, w time.Time) err
 			slog.Time("read_at", b.from), slog.Time("watermark", w), slog.String("action", string(action)),
 			slog.Int64("verification_id", m.id))
 		if action == store.VerifyLogged || action == store.VerifyStopped {
-			v.unresolved[b.ids[m.i]] = b.keys[m.i]
+			if len(v.unresolved) < verifyMaxUnresolved {
+				v.unresolved[b.ids[m.i]] = b.keys[m.i]
+			}
 		} else {
 			delete(v.unresolved, b.ids[m.i])
 		}
@@ -489,14 +504,20 @@ func (v *verifier) verification(b *verifyBatch, w time.Time, m mismatch, a store
 	return rec, nil
 }
 
-// record records the mismatches (logged, or stopped on) and the round's
-// totals in one transaction.
+// record records the mismatches (logged, or stopped on) and the totals in
+// one transaction; a round without mismatches only adds its totals to
+// those to write, at most every verifyFlushEvery.
 func (v *verifier) record(ctx context.Context, b *verifyBatch, w time.Time, found []mismatch, counts store.VerifyCounts, at time.Time) error {
 	action := store.VerifyLogged
 	if v.cfg.OnMismatch == OnMismatchStop {
 		action = store.VerifyStopped
 	}
-	return v.f.retryDB(ctx, "verify", func() error {
+	totals := addCounts(v.unflushed, counts)
+	if len(found) == 0 && at.Sub(v.flushed) < verifyFlushEvery {
+		v.unflushed, v.lastCheck = totals, at
+		return nil
+	}
+	err := v.f.retryDB(ctx, "verify", func() error {
 		return pgx.BeginFunc(ctx, v.f.pool, func(tx pgx.Tx) error {
 			for i := range found {
 				rec, err := v.verification(b, w, found[i], action)
@@ -507,9 +528,32 @@ func (v *verifier) record(ctx context.Context, b *verifyBatch, w time.Time, foun
 					return err
 				}
 			}
-			return store.Verifications.AddTotals(ctx, tx, v.f.cfg.Table, counts, at)
+			return store.Verifications.AddTotals(ctx, tx, v.f.cfg.Table, totals, at)
 		})
 	})
+	if err == nil {
+		v.unflushed, v.lastCheck, v.flushed = store.VerifyCounts{}, at, at
+	}
+	return err
+}
+
+// flush writes the totals not written yet (the follow is ending).
+func (v *verifier) flush(ctx context.Context) {
+	if v.unflushed == (store.VerifyCounts{}) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := store.Verifications.AddTotals(ctx, v.f.pool, v.f.cfg.Table, v.unflushed, v.lastCheck); err != nil {
+		v.log.Warn("verify: recording the totals failed", slog.String("error", err.Error()))
+		return
+	}
+	v.unflushed = store.VerifyCounts{}
+}
+
+func addCounts(a, b store.VerifyCounts) store.VerifyCounts {
+	return store.VerifyCounts{Checked: a.Checked + b.Checked, InFlight: a.InFlight + b.InFlight,
+		Mismatches: a.Mismatches + b.Mismatches, Repaired: a.Repaired + b.Repaired}
 }
 
 // repair records the mismatches and writes DynamoDB's image of each, with
@@ -573,12 +617,13 @@ func (v *verifier) repair(ctx context.Context, b *verifyBatch, w time.Time, foun
 			}
 			c := *counts
 			c.Repaired = repaired
-			return store.Verifications.AddTotals(ctx, tx, v.f.cfg.Table, c, at)
+			return store.Verifications.AddTotals(ctx, tx, v.f.cfg.Table, addCounts(v.unflushed, c), at)
 		})
 	})
 	if err != nil {
 		return err
 	}
+	v.unflushed, v.lastCheck, v.flushed = store.VerifyCounts{}, at, at
 	counts.Repaired = repaired
 	v.stats.Repaired.Add(repaired)
 	v.stats.Superseded.Add(int64(len(found)) - repaired)

@@ -1,6 +1,7 @@
 package follow_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -119,6 +120,15 @@ func TestVerify_FindsARowChangedInPostgreSQL(t *testing.T) {
 	require.EqualValues(t, 40, st[0].Verify.KeysChecked)
 	require.EqualValues(t, 1, st[0].Verify.Mismatches)
 	require.NotNil(t, st[0].Verify.LastCheckAt)
+
+	// Read again (first, as a mismatched key), still wrong: the same
+	// mismatch, recorded and counted once.
+	v.caughtUp()
+	v.round()
+	require.EqualValues(t, 1, v.Stats.Verify.Mismatches.Load())
+	var rows int
+	require.NoError(t, v.Pool.QueryRow(t.Context(), `SELECT count(*) FROM ddbsync.verifications`).Scan(&rows))
+	require.Equal(t, 1, rows)
 
 	// Fixed by hand: the mismatched key is checked again, and matches.
 	v.sql(`UPDATE dynamodb.tenure_information SET item = $2 WHERE id = $1`, changed, itemJSON(t, v.Get(changed)))
@@ -239,4 +249,23 @@ func itemJSON(t *testing.T, it ddbjson.Item) string {
 	b, err := ddbjson.EncodeItem(it)
 	require.NoError(t, err)
 	return string(b)
+}
+
+func TestVerify_UntilCaughtUpEndsAsWithout(t *testing.T) {
+	t.Parallel()
+	h := reconciletest.NewHarness(t)
+	h.Insert(10)
+	h.Tick(time.Minute)
+	h.ExportAndLoad(h.Now())
+	h.UpdateAll(h.IDs[:3])
+	h.Tick(time.Minute)
+	cfg := h.FollowConfig()
+	cfg.Verify = follow.VerifyConfig{KeysPerMinute: 60, Client: h.DDB, OnMismatch: follow.OnMismatchStop}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	res, err := follow.Run(ctx, h.Pool, cfg)
+	require.NoError(t, err)
+	require.EqualValues(t, 13, res.Applied, "the inserts (within the replay margin) and the updates")
+	require.NotNil(t, cfg.Stats.Verify, "a verifying follow has verify stats")
+	h.RequireCopyEqualsTable()
 }
