@@ -54,6 +54,11 @@
 //   - a load published? reconcile/load/publish.go, all-or-nothing,
 //     keeping what users built on the previous copy.
 //   - a key schema converted to the codec's? reconcile/store/key.go.
+//   - a repair written beside a running follower? reconcile/diff/repair_live.go
+//     (diff --repair from a scan) and reconcile/follow/verify_run.go
+//     (follow --verify), both through store's compare-and-set
+//     (cas_repair.go) under the apply lock (apply_lock.go), which each
+//     page of stream changes takes shared.
 //   - an exit status decided? internal/cli/exit.go.
 //
 // # The data table
