@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
@@ -31,11 +32,11 @@ type SeenRow struct {
 // one is set.
 type CASRepair struct {
 	Table string // the DynamoDB table (its tombstones, the repair's record)
-	Key   ddbjson.Item
+	Key   map[string]types.AttributeValue
 	Kind  FindingKind
 	Seen  SeenRow
 	// Image is the source's item, nil for an extra row; Prov its provenance.
-	Image ddbjson.Item
+	Image map[string]types.AttributeValue
 	Prov  Provenance
 
 	DiffID         int64

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -21,7 +22,7 @@ import (
 // is larger (and at least a row a page), so it costs a few pages whatever
 // the table's size; rows come in clumps of a block, which the random
 // order then thins out. A table of a few thousand rows is read whole.
-func (l Layout) SampleKeys(ctx context.Context, q Querier, n int, rowsHint int64) ([]ddbjson.Item, error) {
+func (l Layout) SampleKeys(ctx context.Context, q Querier, n int, rowsHint int64) ([]map[string]types.AttributeValue, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -51,7 +52,7 @@ func (l Layout) SampleKeys(ctx context.Context, q Querier, n int, rowsHint int64
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ddbjson.Item, 0, len(raws))
+	out := make([]map[string]types.AttributeValue, 0, len(raws))
 	for _, raw := range raws {
 		k, err := ddbjson.DecodeItem([]byte(raw))
 		if err != nil {
@@ -76,7 +77,7 @@ type KeyRow struct {
 // snapshot, and compares each row's item with images[i] (nil: the key has
 // no item) as jsonb, exactly as a diff compares. table is the DynamoDB
 // table.
-func (l Layout) ReadKeys(ctx context.Context, pool *pgxpool.Pool, table string, keys, images []ddbjson.Item) ([]KeyRow, error) {
+func (l Layout) ReadKeys(ctx context.Context, pool *pgxpool.Pool, table string, keys, images []map[string]types.AttributeValue) ([]KeyRow, error) {
 	if len(keys) != len(images) {
 		return nil, fmt.Errorf("reading rows: %d keys, %d images", len(keys), len(images))
 	}
