@@ -34,6 +34,8 @@ const (
 	OriginExport = store.OriginExport
 	OriginStream = store.OriginStream
 	OriginScan   = store.OriginScan
+	// OriginIncremental is a row an incremental export applied.
+	OriginIncremental = store.OriginIncremental
 )
 
 // ErrBusy is a table that another ddbsync process is loading, following or
