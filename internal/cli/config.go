@@ -32,6 +32,12 @@ type tableConfig struct {
 	Export    string `yaml:"export"`     // the export folder for load (local or s3://)
 	Schema    string `yaml:"schema"`     // default: the file's schema, else dynamodb
 	AcceptGap bool   `yaml:"accept_gap"`
+	// S3 is where export, heal and sync ask AWS to write this table's
+	// exports (s3://bucket/prefix), unless --s3 says.
+	S3 string `yaml:"s3"`
+	// SyncEvery makes `ddbsync sync --config` keep this table with
+	// incremental exports, this often (for a table without a stream).
+	SyncEvery time.Duration `yaml:"sync_every"`
 }
 
 func readConfig(path string) (*fileConfig, error) {
@@ -66,6 +72,9 @@ func (c *fileConfig) Validate() error {
 			if _, err := ddbjson.ParseKeySchema(t.Key); err != nil {
 				return fmt.Errorf("table %s: %v", t.Name, err)
 			}
+		}
+		if err := checkSyncEvery(t.SyncEvery, true); err != nil {
+			return fmt.Errorf("table %s: sync_every %v", t.Name, err)
 		}
 	}
 	if c.ReadyLag < 0 {

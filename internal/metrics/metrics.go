@@ -1,6 +1,6 @@
 // Package metrics exposes ddbsync's running totals to Prometheus, with
-// /healthz and /readyz for orchestrators. It reads the counters that loads
-// and follows keep anyway ([load.Stats], [follow.Stats])
+// /healthz and /readyz for orchestrators. It reads the counters that loads,
+// follows and syncs keep anyway ([load.Stats], [follow.Stats], [heal.Stats])
 // when scraped, so the hot paths carry no instrumentation of their own.
 package metrics
 
@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ddbsync/ddbsync/reconcile/follow"
+	"github.com/ddbsync/ddbsync/reconcile/heal"
 	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -33,11 +34,27 @@ type Registry struct {
 	mu      sync.Mutex // guards the maps
 	follows map[string]*follow.Stats
 	loads   map[string]*load.Stats
+	syncs   map[string]syncEntry
+}
+
+// syncEntry is a table `sync` keeps, with its interval.
+type syncEntry struct {
+	stats *heal.Stats
+	every time.Duration
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{now: time.Now, follows: map[string]*follow.Stats{}, loads: map[string]*load.Stats{}}
+	return &Registry{now: time.Now, follows: map[string]*follow.Stats{}, loads: map[string]*load.Stats{}, syncs: map[string]syncEntry{}}
+}
+
+// Sync registers the stats of a sync of table every interval: its
+// watermark counts for readiness with the interval added to the lag
+// allowed.
+func (r *Registry) Sync(table string, s *heal.Stats, every time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.syncs[table] = syncEntry{s, every}
 }
 
 // Follow registers the stats of a follow of table.
@@ -64,6 +81,9 @@ var (
 	descLoadItems = prometheus.NewDesc("ddbsync_load_items", "Items of the current or last load: done and total.", []string{"table", "kind"}, nil)
 	descLoadFiles = prometheus.NewDesc("ddbsync_load_files", "Data files of the current or last load: done and total.", []string{"table", "kind"}, nil)
 	descLoadBytes = prometheus.NewDesc("ddbsync_load_bytes_read_total", "Compressed export bytes read by the current or last load.", []string{"table"}, nil)
+	descIncExport = prometheus.NewDesc("ddbsync_incremental_exports_total", "Incremental exports applied by sync.", []string{"table"}, nil)
+	descIncChange = prometheus.NewDesc("ddbsync_incremental_changes_total", "Changes of the incremental exports sync applied.", []string{"table"}, nil)
+	descSyncRound = prometheus.NewDesc("ddbsync_sync_rounds_total", "Sync rounds done.", []string{"table"}, nil)
 )
 
 var retryCauses = []stream.RetryCause{stream.CauseThrottle, stream.CauseServer, stream.CauseNetwork,
@@ -72,7 +92,7 @@ var retryCauses = []stream.RetryCause{stream.CauseThrottle, stream.CauseServer, 
 // Describe implements prometheus.Collector.
 func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descApplied, descTTL, descWatermark, descLag, descShards, descRetries,
-		descLoadItems, descLoadFiles, descLoadBytes} {
+		descLoadItems, descLoadFiles, descLoadBytes, descIncExport, descIncChange, descSyncRound} {
 		ch <- d
 	}
 }
@@ -99,6 +119,16 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(s.ApplyRetries.Load()), table, "database")
 	}
+	for table, e := range r.syncs {
+		s := e.stats
+		if w := s.Watermark(); !w.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descWatermark, prometheus.GaugeValue, float64(w.UnixNano())/1e9, table)
+			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, now.Sub(w).Seconds(), table)
+		}
+		ch <- prometheus.MustNewConstMetric(descIncExport, prometheus.CounterValue, float64(s.Exports.Load()), table)
+		ch <- prometheus.MustNewConstMetric(descIncChange, prometheus.CounterValue, float64(s.Changes.Load()), table)
+		ch <- prometheus.MustNewConstMetric(descSyncRound, prometheus.CounterValue, float64(s.Rounds.Load()), table)
+	}
 	for table, s := range r.loads {
 		ch <- prometheus.MustNewConstMetric(descLoadItems, prometheus.GaugeValue, float64(s.ItemsDone.Load()), table, "done")
 		ch <- prometheus.MustNewConstMetric(descLoadItems, prometheus.GaugeValue, float64(s.ItemsTotal.Load()), table, "total")
@@ -122,6 +152,15 @@ func (r *Registry) Ready(maxLag time.Duration) error {
 			behind = append(behind, table+" (no watermark yet)")
 		case now.Sub(w) > maxLag:
 			behind = append(behind, fmt.Sprintf("%s (lag %s)", table, now.Sub(w).Round(time.Second)))
+		}
+	}
+	for table, e := range r.syncs {
+		w := e.stats.Watermark()
+		switch {
+		case w.IsZero():
+			behind = append(behind, table+" (no watermark yet)")
+		case now.Sub(w) > e.every+maxLag:
+			behind = append(behind, fmt.Sprintf("%s (lag %s, synced every %s)", table, now.Sub(w).Round(time.Second), e.every))
 		}
 	}
 	if len(behind) > 0 {

@@ -157,6 +157,9 @@ func round(ctx context.Context, pool *pgxpool.Pool, cfg Config, publishW, wait b
 			return res, err
 		}
 		res.AsOf = cov.AsOf()
+		if publishW && cov.Watermark != nil {
+			cfg.Stats.watermarkNanos.Store(cov.Watermark.UnixNano())
+		}
 		pitr, err := snapshot.ReadPITR(ctx, cfg.API, cfg.Table)
 		if err != nil {
 			return res, err

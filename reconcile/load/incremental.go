@@ -131,14 +131,15 @@ func RunIncremental(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Incre
 	}
 	l := cov.Layout
 	res.Table = l.Ident()
-	if asOf := cov.AsOf(); !exp.To.After(asOf) {
+	// Instants are compared to PostgreSQL's microsecond.
+	if asOf := cov.AsOf(); !exp.To.After(asOf.Add(time.Microsecond)) {
 		res.Unchanged, res.AsOf = true, asOf
 		log.Info("the copy is already as of the export's end or later; nothing to do", slog.String("table", cfg.Table),
 			slog.String("export_arn", exp.ID()), slog.Time("as_of", asOf), slog.Time("export_to", exp.To))
 		return res, nil
 	}
 	complete := cov.Complete(skew)
-	if exp.From.After(complete) {
+	if exp.From.After(complete.Add(time.Microsecond)) {
 		return res, &reconcile.WindowError{Table: cfg.Table, From: exp.From, To: exp.To, Complete: complete}
 	}
 	// A window that starts before the copy's instant may meet rows of
@@ -146,7 +147,7 @@ func RunIncremental(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Incre
 	// write time is known are swept; those loaded from an export are not
 	// dated, so the window may not reach back before their instant.
 	var sweep *store.Sweep
-	if exp.From.Before(cov.AsOf()) {
+	if exp.From.Before(cov.AsOf().Add(-time.Microsecond)) {
 		undated, err := store.LatestUndated(ctx, pool, l)
 		if err != nil {
 			return res, fmt.Errorf("applying %s to %s: %w", exp.ID(), cfg.Table, err)
