@@ -30,13 +30,13 @@ const (
 // then whether the change is a deletion and its place in the export.
 func (l Layout) StageColumns() []string { return append(l.Columns(), colDeleted, colOrd) }
 
-// CreateIncrementalStage creates stage table ident for layout l: the data
-// table's columns, unlogged, without a key, plus [Layout.StageColumns]'s
-// own two. A crash of the server empties an unlogged table: callers count
+// CreateIncrementalStage creates stage table ident for layout l: a load
+// table ([CreateLoadTable]: the data table's columns, without a key),
+// unlogged, plus [Layout.StageColumns]'s own two. A crash of the server empties an unlogged table: callers count
 // its rows against their bookkeeping before applying it ([StagedRows]).
 func CreateIncrementalStage(ctx context.Context, q Querier, l Layout, ident pgx.Identifier) error {
-	if _, err := q.Exec(ctx, l.createTableSQL(ident)); err != nil {
-		return fmt.Errorf("creating the stage table: %w", err)
+	if err := CreateLoadTable(ctx, q, l, ident); err != nil {
+		return err
 	}
 	if _, err := q.Exec(ctx, "ALTER TABLE "+ident.Sanitize()+" SET UNLOGGED, ADD COLUMN "+
 		pgx.Identifier{colDeleted}.Sanitize()+" boolean NOT NULL, ADD COLUMN "+pgx.Identifier{colOrd}.Sanitize()+" bigint NOT NULL"); err != nil {
