@@ -28,6 +28,10 @@
 //     and owner of the copy it replaces.
 //   - compare.go: a diff's [Comparison] (its scratch tables, the findings
 //     join, the counts, the repair and the findings query).
+//   - incremental.go: applying an incremental export: its stage table and
+//     [ChangeEncoder], [ApplyIncremental] (last change per key, deletes,
+//     upserts, tombstones, the sweep of items created and deleted inside
+//     the window), and the bookkeeping of an incremental load.
 //   - tables.go, loads.go, streams.go, diff_runs.go: one accessor per
 //     bookkeeping table of the ddbsync schema ([Tables], [Loads],
 //     [LoadFiles], [Streams], [Shards], [Tombstones], [DiffRuns],
