@@ -8,7 +8,11 @@
 // Each package has one job, and imports point down only:
 //
 //   - reconcile/load loads an export and publishes it as the table's copy
-//     (load.Run, load.Abandon).
+//     (load.Run, load.Abandon), or applies an incremental export onto it
+//     (load.RunIncremental, incremental.go).
+//   - reconcile/heal requests incremental exports and applies them: it
+//     fills a gap a follow refused at (heal.Run), or keeps a table without
+//     a stream current (heal.Sync).
 //   - reconcile/follow replays the table's stream into the copy
 //     (follow.Run).
 //   - reconcile/diff compares the copy with an export or a Scan, and
@@ -36,9 +40,10 @@
 //   - internal/cli holds the commands, one file each; its exit.go turns
 //     the errors of errors.go into exit statuses and advice.
 //
-// The imports, top to bottom: internal/cli imports load, follow, diff and
-// report (internal/metrics and internal/scenario some of them); report
-// imports diff; load, follow and diff import reconcile and store;
+// The imports, top to bottom: internal/cli imports load, follow, diff,
+// heal and report (internal/metrics and internal/scenario some of them);
+// report imports diff; heal imports load; load, follow and diff import
+// reconcile and store;
 // reconcile imports store; store imports only internal/ddbjson of
 // ddbsync's own packages. Tests share their helpers through internal/reconciletest,
 // which only _test.go files import.
@@ -53,6 +58,9 @@
 //     transaction with the shard's checkpoint.
 //   - a load published? reconcile/load/publish.go, all-or-nothing,
 //     keeping what users built on the previous copy.
+//   - an incremental export applied? reconcile/load/incremental.go, in one
+//     transaction with the copy's new instant; where it must start is
+//     reconcile/coverage.go's.
 //   - a key schema converted to the codec's? reconcile/store/key.go.
 //   - a repair written beside a running follower? reconcile/diff/repair_live.go
 //     (diff --repair from a scan) and reconcile/follow/verify_run.go

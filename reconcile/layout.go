@@ -35,6 +35,8 @@ const (
 	OriginStream = store.OriginStream
 	OriginScan   = store.OriginScan
 	OriginVerify = store.OriginVerify
+	// OriginIncremental is a row an incremental export applied.
+	OriginIncremental = store.OriginIncremental
 )
 
 // ErrBusy is a table that another ddbsync process is loading, following or

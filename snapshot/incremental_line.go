@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -100,44 +99,152 @@ func decodeChange(line []byte, view ViewType) (Change, error) {
 var wantMembers = strings.Join([]string{memberMetadata, memberKeys, memberNew, memberOld}, ", ")
 
 // lineMembers splits a line into its top-level members, refusing unknown
-// and repeated ones. A member whose value is null is left out.
+// and repeated ones. A member whose value is null is left out. It only
+// finds where each member's value starts and ends, a byte loop over
+// strings and brackets; the values themselves are checked by the decoding
+// of each member ([image], [writeTime]), so that the images are parsed
+// once, by ddbjson, rather than once more by encoding/json.
 func lineMembers(line []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	i := skipSpace(line, 0)
+	if i == len(line) || line[i] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
 	members := make(map[string]json.RawMessage, 4)
 	seen := make(map[string]bool, 4)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		name, _ := tok.(string)
-		switch name {
-		case memberMetadata, memberKeys, memberNew, memberOld:
-		default:
-			return nil, fmt.Errorf("unexpected member %q in an incremental export line (want %s)", name, wantMembers)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("duplicate member %q", name)
-		}
-		seen[name] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if !bytes.Equal(raw, []byte("null")) {
-			members[name] = raw
+	i = skipSpace(line, i+1)
+	if i < len(line) && line[i] == '}' {
+		i++
+	} else {
+		for {
+			if i == len(line) || line[i] != '"' {
+				return nil, errors.New("want a member name")
+			}
+			end, err := skipString(line, i)
+			if err != nil {
+				return nil, err
+			}
+			name, err := memberName(line[i:end])
+			if err != nil {
+				return nil, err
+			}
+			switch name {
+			case memberMetadata, memberKeys, memberNew, memberOld:
+			default:
+				return nil, fmt.Errorf("unexpected member %q in an incremental export line (want %s)", name, wantMembers)
+			}
+			if seen[name] {
+				return nil, fmt.Errorf("duplicate member %q", name)
+			}
+			seen[name] = true
+			i = skipSpace(line, end)
+			if i == len(line) || line[i] != ':' {
+				return nil, fmt.Errorf("%s: want ':'", name)
+			}
+			i = skipSpace(line, i+1)
+			end, err = skipValue(line, i)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			if raw := line[i:end]; !bytes.Equal(raw, []byte("null")) {
+				members[name] = raw
+			}
+			i = skipSpace(line, end)
+			if i < len(line) && line[i] == ',' {
+				i = skipSpace(line, i+1)
+				continue
+			}
+			if i == len(line) || line[i] != '}' {
+				return nil, errors.New("want ',' or '}' after a member")
+			}
+			i++
+			break
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if skipSpace(line, i) != len(line) {
 		return nil, errors.New("unexpected data after the incremental export line")
 	}
 	return members, nil
+}
+
+var errLineEnd = errors.New("unexpected end of the line")
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the end of the JSON string that starts at b[i].
+func skipString(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, errLineEnd
+}
+
+// skipValue returns the end of the JSON value that starts at b[i]: a
+// string, an object or array (to its matching bracket), or a literal.
+func skipValue(b []byte, i int) (int, error) {
+	if i == len(b) {
+		return 0, errLineEnd
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				end, err := skipString(b, i)
+				if err != nil {
+					return 0, err
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1, nil
+				}
+			}
+		}
+		return 0, errLineEnd
+	}
+	j := i
+	for j < len(b) && !endsLiteral(b[j]) {
+		j++
+	}
+	if j == i {
+		return 0, fmt.Errorf("unexpected %q", b[i])
+	}
+	return j, nil
+}
+
+func endsLiteral(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
+}
+
+// memberName decodes a member name (a JSON string, quotes included).
+func memberName(raw []byte) (string, error) {
+	if !bytes.ContainsRune(raw, '\\') {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return "", err
+	}
+	return name, nil
 }
 
 // image decodes a member holding an item (Keys, NewImage, OldImage).

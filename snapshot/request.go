@@ -72,32 +72,43 @@ func RequestExport(ctx context.Context, api ExportAPI, req ExportRequest) (strin
 	if err != nil {
 		return "", fmt.Errorf("exporting %s: %w", req.Table, err)
 	}
-	arn := aws.ToString(out.ExportDescription.ExportArn)
+	return waitExport(ctx, api, req.Table, aws.ToString(out.ExportDescription.ExportArn), req.Poll, 0, req.Progress)
+}
+
+// waitExport polls DescribeExport for export arn of table every poll until
+// it completes, fails, ctx is done or maxWait (0: no limit) has passed, and
+// returns the S3 URI of its export folder.
+func waitExport(ctx context.Context, api ExportAPI, table, arn string, poll, maxWait time.Duration,
+	progress func(types.ExportStatus, time.Duration)) (string, error) {
 	start := time.Now()
 	for {
 		d, err := api.DescribeExport(ctx, &dynamodb.DescribeExportInput{ExportArn: aws.String(arn)})
 		if err != nil {
-			return "", fmt.Errorf("exporting %s: waiting for %s: %w", req.Table, arn, err)
+			return "", fmt.Errorf("exporting %s: waiting for %s: %w", table, arn, err)
 		}
 		e := d.ExportDescription
-		if req.Progress != nil {
-			req.Progress(e.ExportStatus, time.Since(start))
+		if progress != nil {
+			progress(e.ExportStatus, time.Since(start))
 		}
 		switch e.ExportStatus {
 		case types.ExportStatusCompleted:
 			manifest := aws.ToString(e.ExportManifest)
 			if manifest == "" {
-				return "", fmt.Errorf("exporting %s: export %s completed without a manifest key", req.Table, arn)
+				return "", fmt.Errorf("exporting %s: export %s completed without a manifest key", table, arn)
 			}
 			return "s3://" + aws.ToString(e.S3Bucket) + "/" + path.Dir(manifest) + "/", nil
 		case types.ExportStatusFailed:
-			return "", fmt.Errorf("exporting %s: %w: %s: %s", req.Table, ErrExportFailed,
+			return "", fmt.Errorf("exporting %s: %w: %s: %s", table, ErrExportFailed,
 				aws.ToString(e.FailureCode), aws.ToString(e.FailureMessage))
 		}
+		if maxWait > 0 && time.Since(start)+poll > maxWait {
+			return "", fmt.Errorf("exporting %s: export %s still runs in AWS after %s; stopped waiting", table, arn,
+				time.Since(start).Round(time.Second))
+		}
 		select {
-		case <-time.After(req.Poll):
+		case <-time.After(poll):
 		case <-ctx.Done():
-			return "", fmt.Errorf("exporting %s: export %s still runs in AWS; stopped waiting: %w", req.Table, arn, ctx.Err())
+			return "", fmt.Errorf("exporting %s: export %s still runs in AWS; stopped waiting: %w", table, arn, ctx.Err())
 		}
 	}
 }

@@ -25,7 +25,7 @@ func TestAPI_NoInternalTypes(t *testing.T) {
 		t.Skip("the go tool is not on PATH")
 	}
 	root := filepath.Join("..", "..")
-	for _, pkg := range []string{"stream", "snapshot", "reconcile", "reconcile/store", "reconcile/report", "reconcile/load", "reconcile/follow", "reconcile/diff"} {
+	for _, pkg := range []string{"stream", "snapshot", "reconcile", "reconcile/store", "reconcile/report", "reconcile/load", "reconcile/follow", "reconcile/diff", "reconcile/heal"} {
 		cmd := exec.CommandContext(t.Context(), gobin, "doc", "-all", "./"+pkg)
 		cmd.Dir = root
 		out, err := cmd.Output()

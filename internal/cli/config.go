@@ -38,6 +38,12 @@ type tableConfig struct {
 	VerifyRCU    *float64      `yaml:"verify_rcu"`    // default 5
 	VerifyWindow time.Duration `yaml:"verify_window"` // default 10s
 	OnMismatch   string        `yaml:"on_mismatch"`   // log, stop or repair
+	// S3 is where export, heal and sync ask AWS to write this table's
+	// exports (s3://bucket/prefix), unless --s3 says.
+	S3 string `yaml:"s3"`
+	// SyncEvery makes `ddbsync sync --config` keep this table with
+	// incremental exports, this often (for a table without a stream).
+	SyncEvery time.Duration `yaml:"sync_every"`
 }
 
 func readConfig(path string) (*fileConfig, error) {
@@ -85,6 +91,9 @@ func (c *fileConfig) Validate() error {
 		}
 		if (t.VerifyRCU != nil && *t.VerifyRCU < 0) || t.VerifyWindow < 0 {
 			return fmt.Errorf("table %s: verify_rcu and verify_window must not be negative", t.Name)
+		}
+		if err := checkSyncEvery(t.SyncEvery, true); err != nil {
+			return fmt.Errorf("table %s: sync_every %v", t.Name, err)
 		}
 	}
 	if c.ReadyLag < 0 {

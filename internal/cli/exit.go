@@ -69,14 +69,22 @@ func say(s string) hint { return func(error, string) string { return s } }
 // failure attaches h to a condition that stays a failure (exit 2).
 func failure(err error, h hint) refusal { return refusal{err: err, hint: h, failure: true} }
 
-// newExport is what recovers a copy the stream can no longer complete.
+// newExport is what recovers a copy the stream can no longer complete,
+// when heal cannot.
 func newExport(table string) string {
 	return fmt.Sprintf("take a new export and load it: ddbsync export --table %s --s3 s3://BUCKET/PREFIX --load", table)
 }
 
+// healCmd is what recovers a copy the stream can no longer complete,
+// without a full export, when point-in-time recovery covers the gap.
+func healCmd(table string) string {
+	return fmt.Sprintf("ddbsync heal --table %s --s3 s3://BUCKET/PREFIX", table)
+}
+
 var (
 	gapHint hint = func(err error, table string) string {
-		h := newExport(table) + ", then follow again"
+		h := "fill the gap with incremental exports: " + healCmd(table) + ", then follow again (point-in-time recovery " +
+			"must reach back to the gap; otherwise " + newExport(table) + ")"
 		if gap, ok := errors.AsType[*stream.GapError](err); ok && gap.Acceptable {
 			h += "; or, to go on knowingly, rerun with --accept-gap and then run ddbsync diff"
 		}
@@ -84,7 +92,32 @@ var (
 	}
 	viewTypeHint hint = func(_ error, table string) string {
 		return "enable the table's stream with NEW_AND_OLD_IMAGES or NEW_IMAGE (changing it creates a new stream), then " +
-			newExport(table)
+			healCmd(table) + " and follow again (or " + newExport(table) + ")"
+	}
+	healPITRHint hint = func(_ error, table string) string {
+		return fmt.Sprintf("enable it: aws dynamodb update-continuous-backups --table-name %s "+
+			"--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true; it covers changes from then on only, so "+
+			"%s now (heal and sync work for later gaps)", table, newExport(table))
+	}
+	beyondPITRHint hint = func(_ error, table string) string {
+		return "only a full export can restore this copy: " + newExport(table)
+	}
+	windowHint hint = func(err error, table string) string {
+		if e, ok := errors.AsType[*reconcile.WindowError](err); ok {
+			at := "at or before " + fmtUTC(e.Complete)
+			if e.Undated != nil {
+				at = fmt.Sprintf("between %s and %s", fmtUTC(e.Undated.Add(-reconcile.FullExportFuzz)), fmtUTC(e.Complete))
+			}
+			return fmt.Sprintf("export a window that starts %s (ExportFromTime), or let ddbsync ask for the right ones: %s", at, healCmd(table))
+		}
+		return "let ddbsync ask for the right incremental exports: " + healCmd(table)
+	}
+	corruptIncrementalHint hint = func(_ error, table string) string {
+		return "the export AWS wrote is damaged; run heal again with another --s3 prefix (the same one finds the same export " +
+			"for 8 hours): " + healCmd(table)
+	}
+	incrementalNotLoadedHint hint = func(_ error, table string) string {
+		return "load a full export first: ddbsync export --table " + table + " --s3 s3://BUCKET/PREFIX --load"
 	}
 	notLoadedHint hint = func(_ error, table string) string {
 		return "load it first: ddbsync load --export SRC --table " + table
@@ -115,7 +148,7 @@ var (
 // twice is corrupt under the key schema given, so it comes first.
 var badExport = refusals{
 	{err: reconcile.ErrDuplicateKey, hint: say("is --key right?")},
-	{err: snapshot.ErrUnsupported, hint: say("take a full export (ExportType FULL_EXPORT), e.g. with ddbsync export")},
+	{err: snapshot.ErrUnsupported, hint: say("export with ExportFormat DYNAMODB_JSON, as ddbsync export, heal and sync do")},
 	{err: snapshot.ErrChecksum}, {err: snapshot.ErrCount},
 	{err: snapshot.ErrMissingFile}, {err: snapshot.ErrOutsideExport}, {err: snapshot.ErrCorrupt},
 }
@@ -130,6 +163,8 @@ var notLoaded = refusals{{err: reconcile.ErrNotLoaded, hint: notLoadedHint}}
 // damaged export it cannot read is a failure of the diff, not a refusal.
 var (
 	loadRefusals = join(badExport, busy, refusals{
+		{err: reconcile.ErrNotLoaded, hint: incrementalNotLoadedHint},
+		{err: reconcile.ErrWindowNotCovered, hint: windowHint},
 		{err: reconcile.ErrTableNotOurs, hint: say("drop or rename that table, or load into another schema with --schema")},
 		{err: reconcile.ErrSchemaMoved, hint: schemaMovedHint},
 		failure(reconcile.ErrTableTaken, say("load one of them into another schema with --schema to keep them apart")),
@@ -148,6 +183,18 @@ var (
 		{err: reconcile.ErrInconsistent},
 		failure(reconcile.ErrNotCaughtUp, notCaughtUpHint),
 	})
+	// healRefusals: what heal and sync refuse; an export AWS wrote that
+	// fails its checks is a refusal too, with its own hint.
+	healRefusals = join(refusals{
+		{err: reconcile.ErrNotLoaded, hint: incrementalNotLoadedHint},
+		{err: snapshot.ErrPITRDisabled, hint: healPITRHint},
+		{err: reconcile.ErrBeyondPITR, hint: beyondPITRHint},
+		{err: snapshot.ErrExportFailed, hint: say("AWS's failure code above says why; fix it and run the command again")},
+		{err: snapshot.ErrChecksum, hint: corruptIncrementalHint}, {err: snapshot.ErrCount, hint: corruptIncrementalHint},
+		{err: snapshot.ErrMissingFile, hint: corruptIncrementalHint}, {err: snapshot.ErrCorrupt, hint: corruptIncrementalHint},
+		{err: snapshot.ErrOutsideExport, hint: corruptIncrementalHint}, {err: snapshot.ErrUnsupported, hint: corruptIncrementalHint},
+	}, busy)
+	syncRefusals   = healRefusals
 	statusRefusals = notLoaded
 	demoRefusals   = refusals{{err: errDemoNeedsItsOwnDatabase}}
 )
@@ -217,6 +264,12 @@ func tableOf(err error, flag string) string {
 		return e.Table
 	}
 	if e, ok := errors.AsType[*reconcile.SchemaMovedError](err); ok && e.Table != "" {
+		return e.Table
+	}
+	if e, ok := errors.AsType[*reconcile.WindowError](err); ok && e.Table != "" {
+		return e.Table
+	}
+	if e, ok := errors.AsType[*reconcile.PITRGapError](err); ok && e.Table != "" {
 		return e.Table
 	}
 	if flag != "" {

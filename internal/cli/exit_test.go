@@ -93,6 +93,18 @@ func exitContract() map[string]map[string]exitCase {
 				emu, db := loadedEmulatedTable(t)
 				return runCode(t, "follow", "--table", table, "--until-caught-up", "--database-url", db, "--endpoint-url", emu.URL(), "--poll-interval", "10ms")
 			},
+			"heal": func(t *testing.T) (int, string) {
+				emu, db, ids := pitrLoadedTable(t, 20)
+				churn(t, emu, ids, 2*time.Hour, 2)
+				return runCode(t, incrementalArgs("heal", emu, db)...)
+			},
+			"sync": func(t *testing.T) (int, string) {
+				emu, db, ids := pitrLoadedTable(t, 20)
+				churn(t, emu, ids, 2*time.Hour, 2)
+				code, errOut := runCode(t, incrementalArgs("sync", emu, db)...)
+				requireCopyEqualsScan(t, emu, db)
+				return code, errOut
+			},
 			"status": func(t *testing.T) (int, string) {
 				return runCode(t, "status", "--database-url", pgtest.URL(t))
 			},
@@ -116,6 +128,8 @@ func exitContract() map[string]map[string]exitCase {
 				"export":  {"export", "--table", table, "--s3", "s3://exports/t", "--load", "--poll", "10ms"},
 				"load":    {"load", "--export", sampleExport(t, 5, 1), "--key", "id"},
 				"follow":  {"follow", "--table", table},
+				"heal":    {"heal", "--table", table, "--s3", "s3://exports/t"},
+				"sync":    {"sync", "--table", table, "--s3", "s3://exports/t", "--once"},
 				"status":  {"status"},
 				"diff":    {"diff", "--table", table, "--against", sampleExport(t, 5, 1)},
 				"migrate": {"migrate"},
@@ -127,30 +141,39 @@ func exitContract() map[string]map[string]exitCase {
 			code, errOut := runCode(t, append(args, "--database-url", unreachable)...)
 			require.Contains(t, errOut, "connecting to PostgreSQL at 127.0.0.1:1")
 			return code, errOut
-		}, "demo", "export", "load", "follow", "status", "diff", "migrate"),
+		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate"),
 		"the table has not been loaded": commands(func(t *testing.T, cmd string) (int, string) {
 			args := map[string][]string{
 				"follow": {"follow", "--table", table, "--endpoint-url", nowhere},
+				"heal":   {"heal", "--table", table, "--s3", "s3://exports/t", "--endpoint-url", nowhere},
+				"sync":   {"sync", "--table", table, "--s3", "s3://exports/t", "--once", "--endpoint-url", nowhere},
 				"status": {"status", "--table", table},
 				"diff":   {"diff", "--table", table, "--against", sampleExport(t, 5, 1)},
 			}[cmd]
+			if cmd == "load" { // an incremental export needs a loaded copy
+				emu, _ := emulatedTable(t, 5)
+				now := emu.Clock().Now()
+				args = []string{"load", "--export", incrementalDir(t, emu, now.Add(-time.Hour), now, "")}
+			}
 			code, errOut := runCode(t, append(args, "--database-url", pgtest.URL(t))...)
 			require.Contains(t, errOut, "has not been loaded")
 			return code, errOut
-		}, "follow", "status", "diff"),
+		}, "load", "follow", "heal", "sync", "status", "diff"),
 		"another ddbsync holds the table longer than `--lock-timeout` allows": commands(func(t *testing.T, cmd string) (int, string) {
 			db, dir := loadedSample(t)
 			holdLock(t, db, cmd, table)
 			args := map[string][]string{
 				"load":   {"load", "--export", dir},
 				"follow": {"follow", "--table", table, "--endpoint-url", nowhere},
+				"heal":   {"heal", "--table", table, "--s3", "s3://exports/t", "--endpoint-url", nowhere},
+				"sync":   {"sync", "--table", table, "--s3", "s3://exports/t", "--once", "--endpoint-url", nowhere},
 				"diff":   {"diff", "--table", table, "--against", dir, "--repair"},
 			}[cmd]
 			code, errOut := runCode(t, append(args, "--database-url", db, "--lock-timeout", "100ms")...)
 			require.Contains(t, errOut, "of this table ("+table+") is running")
 			require.Contains(t, errOut, "--lock-timeout", "the CLI says what to do")
 			return code, errOut
-		}, "load", "follow", "diff"),
+		}, "load", "follow", "heal", "sync", "diff"),
 		"a damaged or unsupported export": commands(func(t *testing.T, cmd string) (int, string) {
 			db, dir := loadedSample(t)
 			bad := sampleExport(t, 20, 1)
@@ -160,10 +183,32 @@ func exitContract() map[string]map[string]exitCase {
 				"diff": {"diff", "--table", table, "--against", bad},
 			}[cmd]
 			_ = dir
+			if cmd == "heal" || cmd == "sync" { // an export AWS wrote, damaged
+				emu, db, ids := pitrLoadedTable(t, 20)
+				churn(t, emu, ids, time.Hour, 2)
+				var from time.Time
+				execQuery(t, db, `SELECT export_time FROM ddbsync.tables`, &from)
+				damageIncrementalExport(t, emu, from, "exports", "t")
+				code, errOut := runCode(t, incrementalArgs(cmd, emu, db)...)
+				require.Contains(t, errOut, "checksum mismatch")
+				require.Contains(t, errOut, "another --s3 prefix")
+				return code, errOut
+			}
 			code, errOut := runCode(t, append(args, "--database-url", db)...)
 			require.Contains(t, errOut, "checksum mismatch")
 			return code, errOut
-		}, "load", "diff"),
+		}, "load", "heal", "sync", "diff"),
+		"an incremental export whose window does not fit the copy": {
+			"load": func(t *testing.T) (int, string) {
+				emu, db := loadedEmulatedTable(t)
+				at := emu.Clock().Now()
+				emu.Clock().Advance(time.Hour)
+				code, errOut := runCode(t, "load", "--export", incrementalDir(t, emu, at.Add(10*time.Minute), emu.Clock().Now(), ""), "--database-url", db)
+				require.Contains(t, errOut, "does not fit the copy")
+				require.Contains(t, errOut, "ddbsync heal --table "+table)
+				return code, errOut
+			},
+		},
 		"the PostgreSQL table is not ddbsync's": {
 			"load": func(t *testing.T) (int, string) {
 				db := pgtest.URL(t)
@@ -187,14 +232,31 @@ func exitContract() map[string]map[string]exitCase {
 				return code, errOut
 			},
 		},
-		"point-in-time recovery off": {
-			"export": func(t *testing.T) (int, string) {
+		"point-in-time recovery off": commands(func(t *testing.T, cmd string) (int, string) {
+			if cmd == "export" {
 				emu, _ := emulatedTable(t, 3)
 				code, errOut := runCode(t, "export", "--table", table, "--s3", "s3://exports/t", "--endpoint-url", emu.URL())
 				require.Contains(t, errOut, "point-in-time recovery is not enabled")
 				return code, errOut
-			},
-		},
+			}
+			emu, db := loadedEmulatedTable(t)
+			emu.Clock().Advance(time.Hour)
+			code, errOut := runCode(t, incrementalArgs(cmd, emu, db)...)
+			require.Contains(t, errOut, "point-in-time recovery is not enabled")
+			require.Contains(t, errOut, "update-continuous-backups")
+			return code, errOut
+		}, "export", "heal", "sync"),
+		"the copy's gap is older than point-in-time recovery reaches": commands(func(t *testing.T, cmd string) (int, string) {
+			emu, db := loadedEmulatedTable(t)
+			require.NoError(t, emu.CreateBucket("exports"))
+			emu.Clock().Advance(time.Hour)
+			enablePITR(t, emu) // after the copy's instant
+			emu.Clock().Advance(time.Hour)
+			code, errOut := runCode(t, incrementalArgs(cmd, emu, db)...)
+			require.Contains(t, errOut, "before point-in-time recovery reaches")
+			require.Contains(t, errOut, "ddbsync export --table "+table)
+			return code, errOut
+		}, "heal", "sync"),
 		"a gap in the stream, a replaced stream, a stream without new images": {
 			"follow": func(t *testing.T) (int, string) {
 				emu, db := loadedEmulatedTable(t)
@@ -237,6 +299,8 @@ func exitContract() map[string]map[string]exitCase {
 				"export":  {"export", "--table", table, "--s3", "s3://exports/t", "--load"},
 				"load":    {"load", "--export", dir},
 				"follow":  {"follow", "--table", table},
+				"heal":    {"heal", "--table", table, "--s3", "s3://exports/t"},
+				"sync":    {"sync", "--table", table, "--s3", "s3://exports/t"},
 				"status":  {"status"},
 				"diff":    {"diff", "--table", table, "--against", dir},
 				"migrate": {"migrate"},
@@ -250,7 +314,7 @@ func exitContract() map[string]map[string]exitCase {
 				require.NotContains(t, stderr.String(), "panic")
 			}
 			return code, stderr.String()
-		}, "demo", "export", "load", "follow", "status", "diff", "migrate"),
+		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate"),
 	}
 }
 
@@ -317,7 +381,7 @@ func runCode(t *testing.T, args ...string) (int, string) {
 	return code, errOut
 }
 
-var allCommands = []string{"demo", "export", "load", "follow", "status", "diff", "sample-export", "migrate"}
+var allCommands = []string{"demo", "export", "load", "follow", "heal", "sync", "status", "diff", "sample-export", "migrate"}
 
 func everyCommand(f func(t *testing.T, cmd string) (int, string)) map[string]exitCase {
 	return commands(f, allCommands...)
@@ -387,11 +451,20 @@ func emulatedPITRTable(t *testing.T) *emulator.Server {
 // its own, as a running ddbsync process would hold it.
 func holdLock(t *testing.T, db, cmd, table string) {
 	t.Helper()
-	kind := map[string]string{"load": "load", "follow": "follow", "diff": "follow"}[cmd] // a repair needs the follow lock
+	// A repair needs the follow lock; heal and sync take the load lock first.
+	kind := map[string]string{"load": "load", "follow": "follow", "diff": "follow", "heal": "load", "sync": "load"}[cmd]
 	conn, err := pgx.Connect(t.Context(), db)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	var ok bool
 	require.NoError(t, conn.QueryRow(t.Context(), "SELECT pg_try_advisory_lock($1)", lockKey(kind, table)).Scan(&ok))
 	require.True(t, ok)
+}
+
+func execQuery(t *testing.T, db, query string, dst any) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), db)
+	require.NoError(t, err)
+	defer conn.Close(t.Context())
+	require.NoError(t, conn.QueryRow(t.Context(), query).Scan(dst))
 }

@@ -34,6 +34,7 @@ type loadFlags struct {
 	schemaSet   bool // --schema given explicitly
 	metricsAddr string
 	lockTimeout time.Duration
+	skew        time.Duration
 	registry    *metrics.Registry // serving --metrics-addr, once started
 }
 
@@ -53,7 +54,12 @@ table already holds does nothing unless --force is given. Loading into another -
 the table's copy is refused unless --move-schema is given.
 
 SRC is the export's own folder, the one holding manifest-summary.json: a local directory or
-s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
+s3://bucket/prefix/AWSDynamoDB/<export-id>/.
+
+An incremental export (ExportType INCREMENTAL_EXPORT, told by its summary) is applied onto the
+table's loaded copy instead: its window must start where the copy is complete (its export time,
+or its watermark minus --skew), every change replaces or deletes its row, atomically, and
+following restarts from the export's end.`,
 		Example: `  ddbsync load --export ./export/AWSDynamoDB/01700000000000-abcd1234 --table TenureInformation --key id
   ddbsync load --export s3://exports/tenure/AWSDynamoDB/01700000000000-abcd1234/ --table TenureInformation`,
 		Args: cobra.NoArgs,
@@ -76,6 +82,7 @@ s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
 	fl.BoolVar(&f.moveSchema, "move-schema", false, "move the table's copy, with what was built on it, to --schema when it is in another schema")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, else log lines), bar, log or none")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve load progress on /metrics at this address (env DDBSYNC_METRICS_ADDR)")
+	fl.DurationVar(&f.skew, "skew", load.DefaultSkew, "with an incremental export: the replay margin (a followed copy is complete up to its watermark minus this)")
 	addLockTimeoutFlag(fl, &f.lockTimeout)
 	return cmd
 }
@@ -130,6 +137,9 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	src, err := g.openSource(ctx, f.export)
 	if err != nil {
 		return err
+	}
+	if incremental(ctx, src) {
+		return loadIncremental(ctx, g, f, src)
 	}
 	exp, err := snapshot.Open(ctx, src)
 	if err != nil {

@@ -70,6 +70,14 @@ func printStatus(w io.Writer, st []reconcile.TableStatus) {
 		if d := t.LastDiff; d != nil {
 			printLastDiff(w, d)
 		}
+		if t.ExportType == "INCREMENTAL_EXPORT" {
+			fmt.Fprintln(w, "  (T is the end of the last incremental export applied, by load, heal or sync)")
+		}
+		if t.StreamArn == "" && t.Watermark != nil {
+			fmt.Fprintf(w, "  stream     none: kept by `ddbsync sync`\n  watermark  %s (lag %s)\n",
+				t.Watermark.UTC().Format(time.RFC3339), t.Lag)
+			continue
+		}
 		if t.StreamArn == "" {
 			fmt.Fprintln(w, "  stream     not followed since the load (run `ddbsync follow`)")
 			continue

@@ -1,6 +1,6 @@
 // Package metrics exposes ddbsync's running totals to Prometheus, with
-// /healthz and /readyz for orchestrators. It reads the counters that loads
-// and follows keep anyway ([load.Stats], [follow.Stats])
+// /healthz and /readyz for orchestrators. It reads the counters that loads,
+// follows and syncs keep anyway ([load.Stats], [follow.Stats], [heal.Stats])
 // when scraped, so the hot paths carry no instrumentation of their own.
 package metrics
 
@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ddbsync/ddbsync/reconcile/follow"
+	"github.com/ddbsync/ddbsync/reconcile/heal"
 	"github.com/ddbsync/ddbsync/reconcile/load"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -33,11 +34,27 @@ type Registry struct {
 	mu      sync.Mutex // guards the maps
 	follows map[string]*follow.Stats
 	loads   map[string]*load.Stats
+	syncs   map[string]syncEntry
+}
+
+// syncEntry is a table `sync` keeps, with its interval.
+type syncEntry struct {
+	stats *heal.Stats
+	every time.Duration
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{now: time.Now, follows: map[string]*follow.Stats{}, loads: map[string]*load.Stats{}}
+	return &Registry{now: time.Now, follows: map[string]*follow.Stats{}, loads: map[string]*load.Stats{}, syncs: map[string]syncEntry{}}
+}
+
+// Sync registers the stats of a sync of table every interval: its
+// watermark counts for readiness with the interval added to the lag
+// allowed.
+func (r *Registry) Sync(table string, s *heal.Stats, every time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.syncs[table] = syncEntry{s, every}
 }
 
 // Follow registers the stats of a follow of table.
@@ -68,6 +85,10 @@ var (
 	descVerifyChecked    = prometheus.NewDesc("ddbsync_verify_checked_total", "Keys follow --verify read from DynamoDB and compared with the copy (keys in flight not counted).", []string{"table"}, nil)
 	descVerifyMismatches = prometheus.NewDesc("ddbsync_verify_mismatches_total", "Keys whose row in the copy differed from a strongly consistent read of DynamoDB (ddbsync.verifications).", []string{"table"}, nil)
 	descVerifyLastCheck  = prometheus.NewDesc("ddbsync_verify_last_check_timestamp_seconds", "When follow --verify last compared keys (Unix time).", []string{"table"}, nil)
+
+	descIncExport = prometheus.NewDesc("ddbsync_incremental_exports_total", "Incremental exports applied by sync.", []string{"table"}, nil)
+	descIncChange = prometheus.NewDesc("ddbsync_incremental_changes_total", "Changes of the incremental exports sync applied.", []string{"table"}, nil)
+	descSyncRound = prometheus.NewDesc("ddbsync_sync_rounds_total", "Sync rounds done.", []string{"table"}, nil)
 )
 
 var retryCauses = []stream.RetryCause{stream.CauseThrottle, stream.CauseServer, stream.CauseNetwork,
@@ -76,7 +97,8 @@ var retryCauses = []stream.RetryCause{stream.CauseThrottle, stream.CauseServer, 
 // Describe implements prometheus.Collector.
 func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descApplied, descTTL, descWatermark, descLag, descShards, descRetries,
-		descLoadItems, descLoadFiles, descLoadBytes, descVerifyChecked, descVerifyMismatches, descVerifyLastCheck} {
+		descLoadItems, descLoadFiles, descLoadBytes, descVerifyChecked, descVerifyMismatches, descVerifyLastCheck,
+		descIncExport, descIncChange, descSyncRound} {
 		ch <- d
 	}
 }
@@ -109,6 +131,16 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descVerifyLastCheck, prometheus.GaugeValue, float64(at.UnixNano())/1e9, table)
 			}
 		}
+	}
+	for table, e := range r.syncs {
+		s := e.stats
+		if w := s.Watermark(); !w.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descWatermark, prometheus.GaugeValue, float64(w.UnixNano())/1e9, table)
+			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, now.Sub(w).Seconds(), table)
+		}
+		ch <- prometheus.MustNewConstMetric(descIncExport, prometheus.CounterValue, float64(s.Exports.Load()), table)
+		ch <- prometheus.MustNewConstMetric(descIncChange, prometheus.CounterValue, float64(s.Changes.Load()), table)
+		ch <- prometheus.MustNewConstMetric(descSyncRound, prometheus.CounterValue, float64(s.Rounds.Load()), table)
 	}
 	for table, s := range r.loads {
 		ch <- prometheus.MustNewConstMetric(descLoadItems, prometheus.GaugeValue, float64(s.ItemsDone.Load()), table, "done")
@@ -143,6 +175,15 @@ func (r *Registry) Ready(maxLag time.Duration) error {
 		}
 	}
 	var errs []string
+	for table, e := range r.syncs {
+		w := e.stats.Watermark()
+		switch {
+		case w.IsZero():
+			behind = append(behind, table+" (no watermark yet)")
+		case now.Sub(w) > e.every+maxLag:
+			behind = append(behind, fmt.Sprintf("%s (lag %s, synced every %s)", table, now.Sub(w).Round(time.Second), e.every))
+		}
+	}
 	if len(behind) > 0 {
 		sort.Strings(behind)
 		errs = append(errs, fmt.Sprintf("not caught up within %s: %s", maxLag, strings.Join(behind, ", ")))

@@ -18,7 +18,9 @@
 //     are exactly the closed ones;
 //   - scenarios that cross the stream's 24-hour retention end in a
 //     refusal that matches [stream.ErrGap], with nothing applied past it, and
-//     recover with a new export.
+//     recover with a new export, or (the heal kind, heal.go) with `heal`:
+//     incremental exports of the gap, after which the copy is exactly the
+//     table as of the last export's end, before following on.
 //
 // The workload and the fault schedule come from the seed alone; goroutine
 // timing varies between runs, and the assertions must hold for every

@@ -23,10 +23,15 @@ const (
 	// KindAway follows, then stays away for about a day while writes go on:
 	// past the retention the follow must refuse; otherwise it must converge.
 	KindAway
+	// KindHeal follows, then stays away for 25 to 55 hours while writes go
+	// on: the follow must refuse, and `heal` (incremental exports of the
+	// gap, chained past 24 hours) must recover an exact copy without a new
+	// full export (heal.go).
+	KindHeal
 )
 
 func (k Kind) String() string {
-	return [...]string{"follow", "cli", "export-too-old", "away"}[k]
+	return [...]string{"follow", "cli", "export-too-old", "away", "heal"}[k]
 }
 
 // StepKind is one thing that happens after the load.
@@ -110,6 +115,19 @@ type Plan struct {
 
 // NewPlan derives a plan from seed. The same seed gives the same plan.
 func NewPlan(seed uint64) Plan {
+	p := newPlan(seed)
+	// The heal kind is drawn from a stream of its own, so that adding it
+	// left every other plan as it was: half the away plans (none of the
+	// CI set's) stay away past the retention and recover by heal.
+	if p.Kind == KindAway && rand.New(rand.NewPCG(seed, 0x4ea7)).IntN(2) == 0 {
+		h := rand.New(rand.NewPCG(seed, 0x4ea8))
+		p.Kind = KindHeal
+		p.Away = 25*time.Hour + time.Duration(h.Int64N(int64(30*time.Hour)))
+	}
+	return p
+}
+
+func newPlan(seed uint64) Plan {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	p := Plan{
 		Seed:        seed,

@@ -22,6 +22,9 @@ func Run(t T, seed uint64, dbURL string, totals *Totals) {
 		totals.APIRetries.Add(e.apiRetries.Load())
 	}()
 
+	if plan.Kind == KindHeal {
+		e.prepareHeal()
+	}
 	// Writes before the export instant, the instant itself, then writes
 	// while the export "runs": those are not in it and must come from the
 	// stream.
@@ -47,6 +50,10 @@ func Run(t T, seed uint64, dbURL string, totals *Totals) {
 	}
 	if plan.Kind == KindAway {
 		e.runAway()
+		return
+	}
+	if plan.Kind == KindHeal {
+		e.runHeal()
 		return
 	}
 	e.finish()

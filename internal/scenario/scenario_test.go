@@ -34,12 +34,12 @@ func TestMain(m *testing.M) {
 }
 
 // ciSeeds is the fixed set CI runs (about 20 s here): every kind (follow,
-// cli, away past and short of the retention, export-too-old), splits,
+// cli, away past and short of the retention, export-too-old, heal), splits,
 // rollovers, faults, clock jumps and crashes of each sort; see
 // TestCISeeds_CoverEverything. The last seed is a regression: it found the
 // watermark passing changes in the child of a shard that empty pages made
 // look caught up after it had closed.
-var ciSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 38, 635121793041}
+var ciSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 38, 90, 110, 635121793041}
 
 func TestCISeeds_CoverEverything(t *testing.T) {
 	kinds := map[scenario.Kind]int{}
@@ -53,7 +53,7 @@ func TestCISeeds_CoverEverything(t *testing.T) {
 			steps[st.Kind]++
 		}
 	}
-	for k := scenario.KindFollow; k <= scenario.KindAway; k++ {
+	for k := scenario.KindFollow; k <= scenario.KindHeal; k++ {
 		if kinds[k] == 0 {
 			t.Errorf("no CI seed of kind %s", k)
 		}

@@ -6,6 +6,9 @@
 // so an interrupted load resumes where it stopped; publish.go then adds
 // the primary key and makes the load table the data table, all-or-nothing,
 // keeping what users built on the previous copy. [Abandon] drops an
-// unfinished load. Every statement is [store]'s; the errors callers branch
-// on are [reconcile]'s.
+// unfinished load. [RunIncremental] (incremental.go) applies an incremental
+// export onto the published copy instead: staged per file the same way,
+// then applied in one transaction that also moves the copy's instant to the
+// export's end. Every statement is [store]'s; the errors callers branch on
+// are [reconcile]'s.
 package load

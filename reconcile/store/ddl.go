@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -31,8 +32,12 @@ func CreateLoadTable(ctx context.Context, q Querier, l Layout, ident pgx.Identif
 	return nil
 }
 
+// knownOrigins are every [Origin] a data table may hold.
+var knownOrigins = []Origin{OriginExport, OriginStream, OriginIncremental, OriginScan}
+
 // AllowOrigin widens the data table's origin CHECK to accept origin, once:
-// tables are created accepting [createdOrigins] only.
+// tables are created accepting [createdOrigins] only. The origins the CHECK
+// accepts already stay accepted.
 func AllowOrigin(ctx context.Context, q Querier, l Layout, origin Origin) error {
 	rows, err := q.Query(ctx, `SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
 		JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
@@ -54,12 +59,22 @@ func AllowOrigin(ctx context.Context, q Querier, l Layout, origin Origin) error 
 			return nil
 		}
 	}
+	// Keep every origin the table accepts already: widening for one origin
+	// must not narrow it for another.
+	allowed := append(createdOrigins[:len(createdOrigins):len(createdOrigins)], origin)
+	for _, o := range knownOrigins {
+		for _, c := range checks {
+			if !slices.Contains(allowed, o) && strings.Contains(c.def, "'"+string(o)+"'") {
+				allowed = append(allowed, o)
+			}
+		}
+	}
 	stmt := "ALTER TABLE " + l.Ident().Sanitize()
 	for _, c := range checks {
 		stmt += " DROP CONSTRAINT " + pgx.Identifier{c.name}.Sanitize() + ","
 	}
 	stmt += fmt.Sprintf(" ADD CONSTRAINT %s %s NOT VALID",
-		pgx.Identifier{l.Name + "_origin_check"}.Sanitize(), originCheck(append(createdOrigins[:len(createdOrigins):len(createdOrigins)], origin)))
+		pgx.Identifier{l.Name + "_origin_check"}.Sanitize(), originCheck(allowed))
 	if _, err := q.Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("allowing origin %s in %s: %w", origin, l.Ident().Sanitize(), err)
 	}

@@ -34,6 +34,10 @@
 //     the apply lock that keeps it and a page of stream changes apart.
 //   - verify_rows.go: what `follow --verify` reads of a data table (a
 //     random sample of keys, the rows at given keys in one snapshot).
+//   - incremental.go: applying an incremental export: its stage table and
+//     [ChangeEncoder], [ApplyIncremental] (last change per key, deletes,
+//     upserts, tombstones, the sweep of items created and deleted inside
+//     the window), and the bookkeeping of an incremental load.
 //   - tables.go, loads.go, streams.go, diff_runs.go, verifications.go: one
 //     accessor per bookkeeping table of the ddbsync schema ([Tables],
 //     [Loads], [LoadFiles], [Streams], [Shards], [Tombstones], [DiffRuns],

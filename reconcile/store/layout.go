@@ -20,7 +20,7 @@ const (
 	ColItem       = "item"            // jsonb: the lossless DynamoDB JSON image
 	ColDoc        = "doc"             // jsonb: the plain JSON image for analysts
 	ColOrigin     = "origin"          // an [Origin]
-	ColOriginTime = "origin_time"     // the export time T, or the change's ApproximateCreationDateTime
+	ColOriginTime = "origin_time"     // the export time T, the change's ApproximateCreationDateTime, or an incremental change's write time
 	ColShardID    = "shard_id"        // stream rows: the shard the change came from
 	ColSequence   = "sequence_number" // stream rows: the change's sequence number
 	ColSyncedAt   = "synced_at"       // when ddbsync wrote the row
@@ -38,12 +38,15 @@ const (
 	// OriginVerify is a row that `follow --verify --on-mismatch repair`
 	// took from a strongly consistent read of the item.
 	OriginVerify Origin = "verify"
+	// OriginIncremental is a row an incremental export applied, at the
+	// change's write time (WriteTimestampMicros).
+	OriginIncremental Origin = "incremental"
 )
 
 // createdOrigins are the origins a data table's CHECK accepts when it is
 // created; [AllowOrigin] widens it to another one the first time a row of
 // that origin is written.
-var createdOrigins = []Origin{OriginExport, OriginStream}
+var createdOrigins = []Origin{OriginExport, OriginStream, OriginIncremental}
 
 // originCheck is the data table's origin CHECK accepting origins: the one
 // place its definition is written.

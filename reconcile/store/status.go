@@ -14,6 +14,9 @@ type TableStatus struct {
 	ExportTime time.Time `json:"export_time"`
 	LoadedAt   time.Time `json:"loaded_at"`
 	ItemCount  int64     `json:"loaded_items"`
+	// ExportType is FULL_EXPORT, or INCREMENTAL_EXPORT when T is the end
+	// of the last incremental export applied (ExportArn is then its ARN).
+	ExportType string `json:"export_type"`
 	// Follow state; empty until `follow` ran after the last load.
 	StreamArn   string        `json:"stream_arn,omitempty"`
 	Watermark   *time.Time    `json:"watermark,omitempty"`
@@ -54,7 +57,7 @@ type LoadStatus struct {
 func Status(ctx context.Context, pool Querier, table string, now time.Time) ([]TableStatus, error) {
 	rows, err := pool.Query(ctx, `SELECT t.table_name, format('%I.%I', t.pg_schema, t.pg_table), t.key_schema,
 			coalesce(t.export_arn, ''), coalesce(t.export_time, 'epoch'), coalesce(t.loaded_at, 'epoch'), coalesce(t.item_count, 0),
-			coalesce(s.stream_arn, ''), s.watermark, coalesce(s.accepted_gap, '')
+			t.export_type, coalesce(s.stream_arn, ''), s.watermark, coalesce(s.accepted_gap, '')
 		FROM ddbsync.tables t LEFT JOIN ddbsync.streams s USING (table_name)
 		WHERE $1 = '' OR t.table_name = $1 ORDER BY t.table_name`, table)
 	if err != nil {
@@ -64,7 +67,7 @@ func Status(ctx context.Context, pool Querier, table string, now time.Time) ([]T
 	for rows.Next() {
 		var ts TableStatus
 		if err := rows.Scan(&ts.Table, &ts.PGTable, &ts.Key, &ts.ExportArn, &ts.ExportTime, &ts.LoadedAt, &ts.ItemCount,
-			&ts.StreamArn, &ts.Watermark, &ts.AcceptedGap); err != nil {
+			&ts.ExportType, &ts.StreamArn, &ts.Watermark, &ts.AcceptedGap); err != nil {
 			rows.Close()
 			return nil, err
 		}

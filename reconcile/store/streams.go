@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,10 +24,13 @@ type Stream struct {
 	UpdatedAt time.Time
 }
 
-// Get returns table's followed stream, nil before the first follow.
+// Get returns table's followed stream, nil before the first follow. A
+// table that `sync` keeps with incremental exports alone has a row without
+// a stream ([Streams.PublishSynced]): that is no follow either.
 func (streamsAccessor) Get(ctx context.Context, q Querier, table string) (*Stream, error) {
 	var s Stream
-	err := q.QueryRow(ctx, `SELECT stream_arn, start_time, watermark, updated_at FROM ddbsync.streams WHERE table_name = $1`,
+	err := q.QueryRow(ctx, `SELECT stream_arn, start_time, watermark, updated_at FROM ddbsync.streams
+		WHERE table_name = $1 AND stream_arn <> ''`,
 		table).Scan(&s.Arn, &s.Start, &s.Watermark, &s.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -47,10 +51,17 @@ func (streamsAccessor) Watermark(ctx context.Context, q Querier, table string) (
 	return w, err
 }
 
-// Begin records the first follow of table, on stream arn from start.
+// Begin records the first follow of table, on stream arn from start. It
+// replaces the row `sync` keeps for a table without a stream.
 func (streamsAccessor) Begin(ctx context.Context, q Querier, table, arn string, start time.Time) error {
-	_, err := q.Exec(ctx, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time) VALUES ($1, $2, $3)`,
+	tag, err := q.Exec(ctx, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time) VALUES ($1, $2, $3)
+		ON CONFLICT (table_name) DO UPDATE SET stream_arn = EXCLUDED.stream_arn, start_time = EXCLUDED.start_time,
+			watermark = NULL, watermark_shard = NULL, accepted_gap = NULL, started_at = now(), updated_at = now()
+		WHERE ddbsync.streams.stream_arn = ''`,
 		table, arn, start)
+	if err == nil && tag.RowsAffected() != 1 {
+		err = fmt.Errorf("table %s is already followed on another stream", table)
+	}
 	return err
 }
 

@@ -54,6 +54,10 @@ type Published struct {
 	LoadedAt     time.Time
 	Items        int64
 	Exists       bool // the relation is still there
+	// ExportType is what ExportTime is: a full export's instant
+	// (FULL_EXPORT), or the end of the last incremental export applied
+	// onto the copy (INCREMENTAL_EXPORT).
+	ExportType string
 }
 
 // Get returns table's published copy, nil when it has none.
@@ -62,10 +66,10 @@ func (tablesAccessor) Get(ctx context.Context, q Querier, table string) (*Publis
 	var arn *string
 	var exportTime, loadedAt *time.Time
 	var items *int64
-	err := q.QueryRow(ctx, `SELECT pg_schema, pg_table, export_arn, key_schema, export_time, loaded_at, item_count,
+	err := q.QueryRow(ctx, `SELECT pg_schema, pg_table, export_arn, key_schema, export_time, export_type, loaded_at, item_count,
 			EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = pg_schema AND tablename = pg_table)
 		FROM ddbsync.tables WHERE table_name = $1`, table).
-		Scan(&c.Schema, &c.Name, &arn, &c.KeySchema, &exportTime, &loadedAt, &items, &c.Exists)
+		Scan(&c.Schema, &c.Name, &arn, &c.KeySchema, &exportTime, &c.ExportType, &loadedAt, &items, &c.Exists)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -115,7 +119,7 @@ func (tablesAccessor) RecordPublished(ctx context.Context, q Querier, p Publicat
 	_, err := q.Exec(ctx, `INSERT INTO ddbsync.tables (table_name, pg_schema, pg_table, key_schema, load_id, export_arn, export_time, item_count, loaded_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
 		ON CONFLICT (table_name) DO UPDATE SET pg_schema = $2, pg_table = $3, key_schema = $4, load_id = $5,
-			export_arn = $6, export_time = $7, item_count = $8, loaded_at = now()`,
+			export_arn = $6, export_time = $7, export_type = DEFAULT, item_count = $8, loaded_at = now()`,
 		l.Table, l.Schema, l.Name, l.Key.String(), p.LoadID, p.ExportArn, p.ExportTime, p.Items)
 	return err
 }
