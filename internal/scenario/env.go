@@ -57,6 +57,10 @@ type env struct {
 	log         []string
 	hotKeys     []int
 	writesTotal int
+
+	// emptiesPending is how many forced empty pages were still to come
+	// when GetRecords had been called emptiesCalls times (pendingEmpties).
+	emptiesPending, emptiesCalls int
 }
 
 func fastRetryer() aws.Retryer {

@@ -10,6 +10,27 @@ import (
 	"github.com/ddbsync/ddbsync/stream"
 )
 
+// The assumptions the harness's followers rest on, in one place: the
+// caught-up rule and the margins they are configured with ([stream.Tracker]
+// states what each rests on), and the faults the harness may inject without
+// breaking them. They are the stream package's defaults, which the ddbsync
+// child processes use too, except the span, shortened for fake time.
+const (
+	// caughtUpPages and caughtUpSpan are the caught-up rule: k empty pages
+	// in a row, the last at least the span after the first (fake time).
+	caughtUpPages = stream.DefaultCaughtUpPages
+	caughtUpSpan  = 500 * time.Millisecond
+	// maxSpuriousEmpties is assumption E: GetRecords never returns more
+	// than k−1 spurious empty pages in a row. The harness never has more
+	// forced empty pages pending than this (env.faults), so no shard meets
+	// more of them in a row, with records waiting or not.
+	maxSpuriousEmpties = caughtUpPages - 1
+	// propagationMargin is m (assumption P) and creationTimeTolerance τ
+	// (assumption O).
+	propagationMargin     = stream.DefaultPropagationMargin
+	creationTimeTolerance = stream.DefaultCreationTimeTolerance
+)
+
 // followConfig is a follow on the fake clock with millisecond timing.
 func (e *env) followConfig(stats *follow.Stats, untilCaughtUp bool) follow.Config {
 	clock := e.emu.Clock().Now
@@ -24,7 +45,9 @@ func (e *env) followConfig(stats *follow.Stats, untilCaughtUp bool) follow.Confi
 		Stats:            stats,
 		ReaderOptions: []stream.Option{
 			stream.WithPollInterval(time.Millisecond),
-			stream.WithCaughtUpRule(3, 500*time.Millisecond),
+			stream.WithCaughtUpRule(caughtUpPages, caughtUpSpan),
+			stream.WithPropagationMargin(propagationMargin),
+			stream.WithCreationTimeTolerance(creationTimeTolerance),
 			stream.WithClock(clock),
 			stream.WithBackoff(stream.Backoff{Base: time.Millisecond, Cap: 10 * time.Millisecond}),
 		},

@@ -127,16 +127,32 @@ func (e *env) faults(s Step) {
 			e.emu.FailRate(op, faultKinds[e.r.IntN(len(faultKinds))], rate)
 		}
 	}
-	if s.N > 0 {
-		e.emu.FailNext("GetRecords", emulator.FaultEmptyPage, s.N)
-		e.totals.EmptyPages.Add(int64(s.N))
+	// Forced empty pages stay within assumption E: at most k−1 pending at
+	// any time, counting those of earlier steps not consumed yet.
+	n := min(s.N, maxSpuriousEmpties-e.pendingEmpties())
+	if n > 0 {
+		e.emu.FailNext("GetRecords", emulator.FaultEmptyPage, n)
+		e.emptiesPending += n
+		e.totals.EmptyPages.Add(int64(n))
 	}
 	e.faultsOn = true
-	e.logf("faults on: rate %.2f, %d empty pages", s.Rate, s.N)
+	e.logf("faults on: rate %.2f, %d empty pages (%d asked, %d pending at most)", s.Rate, n, s.N, e.emptiesPending)
+}
+
+// pendingEmpties is how many forced empty pages are still to come. Every
+// GetRecords call takes one while any is pending (the emulator serves count
+// rules before rates, in order), whoever makes it, so the calls since the
+// last count settle it exactly.
+func (e *env) pendingEmpties() int {
+	calls := e.emu.Calls("GetRecords")
+	e.emptiesPending = max(0, e.emptiesPending-(calls-e.emptiesCalls))
+	e.emptiesCalls = calls
+	return e.emptiesPending
 }
 
 func (e *env) clearFaults() {
 	e.emu.ClearFaults()
+	e.emptiesPending, e.emptiesCalls = 0, e.emu.Calls("GetRecords")
 	e.faultsOn = false
 	e.logf("faults off")
 }
