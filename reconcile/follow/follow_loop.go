@@ -145,6 +145,13 @@ func (f *follower) startReady(ctx context.Context, events chan<- shardEvent, wg 
 			continue
 		}
 		orphan := s.parent != "" && f.lineage.ParentState(id, finished) == stream.ParentAbsent
+		if orphan && (stream.Orphan{ShardID: id, ParentID: s.parent}).ParentClosedBefore(f.start) {
+			// Its id proves the parent closed before S: every change the
+			// parent held is in the export the copy was loaded from.
+			orphan = false
+			f.log.Info("shard's parent is gone, and closed before the replay start: nothing of it is needed",
+				slog.String("shard_id", id), slog.String("parent_shard_id", s.parent), slog.Time("replay_from", f.start))
+		}
 		start := stream.TrimHorizon()
 		if s.lastSeq != "" {
 			start = stream.AfterSequenceNumber(s.lastSeq)
@@ -214,7 +221,10 @@ func (f *follower) readShard(ctx context.Context, id, parent string, start strea
 
 // checkOrphan applies the structural check: a shard whose parent is gone
 // and was never finished by us, and whose own oldest record is after the
-// replay start, may have lost its parent's changes.
+// replay start, may have lost its parent's changes. It is not called for an
+// orphan whose id proves its parent closed before the replay start
+// ([stream.Orphan.ParentClosedBefore], in startReady): only its first record
+// can prove that for ids that do not carry their creation time.
 func (f *follower) checkOrphan(ctx context.Context, id, parent string, first time.Time) error {
 	if !first.After(f.start) {
 		return nil // the parent closed before the replay start: nothing of it is needed
