@@ -89,10 +89,15 @@ func (e *env) writes(n int) {
 	e.logf("%d writes", n)
 }
 
-// shardEvent rolls every shard over or splits one.
+// shardEvent rolls every shard over or splits one. A millisecond passes
+// first: on AWS a shard lives for hours, and its children's ids, which carry
+// their creation time to the millisecond (stream.ShardCreated), are always
+// later than its own; without the clock moving, a child would carry its
+// parent's time, which proves nothing (stream.Orphan.ParentClosedBefore).
 func (e *env) shardEvent(split bool) {
 	e.clockMu.Lock()
 	defer e.clockMu.Unlock()
+	e.emu.Clock().Advance(time.Millisecond)
 	if !split {
 		ids, err := e.emu.RolloverShards(tableName)
 		e.must(err, "rollover")
