@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/stream"
@@ -40,6 +42,7 @@ func (e *env) followConfig(stats *follow.Stats, untilCaughtUp bool) follow.Confi
 		Tables:           e.tables,
 		UntilCaughtUp:    untilCaughtUp,
 		DiscoverInterval: 20 * time.Millisecond,
+		DescribeLimiter:  rate.NewLimiter(rate.Inf, 1), // the emulator has no call limit
 		Now:              clock,
 		ApplyBackoff:     stream.Backoff{Base: 2 * time.Millisecond, Cap: 20 * time.Millisecond},
 		Stats:            stats,
