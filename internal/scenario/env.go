@@ -58,6 +58,9 @@ type env struct {
 	hotKeys     []int
 	writesTotal int
 
+	// early draws which writes' records are dated early (dateEarly).
+	early *rand.Rand
+
 	// emptiesPending is how many forced empty pages were still to come
 	// when GetRecords had been called emptiesCalls times (pendingEmpties).
 	emptiesPending, emptiesCalls int
@@ -105,6 +108,7 @@ func newEnv(t T, plan Plan, dbURL string, totals *Totals) *env {
 		errs:     &e.apiRetries,
 	}
 	e.g = gen{r: rand.New(rand.NewPCG(plan.Seed, 0x17e3))}
+	e.early = rand.New(rand.NewPCG(plan.Seed, 0xea71))
 	pool, err := pgxpool.New(t.Context(), e.dbURL)
 	e.must(err, "connecting to the test database")
 	t.Cleanup(pool.Close)

@@ -31,6 +31,12 @@ const (
 	// (assumption O).
 	propagationMargin     = stream.DefaultPropagationMargin
 	creationTimeTolerance = stream.DefaultCreationTimeTolerance
+	// maxDatedEarly is how much earlier than its write a record may be
+	// dated (env.dateEarly): then a later record of a shard may carry an
+	// earlier creation time than one before it, by up to τ once rounded
+	// down to the second (assumption O), and a record becomes readable up
+	// to this long after the instant it names (assumption P: within m).
+	maxDatedEarly = min(propagationMargin, creationTimeTolerance)
 )
 
 // followConfig is a follow on the fake clock with millisecond timing.

@@ -38,6 +38,11 @@ func (e *env) write() {
 	e.clockMu.Lock()
 	defer e.clockMu.Unlock()
 	e.emu.Clock().Advance(gap)
+	early := e.dateEarly()
+	if early > 0 {
+		e.emu.BackdateRecords(early)
+		defer e.emu.BackdateRecords(0)
+	}
 	op := ""
 	switch x := e.r.IntN(100); {
 	case x < 30:
@@ -71,8 +76,20 @@ func (e *env) write() {
 		e.must(err, "encoding")
 		enc = string(b)
 	}
-	e.m.record(ck, at, enc)
+	e.m.record(ck, at, at.Add(-early), enc)
 	e.writesTotal++
+}
+
+// dateEarly is how much earlier than its write the next write's stream
+// record is dated: while faults are on, one write in four, by up to
+// maxDatedEarly. Its draws come from a generator of their own, so the rest
+// of a seed's scenario is what it was before this fault existed.
+func (e *env) dateEarly() time.Duration {
+	if !e.faultsOn || e.early.IntN(4) != 0 {
+		return 0
+	}
+	e.totals.DatedEarly.Add(1)
+	return time.Duration(1+e.early.Int64N(maxDatedEarly.Milliseconds())) * time.Millisecond
 }
 
 func (e *env) getLocked(key ddbjson.Item) ddbjson.Item {
