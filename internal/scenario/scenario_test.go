@@ -20,6 +20,9 @@ var (
 	soakFlag  = flag.Duration("soak", 0, "TestSoak: run random seeds for this long")
 	soakBase  = flag.Uint64("soak.base", 0, "TestSoak: the first seed (default: from the time)")
 	soakProcs = flag.Int("soak.parallel", 2, "TestSoak: scenarios at once")
+	// extraEmpties breaks assumption E on purpose (scenario.Options): the
+	// watermark checks may then find divergences, as they must.
+	extraEmpties = flag.Int("extra-empty-pages", 0, "force this many more empty pages than the caught-up rule tolerates (expect divergences)")
 )
 
 func TestMain(m *testing.M) {
@@ -79,7 +82,7 @@ func TestScenarios(t *testing.T) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			scenario.Run(t, seed, pgtest.URL(t), totals)
+			scenario.RunWith(t, seed, pgtest.URL(t), totals, scenario.Options{ExtraEmptyPages: *extraEmpties})
 		})
 	}
 	t.Cleanup(func() { t.Logf("\n%s", totals) })
@@ -108,7 +111,9 @@ func TestSoak(t *testing.T) {
 				seed := next.Add(1)
 				// Each scenario is its own test, so a failure is reported
 				// with its seed and the soak goes on.
-				ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { scenario.Run(t, seed, pgtest.URL(t), totals) })
+				ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+					scenario.RunWith(t, seed, pgtest.URL(t), totals, scenario.Options{ExtraEmptyPages: *extraEmpties})
+				})
 				if !ok {
 					mu.Lock()
 					failed = append(failed, seed)
@@ -120,6 +125,10 @@ func TestSoak(t *testing.T) {
 	wg.Wait()
 	fmt.Printf("\nsoak of %s from seed %d:\n%s\n", *soakFlag, base+1, totals)
 	for _, s := range failed {
-		fmt.Printf("FAILED seed %d: go test ./internal/scenario -run 'TestScenarios$' -seed=%d -v\n", s, s)
+		extra := ""
+		if *extraEmpties != 0 {
+			extra = fmt.Sprintf(" -extra-empty-pages=%d", *extraEmpties)
+		}
+		fmt.Printf("FAILED seed %d: go test ./internal/scenario -run 'TestScenarios$' -seed=%d -v%s\n", s, s, extra)
 	}
 }

@@ -151,7 +151,7 @@ func (e *env) faults(s Step) {
 	}
 	// Forced empty pages stay within assumption E: at most k−1 pending at
 	// any time, counting those of earlier steps not consumed yet.
-	n := min(s.N, maxSpuriousEmpties-e.pendingEmpties())
+	n := min(s.N+e.opts.ExtraEmptyPages, maxSpuriousEmpties+e.opts.ExtraEmptyPages-e.pendingEmpties())
 	if n > 0 {
 		e.emu.FailNext("GetRecords", emulator.FaultEmptyPage, n)
 		e.emptiesPending += n
