@@ -38,13 +38,15 @@
 // promise when a change shows in the stream or in what order of creation
 // times. W rests on three assumptions, each an option with a default chosen
 // in options.go: at most k−1 spurious empty pages in a row
-// ([WithCaughtUpRule], k = 5); a change shows in its shard, and a closing in
-// DescribeStream, within the propagation margin ([WithPropagationMargin],
-// 5 s); a record is never dated more than the tolerance before one ahead of
-// it in its lineage ([WithCreationTimeTolerance], 1 s). On a quiet table W
-// trails the present by about the caught-up run (2 s), the margin and a
-// second of rounding, provided the follower lists the stream when
-// [Tracker.ListingDue] says so.
+// ([WithCaughtUpRule], k = 5 over 1 s); a change shows in its shard, and a
+// closing in DescribeStream, within the propagation margin
+// ([WithPropagationMargin], 0.5 s); a record is never dated more than the
+// tolerance before one ahead of it in its lineage
+// ([WithCreationTimeTolerance], 1 s). On a quiet table W trails the present
+// by about the caught-up run (1 s), the margin and a second of rounding,
+// under 3 s, provided the follower lists the stream when
+// [Tracker.ListingDue] says so; under steady writes, by about the tolerance
+// and the rounding.
 //
 // # A follower loop
 //
@@ -52,8 +54,8 @@
 //	tracker.Resume(publishedW)               // on resume: W never goes back
 //	for _, id := range finishedInCheckpoints { tracker.Finished(id) }
 //	list := func() {                         // at start, every discover interval, when a shard finishes,
-//		listedAt := now()                    // and when tracker.ListingDue(), paced (DescribeStream: 10 calls/s)
-//		desc, err := stream.Describe(ctx, api, arn)
+//		listedAt := now()                    // and when tracker.ListingDue(); before the call, on the readers' clock
+//		desc, err := stream.Describe(ctx, paced(api), arn) // DescribeStream: 10 calls/s; ddbsync's followers share 5
 //		if err := stream.CheckViewType(desc.ViewType); err != nil { ... }
 //		lin, err := stream.NewShardLineage(desc.Shards)
 //		tracker.Listed(listedAt, shardsOf(lin)...)
@@ -65,7 +67,7 @@
 //	}
 //	for _, id := range lin.Ready(finished) {  // each in its own goroutine; one goroutine feeds the tracker
 //		pos := stream.TrimHorizon()            // or AfterSequenceNumber(checkpoint)
-//		r, err := stream.NewShardReader(api, arn, id, pos, stream.WithSkipBefore(s))
+//		r, err := stream.NewShardReader(api, arn, id, pos, stream.WithSkipBefore(s), stream.WithClock(now))
 //		for {
 //			page, err := r.Next(ctx)       // a *GapError stops the follower
 //			// apply page.Changes and checkpoint page.Position in one transaction

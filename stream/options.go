@@ -15,13 +15,16 @@ import (
 // watermark W is only as good as they are, and each buys safety with
 // freshness: on a quiet table W trails the present by about
 // (k−1) × (poll interval + GetRecords latency), or the span if longer, plus
-// the propagation margin, plus up to a second of rounding (and more when a
-// listing older than the run of empty pages holds it: [Tracker.ListingDue]).
-// With the defaults that is about 2 s + 5 s + 1 s.
+// the propagation margin, plus up to a second of rounding, plus up to a poll
+// interval between pages (and more when a listing older than the run of
+// empty pages holds it: [Tracker.ListingDue]). With the defaults that is
+// about 1 s + 0.5 s + 1 s + 0.25 s: under 3 s. Under steady writes W trails
+// the latest creation time read by the tolerance, plus the rounding.
 const (
 	// DefaultPollInterval is the wait after an empty page of an open shard.
-	// AWS advises 0.25–1 s between empty polls; Lambda polls about 4×/s.
-	DefaultPollInterval = 500 * time.Millisecond
+	// AWS advises 0.25–1 s between empty polls; Lambda polls about 4×/s, as
+	// this does.
+	DefaultPollInterval = 250 * time.Millisecond
 	// DefaultCaughtUpPages and DefaultCaughtUpSpan: an open shard counts as
 	// caught up after this many consecutive empty pages, the last at least
 	// this long after the first.
@@ -35,20 +38,22 @@ const (
 	// is a second guard, for runs that come in quick succession; it cannot
 	// be relied on (a slow or retried call stretches a few pages over
 	// seconds), so the proof rests on the page count. Five pages at the
-	// default poll interval take about the 2 s span, so raising k from 3 to 5
-	// costs no freshness at the defaults. A small [WithLimit] may make empty
-	// pages more frequent (a page then covers less of the shard).
+	// default poll interval take about the 1 s span. A small [WithLimit] may
+	// make empty pages more frequent (a page then covers less of the shard).
 	DefaultCaughtUpPages = 5
-	DefaultCaughtUpSpan  = 2 * time.Second
+	DefaultCaughtUpSpan  = time.Second
 	// MinCaughtUpPages is the fewest empty pages the caught-up rule accepts.
 	MinCaughtUpPages = 3
 	// DefaultPropagationMargin is subtracted from the time the first empty
 	// page of a caught-up run was asked for, and from the time of a listing
 	// showing a shard open: a change may become readable in its shard, and
 	// a shard's closing may show in DescribeStream, up to this long after it
-	// happened. AWS only says records appear "in near-real time". Second
-	// rounding is not part of it: the tracker floors W to the second.
-	DefaultPropagationMargin = 5 * time.Second
+	// happened. AWS only says records appear "in near-real time"; half a
+	// second keeps W within 3 s of the present on a quiet table, and a
+	// follower that must ride out slower propagation raises it (every second
+	// of margin is a second of W's age). Second rounding is not part of it:
+	// the tracker floors W to the second.
+	DefaultPropagationMargin = 500 * time.Millisecond
 	// DefaultCreationTimeTolerance is how much earlier than the latest
 	// creation time read a record still to come in the shard (or in its
 	// children) may be dated. AWS promises creation order per item only, and

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/ddbsync/ddbsync/internal/metrics"
 	"github.com/ddbsync/ddbsync/reconcile/follow"
@@ -23,6 +24,12 @@ type followFlags struct {
 	acceptGap     bool
 	pollInterval  time.Duration
 	discover      time.Duration
+	// The assumptions W rests on (stream.Tracker), and the listing pace.
+	caughtUpPages int
+	caughtUpSpan  time.Duration
+	margin        time.Duration
+	tolerance     time.Duration
+	describeRate  float64
 	metricsAddr   string
 	readyLag      time.Duration
 	lockTimeout   time.Duration
@@ -80,6 +87,15 @@ logged (log), ends follow with exit status 1 (stop), or is repaired from DynamoD
 	fl.BoolVar(&f.acceptGap, "accept-gap", false, "go on past a shard whose parent vanished unread (recorded; run diff afterwards)")
 	fl.DurationVar(&f.pollInterval, "poll-interval", stream.DefaultPollInterval, "wait after an empty page of an open shard")
 	fl.DurationVar(&f.discover, "discover-interval", follow.DefaultDiscoverInterval, "how often to look for new shards")
+	fl.IntVar(&f.caughtUpPages, "caught-up-pages", stream.DefaultCaughtUpPages,
+		"an open shard is caught up after this many empty pages in a row (W assumes GetRecords never gives this many spurious ones)")
+	fl.DurationVar(&f.caughtUpSpan, "caught-up-span", stream.DefaultCaughtUpSpan, "the least time from the first to the last of those empty pages")
+	fl.DurationVar(&f.margin, "propagation-margin", stream.DefaultPropagationMargin,
+		"W assumes a change is readable in the stream, and a shard's closing listed, within this of its time")
+	fl.DurationVar(&f.tolerance, "creation-time-tolerance", stream.DefaultCreationTimeTolerance,
+		"W assumes a record is never dated more than this before one ahead of it in its shard")
+	fl.Float64Var(&f.describeRate, "describe-rate", follow.DefaultDescribeRate,
+		"DescribeStream calls a second, at most, for every table of the process together (AWS allows 10)")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve /metrics, /healthz and /readyz on this address, e.g. :9090 (env DDBSYNC_METRICS_ADDR)")
 	fl.DurationVar(&f.readyLag, "ready-lag", time.Minute, "/readyz answers 200 while every table's watermark is within this of now")
 	addLockTimeoutFlag(fl, &f.lockTimeout)
@@ -91,6 +107,18 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 	if f.pollInterval <= 0 || f.discover <= 0 || f.readyLag <= 0 {
 		return usageErrorf("--poll-interval, --discover-interval and --ready-lag must be positive")
 	}
+	if f.caughtUpPages < stream.MinCaughtUpPages {
+		return usageErrorf("--caught-up-pages must be at least %d", stream.MinCaughtUpPages)
+	}
+	if f.caughtUpSpan < 0 || f.margin < 0 || f.tolerance < 0 {
+		return usageErrorf("--caught-up-span, --propagation-margin and --creation-time-tolerance must not be negative")
+	}
+	if f.describeRate <= 0 || f.describeRate > 10 {
+		return usageErrorf("--describe-rate must be more than 0 and at most 10 (AWS's limit)")
+	}
+	describeLimiter := rate.NewLimiter(rate.Limit(f.describeRate), 1) // shared by every table
+	readerOptions := []stream.Option{stream.WithPollInterval(f.pollInterval), stream.WithCaughtUpRule(f.caughtUpPages, f.caughtUpSpan),
+		stream.WithPropagationMargin(f.margin), stream.WithCreationTimeTolerance(f.tolerance)}
 	tables, err := g.selectTables(f.table)
 	if err != nil {
 		return err
@@ -151,7 +179,8 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 				UntilCaughtUp:    f.untilCaughtUp,
 				AcceptGap:        f.acceptGap || t.AcceptGap,
 				DiscoverInterval: f.discover,
-				ReaderOptions:    []stream.Option{stream.WithPollInterval(f.pollInterval)},
+				DescribeLimiter:  describeLimiter,
+				ReaderOptions:    readerOptions,
 				Stats:            stats,
 				Logger:           g.logger,
 				LockTimeout:      lockTimeout(f.lockTimeout),

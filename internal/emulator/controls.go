@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -104,6 +105,20 @@ func (s *Server) EnableStream(tableName, viewType string) (string, error) {
 		return "", fmt.Errorf("enabling stream: %w", err)
 	}
 	return t.stream.arn, nil
+}
+
+// BackdateRecords dates the stream records of the writes that follow d
+// earlier than the writes themselves (ApproximateCreationDateTime is the
+// write's time minus d, rounded down to the second), until it is called
+// again; 0 dates them as written. AWS promises creation order per item
+// only: a record may carry an earlier creation time than one before it in
+// its shard, and may become readable some time after the instant it names.
+// Item history, exports and retention keep the writes' own times. d must
+// not be negative.
+func (s *Server) BackdateRecords(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.backdate = max(d, 0)
 }
 
 // ExpireIterators expires every shard iterator handed out so far, as 15

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -57,6 +58,9 @@ type Server struct {
 	// ([Server.ExpireIterators]).
 	iterators    uint64
 	expiredBelow uint64
+	// backdate is how much earlier than its write the stream records
+	// appended now are dated ([Server.BackdateRecords]).
+	backdate time.Duration
 }
 
 // New returns a server that is not yet listening.

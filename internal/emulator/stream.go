@@ -250,7 +250,7 @@ func (s *Server) appendRecordLocked(st *stream, keyStr string, key, old, item dd
 	b = append(b, `","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":`...)
 	b = strconv.AppendQuote(b, s.cfg.region) // an AWS region name: plain ASCII
 	b = append(b, `,"dynamodb":{"ApproximateCreationDateTime":`...)
-	b = strconv.AppendInt(b, now.Unix(), 10) // whole seconds, rounded down
+	b = strconv.AppendInt(b, now.Add(-s.backdate).Unix(), 10) // whole seconds, rounded down
 	b = append(b, `,"Keys":`...)
 	b = appendWireItem(b, key)
 	if newImage != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/ddbsync/ddbsync/internal/copycheck"
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
@@ -190,10 +191,15 @@ func (h *Harness) FollowConfig() follow.Config {
 		Tables:           h.DDB,
 		UntilCaughtUp:    true,
 		DiscoverInterval: 50 * time.Millisecond,
+		DescribeLimiter:  rate.NewLimiter(rate.Inf, 1), // the emulator has no call limit
 		Now:              h.Now,
 		ApplyBackoff:     stream.Backoff{Base: 5 * time.Millisecond, Cap: 100 * time.Millisecond},
 		Stats:            h.Stats,
 		ReaderOptions: []stream.Option{
+			// The readers' caught-up rule runs on the wall clock, as the
+			// fake one stands still unless a test moves it; the listings
+			// are dated on the fake one, which W never passes.
+			stream.WithClock(time.Now),
 			stream.WithPollInterval(2 * time.Millisecond),
 			stream.WithCaughtUpRule(3, 10*time.Millisecond),
 			stream.WithBackoff(stream.Backoff{Base: time.Millisecond, Cap: 20 * time.Millisecond}),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,10 +41,18 @@ func (e *env) kill(cmd *exec.Cmd, out *bytes.Buffer, what string) {
 	e.logf("child %s killed (%v): %s", what, err, strings.TrimSpace(out.String()))
 }
 
+// followFlags are a child follow's timing and assumptions: those of the
+// in-process followers (follow.go), on the wall clock.
+func followFlags() []string {
+	return []string{"--poll-interval", "10ms", "--discover-interval", "100ms",
+		"--caught-up-pages", strconv.Itoa(caughtUpPages), "--caught-up-span", caughtUpSpan.String(),
+		"--propagation-margin", propagationMargin.String(), "--creation-time-tolerance", creationTimeTolerance.String()}
+}
+
 // cliFollow runs `ddbsync follow --until-caught-up` as a child to its end.
 func (e *env) cliFollow() {
 	e.t.Helper()
-	cmd, out := e.child("follow", "--table", tableName, "--until-caught-up", "--poll-interval", "10ms", "--discover-interval", "100ms")
+	cmd, out := e.child(append([]string{"follow", "--table", tableName, "--until-caught-up"}, followFlags()...)...)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -69,7 +78,7 @@ func (e *env) cliFollow() {
 func (e *env) cliKill(n int) {
 	e.t.Helper()
 	before := e.count(`SELECT coalesce(sum(changes_applied), 0) FROM ddbsync.shards WHERE table_name = $1`, tableName)
-	cmd, out := e.child("follow", "--table", tableName, "--poll-interval", "10ms", "--discover-interval", "100ms")
+	cmd, out := e.child(append([]string{"follow", "--table", tableName}, followFlags()...)...)
 	e.waitUntil(4*time.Second, func() bool {
 		return exited(cmd) || e.count(`SELECT coalesce(sum(changes_applied), 0) FROM ddbsync.shards WHERE table_name = $1`, tableName) >= before+int64(n)
 	})

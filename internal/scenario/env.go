@@ -57,6 +57,15 @@ type env struct {
 	log         []string
 	hotKeys     []int
 	writesTotal int
+
+	opts Options
+
+	// early draws which writes' records are dated early (dateEarly).
+	early *rand.Rand
+
+	// emptiesPending is how many forced empty pages were still to come
+	// when GetRecords had been called emptiesCalls times (pendingEmpties).
+	emptiesPending, emptiesCalls int
 }
 
 func fastRetryer() aws.Retryer {
@@ -101,6 +110,7 @@ func newEnv(t T, plan Plan, dbURL string, totals *Totals) *env {
 		errs:     &e.apiRetries,
 	}
 	e.g = gen{r: rand.New(rand.NewPCG(plan.Seed, 0x17e3))}
+	e.early = rand.New(rand.NewPCG(plan.Seed, 0xea71))
 	pool, err := pgxpool.New(t.Context(), e.dbURL)
 	e.must(err, "connecting to the test database")
 	t.Cleanup(pool.Close)
@@ -139,15 +149,24 @@ func (e *env) fail(format string, args ...any) {
 	if len(hist) > 40 {
 		hist = hist[len(hist)-40:]
 	}
-	e.t.Fatalf("DIVERGENCE: %s\n%s\nlast events:\n  %s\nreplay: go test ./internal/scenario -run 'TestScenarios$' -seed=%d -v",
-		fmt.Sprintf(format, args...), e.plan, strings.Join(hist, "\n  "), e.plan.Seed)
+	e.t.Fatalf("DIVERGENCE: %s\n%s\nlast events:\n  %s\nreplay: %s",
+		fmt.Sprintf(format, args...), e.plan, strings.Join(hist, "\n  "), e.replay())
 }
 
 func (e *env) must(err error, what string) {
 	e.t.Helper()
 	if err != nil {
-		e.t.Fatalf("seed %d: %s: %v\nreplay: go test ./internal/scenario -run 'TestScenarios$' -seed=%d -v", e.plan.Seed, what, err, e.plan.Seed)
+		e.t.Fatalf("seed %d: %s: %v\nreplay: %s", e.plan.Seed, what, err, e.replay())
 	}
+}
+
+// replay is the command that plays the scenario again.
+func (e *env) replay() string {
+	cmd := fmt.Sprintf("go test ./internal/scenario -run 'TestScenarios$' -seed=%d -v", e.plan.Seed)
+	if n := e.opts.ExtraEmptyPages; n != 0 {
+		cmd += fmt.Sprintf(" -extra-empty-pages=%d", n)
+	}
+	return cmd
 }
 
 func (e *env) logf(format string, args ...any) {

@@ -5,9 +5,38 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/stream"
+)
+
+// The assumptions the harness's followers rest on, in one place: the
+// caught-up rule and the margins they are configured with ([stream.Tracker]
+// states what each rests on), and the faults the harness may inject without
+// breaking them. They are the stream package's defaults, which the ddbsync
+// child processes use too, except the span, shortened for fake time.
+const (
+	// caughtUpPages and caughtUpSpan are the caught-up rule: k empty pages
+	// in a row, the last at least the span after the first (fake time).
+	caughtUpPages = stream.DefaultCaughtUpPages
+	caughtUpSpan  = 500 * time.Millisecond
+	// maxSpuriousEmpties is assumption E: GetRecords never returns more
+	// than k−1 spurious empty pages in a row. The harness never has more
+	// forced empty pages pending than this (env.faults), so no shard meets
+	// more of them in a row, with records waiting or not.
+	maxSpuriousEmpties = caughtUpPages - 1
+	// propagationMargin is m (assumption P) and creationTimeTolerance τ
+	// (assumption O).
+	propagationMargin     = stream.DefaultPropagationMargin
+	creationTimeTolerance = stream.DefaultCreationTimeTolerance
+	// maxDatedEarly is how much earlier than its write a record may be
+	// dated (env.dateEarly): then a later record of a shard may carry an
+	// earlier creation time than one before it, by up to τ once rounded
+	// down to the second (assumption O), and a record becomes readable up
+	// to this long after the instant it names (assumption P: within m).
+	maxDatedEarly = min(propagationMargin, creationTimeTolerance)
 )
 
 // followConfig is a follow on the fake clock with millisecond timing.
@@ -19,12 +48,15 @@ func (e *env) followConfig(stats *follow.Stats, untilCaughtUp bool) follow.Confi
 		Tables:           e.tables,
 		UntilCaughtUp:    untilCaughtUp,
 		DiscoverInterval: 20 * time.Millisecond,
+		DescribeLimiter:  rate.NewLimiter(rate.Inf, 1), // the emulator has no call limit
 		Now:              clock,
 		ApplyBackoff:     stream.Backoff{Base: 2 * time.Millisecond, Cap: 20 * time.Millisecond},
 		Stats:            stats,
 		ReaderOptions: []stream.Option{
 			stream.WithPollInterval(time.Millisecond),
-			stream.WithCaughtUpRule(3, 500*time.Millisecond),
+			stream.WithCaughtUpRule(caughtUpPages, caughtUpSpan),
+			stream.WithPropagationMargin(propagationMargin),
+			stream.WithCreationTimeTolerance(creationTimeTolerance),
 			stream.WithClock(clock),
 			stream.WithBackoff(stream.Backoff{Base: time.Millisecond, Cap: 10 * time.Millisecond}),
 		},

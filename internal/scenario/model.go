@@ -35,8 +35,10 @@ type model struct {
 
 func newModel() *model { return &model{keys: make(map[string][]version)} }
 
-func (m *model) record(key string, at time.Time, enc string) {
-	m.keys[key] = append(m.keys[key], version{at: at, acdt: at.Truncate(time.Second), enc: enc})
+// record adds a write made at at, whose stream record is dated dated (at,
+// unless the emulator backdated it).
+func (m *model) record(key string, at, dated time.Time, enc string) {
+	m.keys[key] = append(m.keys[key], version{at: at, acdt: dated.Truncate(time.Second), enc: enc})
 }
 
 // current is the key's present state ("" for absent).

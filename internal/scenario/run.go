@@ -15,8 +15,28 @@ import (
 // totals.
 func Run(t T, seed uint64, dbURL string, totals *Totals) {
 	t.Helper()
+	RunWith(t, seed, dbURL, totals, Options{})
+}
+
+// Options change how [RunWith] plays a scenario. The zero value is [Run]:
+// every fault stays within the assumptions W rests on.
+type Options struct {
+	// ExtraEmptyPages lets this many more forced empty pages be pending
+	// than assumption E allows (k−1, maxSpuriousEmpties): a shard may then
+	// meet k or more spurious empty pages in a row with records waiting,
+	// look caught up, and W pass changes not applied yet, which the
+	// watermark checks report as a divergence. This is the hook for
+	// testing what catches a broken assumption live (follow --verify): a
+	// scenario run with it must have the verification flag the copy.
+	ExtraEmptyPages int
+}
+
+// RunWith is [Run] with opts.
+func RunWith(t T, seed uint64, dbURL string, totals *Totals, opts Options) {
+	t.Helper()
 	plan := NewPlan(seed)
 	e := newEnv(t, plan, dbURL, totals)
+	e.opts = opts
 	totals.Scenarios.Add(1)
 	defer func() {
 		totals.APIRetries.Add(e.apiRetries.Load())

@@ -13,6 +13,7 @@ type Totals struct {
 	ChildKills    atomic.Int64 // ddbsync child processes killed with SIGKILL
 	APIRetries    atomic.Int64 // throttles, 5xx and expired iterators the readers met and retried
 	EmptyPages    atomic.Int64 // forced empty GetRecords pages
+	DatedEarly    atomic.Int64 // stream records dated earlier than their write
 	ClockJumps    atomic.Int64 // fake-clock jumps past the iterator life
 	ShardEvents   atomic.Int64 // rollovers and splits
 	Changes       atomic.Int64 // stream changes applied (per shard checkpoints, summed)
@@ -30,15 +31,15 @@ func (t *Totals) Crashes() int64 {
 
 // Faults is the number of faults injected.
 func (t *Totals) Faults() int64 {
-	return t.APIRetries.Load() + t.EmptyPages.Load() + t.ClockJumps.Load() + t.ShardEvents.Load()
+	return t.APIRetries.Load() + t.EmptyPages.Load() + t.DatedEarly.Load() + t.ClockJumps.Load() + t.ShardEvents.Load()
 }
 
 func (t *Totals) String() string {
 	return fmt.Sprintf("scenarios run: %d\ncrashes injected: %d (load %d, follow cancelled %d, child SIGKILL %d)\n"+
-		"faults injected: %d (API errors and expired iterators retried %d, forced empty pages %d, clock jumps %d, shard rollovers and splits %d)\n"+
+		"faults injected: %d (API errors and expired iterators retried %d, forced empty pages %d, records dated early %d, clock jumps %d, shard rollovers and splits %d)\n"+
 		"changes applied: %d\nwatermark checks: %d\ndiffs with 0 findings: %d\ndivergences found: %d\nrefusals that were correct: %d\n"+
 		"copies healed with incremental exports: %d",
 		t.Scenarios.Load(), t.Crashes(), t.LoadCrashes.Load(), t.FollowCancels.Load(), t.ChildKills.Load(),
-		t.Faults(), t.APIRetries.Load(), t.EmptyPages.Load(), t.ClockJumps.Load(), t.ShardEvents.Load(),
+		t.Faults(), t.APIRetries.Load(), t.EmptyPages.Load(), t.DatedEarly.Load(), t.ClockJumps.Load(), t.ShardEvents.Load(),
 		t.Changes.Load(), t.Checks.Load(), t.Diffs.Load(), t.Divergences.Load(), t.Refusals.Load(), t.Heals.Load())
 }

@@ -38,6 +38,11 @@ func (e *env) write() {
 	e.clockMu.Lock()
 	defer e.clockMu.Unlock()
 	e.emu.Clock().Advance(gap)
+	early := e.dateEarly()
+	if early > 0 {
+		e.emu.BackdateRecords(early)
+		defer e.emu.BackdateRecords(0)
+	}
 	op := ""
 	switch x := e.r.IntN(100); {
 	case x < 30:
@@ -71,8 +76,20 @@ func (e *env) write() {
 		e.must(err, "encoding")
 		enc = string(b)
 	}
-	e.m.record(ck, at, enc)
+	e.m.record(ck, at, at.Add(-early), enc)
 	e.writesTotal++
+}
+
+// dateEarly is how much earlier than its write the next write's stream
+// record is dated: while faults are on, one write in four, by up to
+// maxDatedEarly. Its draws come from a generator of their own, so the rest
+// of a seed's scenario is what it was before this fault existed.
+func (e *env) dateEarly() time.Duration {
+	if !e.faultsOn || e.early.IntN(4) != 0 {
+		return 0
+	}
+	e.totals.DatedEarly.Add(1)
+	return time.Duration(1+e.early.Int64N(maxDatedEarly.Milliseconds())) * time.Millisecond
 }
 
 func (e *env) getLocked(key ddbjson.Item) ddbjson.Item {
@@ -89,10 +106,15 @@ func (e *env) writes(n int) {
 	e.logf("%d writes", n)
 }
 
-// shardEvent rolls every shard over or splits one.
+// shardEvent rolls every shard over or splits one. A millisecond passes
+// first: on AWS a shard lives for hours, and its children's ids, which carry
+// their creation time to the millisecond (stream.ShardCreated), are always
+// later than its own; without the clock moving, a child would carry its
+// parent's time, which proves nothing (stream.Orphan.ParentClosedBefore).
 func (e *env) shardEvent(split bool) {
 	e.clockMu.Lock()
 	defer e.clockMu.Unlock()
+	e.emu.Clock().Advance(time.Millisecond)
 	if !split {
 		ids, err := e.emu.RolloverShards(tableName)
 		e.must(err, "rollover")
@@ -127,16 +149,32 @@ func (e *env) faults(s Step) {
 			e.emu.FailRate(op, faultKinds[e.r.IntN(len(faultKinds))], rate)
 		}
 	}
-	if s.N > 0 {
-		e.emu.FailNext("GetRecords", emulator.FaultEmptyPage, s.N)
-		e.totals.EmptyPages.Add(int64(s.N))
+	// Forced empty pages stay within assumption E: at most k−1 pending at
+	// any time, counting those of earlier steps not consumed yet.
+	n := min(s.N+e.opts.ExtraEmptyPages, maxSpuriousEmpties+e.opts.ExtraEmptyPages-e.pendingEmpties())
+	if n > 0 {
+		e.emu.FailNext("GetRecords", emulator.FaultEmptyPage, n)
+		e.emptiesPending += n
+		e.totals.EmptyPages.Add(int64(n))
 	}
 	e.faultsOn = true
-	e.logf("faults on: rate %.2f, %d empty pages", s.Rate, s.N)
+	e.logf("faults on: rate %.2f, %d empty pages (%d asked, %d pending at most)", s.Rate, n, s.N, e.emptiesPending)
+}
+
+// pendingEmpties is how many forced empty pages are still to come. Every
+// GetRecords call takes one while any is pending (the emulator serves count
+// rules before rates, in order), whoever makes it, so the calls since the
+// last count settle it exactly.
+func (e *env) pendingEmpties() int {
+	calls := e.emu.Calls("GetRecords")
+	e.emptiesPending = max(0, e.emptiesPending-(calls-e.emptiesCalls))
+	e.emptiesCalls = calls
+	return e.emptiesPending
 }
 
 func (e *env) clearFaults() {
 	e.emu.ClearFaults()
+	e.emptiesPending, e.emptiesCalls = 0, e.emu.Calls("GetRecords")
 	e.faultsOn = false
 	e.logf("faults off")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/time/rate"
 
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
@@ -29,8 +30,18 @@ const (
 	// "may be trimmed at any time" after 24 h, and reading takes time.
 	DefaultRetentionMargin = time.Hour
 	// DefaultDiscoverInterval is how often the shard listing is refreshed
-	// (DescribeStream allows 10 calls a second per account).
+	// at the least (DescribeStream allows 10 calls a second per account).
 	DefaultDiscoverInterval = 30 * time.Second
+	// DefaultListingInterval is the least time between the start of two
+	// listings of a table's stream when the watermark asks for one
+	// ([stream.Tracker.ListingDue]): a listing proves a caught-up shard open
+	// only up to when it was asked for, so on a quiet table W moves on by
+	// about a second per listing, and one a second keeps it fresh.
+	DefaultListingInterval = time.Second
+	// DefaultDescribeRate is how many DescribeStream calls a second the
+	// followers of one process make at most, together, unless
+	// [Config].DescribeLimiter says otherwise: half of AWS's 10.
+	DefaultDescribeRate = 5
 )
 
 // TableAPI is the DynamoDB call the follower makes: DescribeTable, to find
@@ -62,10 +73,23 @@ type Config struct {
 	Retention        time.Duration
 	RetentionMargin  time.Duration
 	DiscoverInterval time.Duration
+	// ListingInterval is the least time, on the Now clock, from the start of
+	// one listing of the stream to a listing made because the watermark
+	// asks for one (default [DefaultListingInterval]). The stream is also
+	// listed at start, every DiscoverInterval and when a shard finishes.
+	ListingInterval time.Duration
+	// DescribeLimiter paces DescribeStream calls. Default: one limiter of
+	// [DefaultDescribeRate] calls a second, shared by every Run of the
+	// process, whatever its table. Tests on an emulator pass
+	// rate.NewLimiter(rate.Inf, 1).
+	DescribeLimiter *rate.Limiter
 	// ReaderOptions are passed to every [stream.ShardReader] (poll interval,
-	// caught-up rule, backoff).
+	// caught-up rule, margins, backoff). The readers' clock is Now unless
+	// one of them sets another: the watermark compares page times with
+	// listing times, which are taken on Now.
 	ReaderOptions []stream.Option
-	// Now is the wall clock (default time.Now); tests use the emulator's.
+	// Now is the wall clock (default time.Now) of the listings and, unless
+	// ReaderOptions set another, of the readers; tests use the emulator's.
 	Now func() time.Time
 	// ApplyBackoff bounds the wait between retries of a page the database
 	// failed to take (default 100 ms to 10 s).
@@ -87,6 +111,7 @@ type Stats struct {
 	Applied        atomic.Int64 // changes applied (before coalescing)
 	TTLRemoves     atomic.Int64
 	Pages          atomic.Int64
+	Listings       atomic.Int64 // shard listings begun (each one or more DescribeStream calls)
 	ApplyRetries   atomic.Int64 // database errors retried
 	watermarkNanos atomic.Int64
 	retries        [8]atomic.Int64 // by stream.RetryCause
@@ -189,6 +214,12 @@ func (c *Config) defaults() error {
 	if c.DiscoverInterval <= 0 {
 		c.DiscoverInterval = DefaultDiscoverInterval
 	}
+	if c.ListingInterval <= 0 {
+		c.ListingInterval = DefaultListingInterval
+	}
+	if c.DescribeLimiter == nil {
+		c.DescribeLimiter = describeLimiter
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -248,6 +279,8 @@ type follower struct {
 	watermark time.Time
 	// verify is the verification beside the loop (nil: off).
 	verify *verifier
+	// listedAt is when the latest listing began, on the Now clock.
+	listedAt time.Time
 }
 
 // shardRun is the run loop's view of one shard.
@@ -283,8 +316,7 @@ func (f *follower) run(ctx context.Context) (Result, error) {
 	if f.arn, err = f.streamArn(ctx); err != nil {
 		return Result{}, err
 	}
-	listedAt := f.cfg.Now()
-	desc, err := stream.Describe(ctx, f.cfg.Streams, f.arn)
+	listedAt, desc, err := f.describe(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("table %s: describing stream %s: %w", f.cfg.Table, f.arn, err)
 	}

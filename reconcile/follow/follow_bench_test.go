@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
@@ -130,13 +131,48 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[int(p*float64(len(s)-1))]
 }
 
-// BenchmarkFollowLag measures end-to-end lag: a writer makes
-// DDBSYNC_BENCH_RATE writes/s (default 2,000) of tenure items for
-// DDBSYNC_BENCH_SECONDS (default 20) while follow runs; every 50th write is
-// timed from its PutItem returning to its version being visible in
-// PostgreSQL. The emulator's clock follows the wall clock here.
+// describeTimes counts DescribeStream calls, for the benchmark's rate.
+type describeTimes struct {
+	stream.API
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (d *describeTimes) DescribeStream(ctx context.Context, in *dynamodbstreams.DescribeStreamInput, opts ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error) {
+	d.mu.Lock()
+	d.at = append(d.at, time.Now())
+	d.mu.Unlock()
+	return d.API.DescribeStream(ctx, in, opts...)
+}
+
+// maxPerSecond is the most calls made in any one second.
+func (d *describeTimes) maxPerSecond() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	most := 0
+	for i, j := 0, 0; j < len(d.at); j++ {
+		for d.at[j].Sub(d.at[i]) >= time.Second {
+			i++
+		}
+		most = max(most, j-i+1)
+	}
+	return most
+}
+
+// BenchmarkFollowLag measures end-to-end lag and the watermark's age: a
+// writer makes DDBSYNC_BENCH_RATE writes/s (default 2,000; 0 for a quiet
+// table) of tenure items for DDBSYNC_BENCH_SECONDS (default 20) while follow
+// runs with ddbsync's defaults (poll interval, caught-up rule, margins,
+// listing pace, DescribeStream limiter, discover interval). Every 50th write
+// is timed from its PutItem returning to its version being visible in
+// PostgreSQL (lag), and every 10 ms the published watermark's age, now − W,
+// is sampled (w-age; W promises every change created before it is applied,
+// so its age is how stale that promise is). The emulator's clock follows the
+// wall clock here; its GetRecords answers in well under a millisecond, where
+// AWS takes some (each adds (k−1)× to W's age on a quiet table).
 //
 //	go test ./reconcile/follow -run '^$' -bench BenchmarkFollowLag -benchtime 1x
+//	DDBSYNC_BENCH_RATE=0 go test ./reconcile/follow -run '^$' -bench BenchmarkFollowLag -benchtime 1x
 func BenchmarkFollowLag(b *testing.B) {
 	rate := envInt(b, "DDBSYNC_BENCH_RATE", 2000)
 	seconds := envInt(b, "DDBSYNC_BENCH_SECONDS", 20)
@@ -145,49 +181,96 @@ func BenchmarkFollowLag(b *testing.B) {
 		h.Insert(1000)
 		h.ExportAndLoad(h.Now())
 		ctx, cancel := context.WithCancel(b.Context())
-		h.Emu.Clock().Tick() // the emulator's clock follows real time
+		h.Emu.Clock().Tick()          // the emulator's clock follows real time,
+		h.Emu.Clock().Set(time.Now()) // and shows it
+		api := &describeTimes{API: h.Emu.Streams()}
 		cfg := h.FollowConfig()
+		cfg.Streams = api
 		cfg.UntilCaughtUp = false
 		cfg.Now = time.Now
-		cfg.ReaderOptions = []stream.Option{stream.WithPollInterval(100 * time.Millisecond)}
+		cfg.DiscoverInterval = follow.DefaultDiscoverInterval
+		cfg.DescribeLimiter = nil // the process-wide one
+		cfg.ReaderOptions = nil   // the defaults, on cfg.Now
 		followDone := make(chan error, 1)
 		go func() { _, err := follow.Run(ctx, h.Pool, cfg); followDone <- err }()
+
+		// W's age, sampled from the first W published after the follow
+		// has caught up with the writes made before it started.
+		var ages []time.Duration
+		stopAges := make(chan struct{})
+		var sampling sync.WaitGroup
+		sampling.Go(func() {
+			tk := time.NewTicker(10 * time.Millisecond)
+			defer tk.Stop()
+			from := time.Now().Add(2 * time.Second)
+			for {
+				select {
+				case <-stopAges:
+					return
+				case now := <-tk.C:
+					if w := h.Stats.Watermark(); !w.IsZero() && now.After(from) {
+						ages = append(ages, now.Sub(w))
+					}
+				}
+			}
+		})
 
 		var mu sync.Mutex
 		var lags []time.Duration
 		var probes sync.WaitGroup
-		interval := time.Second / time.Duration(rate)
+		begin := time.Now()
+		if rate == 0 {
+			time.Sleep(time.Duration(seconds) * time.Second)
+		}
+		// Writers each take a quarter of the keys (and of the rate), so
+		// each key's versions are written in order.
+		const writers = 4
+		var genMu sync.Mutex
 		total := rate * seconds
-		next := time.Now()
-		for i := range total {
-			if d := time.Until(next); d > 0 {
-				time.Sleep(d)
-			}
-			next = next.Add(interval)
-			id := h.IDs[i%len(h.IDs)]
-			version := 1000 + i
-			it := h.Gen.ItemWithID(id)
-			it["versionNumber"] = &types.AttributeValueMemberN{Value: strconv.Itoa(version)}
-			_, err := h.DDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tenure.TableName), Item: it})
-			require.NoError(b, err)
-			if i%50 != 0 {
-				continue
-			}
-			written := time.Now()
-			probes.Go(func() {
-				for ctx.Err() == nil {
-					var v int
-					err := h.Pool.QueryRow(ctx, `SELECT (doc->>'versionNumber')::int FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&v)
-					if err == nil && v >= version {
-						mu.Lock()
-						lags = append(lags, time.Since(written))
-						mu.Unlock()
+		var writing sync.WaitGroup
+		for w := range writers {
+			writing.Go(func() {
+				interval := writers * time.Second / time.Duration(max(rate, 1))
+				next := time.Now()
+				for i := w; i < total; i += writers {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+					next = next.Add(interval)
+					id := h.IDs[i%len(h.IDs)]
+					version := 1000 + i
+					genMu.Lock()
+					it := h.Gen.ItemWithID(id)
+					genMu.Unlock()
+					it["versionNumber"] = &types.AttributeValueMemberN{Value: strconv.Itoa(version)}
+					if _, err := h.DDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tenure.TableName), Item: it}); err != nil {
+						b.Error(err)
 						return
 					}
-					time.Sleep(5 * time.Millisecond)
+					if i%50 != 0 {
+						continue
+					}
+					written := time.Now()
+					probes.Go(func() {
+						for ctx.Err() == nil {
+							var v int
+							err := h.Pool.QueryRow(ctx, `SELECT (doc->>'versionNumber')::int FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&v)
+							if err == nil && v >= version {
+								mu.Lock()
+								lags = append(lags, time.Since(written))
+								mu.Unlock()
+								return
+							}
+							time.Sleep(5 * time.Millisecond)
+						}
+					})
 				}
 			})
 		}
+		writing.Wait()
+		elapsed := time.Since(begin)
+		close(stopAges)
+		sampling.Wait()
 		done := make(chan struct{})
 		go func() { probes.Wait(); close(done) }()
 		select {
@@ -197,9 +280,19 @@ func BenchmarkFollowLag(b *testing.B) {
 		}
 		cancel()
 		require.NoError(b, <-followDone)
-		b.ReportMetric(float64(percentile(lags, 0.5).Milliseconds()), "p50-lag-ms")
-		b.ReportMetric(float64(percentile(lags, 0.99).Milliseconds()), "p99-lag-ms")
-		b.ReportMetric(float64(percentile(lags, 1).Milliseconds()), "max-lag-ms")
-		b.ReportMetric(float64(total)/float64(seconds), "writes/s")
+		require.NotEmpty(b, ages, "no watermark was published")
+		if rate > 0 {
+			b.ReportMetric(float64(percentile(lags, 0.5).Milliseconds()), "p50-lag-ms")
+			b.ReportMetric(float64(percentile(lags, 0.99).Milliseconds()), "p99-lag-ms")
+			b.ReportMetric(float64(percentile(lags, 1).Milliseconds()), "max-lag-ms")
+		}
+		b.ReportMetric(float64(percentile(ages, 0.5).Milliseconds()), "p50-w-age-ms")
+		b.ReportMetric(float64(percentile(ages, 0.99).Milliseconds()), "p99-w-age-ms")
+		b.ReportMetric(float64(percentile(ages, 1).Milliseconds()), "max-w-age-ms")
+		b.ReportMetric(float64(total)/elapsed.Seconds(), "writes/s")
+		api.mu.Lock()
+		b.ReportMetric(float64(len(api.at))/elapsed.Seconds(), "describes/s")
+		api.mu.Unlock()
+		b.ReportMetric(float64(api.maxPerSecond()), "max-describes-in-1s")
 	}
 }

@@ -15,8 +15,11 @@ import (
 )
 
 // loop runs the shard readers and publishes the watermark. Only this
-// goroutine touches f.shards, f.lineage and f.watermark; readers report
-// through events.
+// goroutine touches f.shards, f.lineage, f.tracker and f.watermark; readers
+// report through events. The stream is listed at start, every
+// DiscoverInterval, when a shard finishes (its children may be new), and
+// when the tracker says a listing would move W on (paced by
+// ListingInterval); after each page W is published if it moved.
 func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt time.Time) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -66,18 +69,49 @@ func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt t
 			if err := f.updateWatermark(ctx); err != nil {
 				return err
 			}
+			if err := f.listIfDue(ctx, events, &wg); err != nil {
+				return err
+			}
 			f.countShards()
 		case <-ticker.C:
 			if err := f.rediscover(ctx, events, &wg); err != nil {
+				return err
+			}
+			if err := f.updateWatermark(ctx); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-func (f *follower) rediscover(ctx context.Context, events chan<- shardEvent, wg *sync.WaitGroup) error {
+// describe lists the stream, DescribeStream paced by the limiter, and
+// returns the listing with when it began: the time is taken before the
+// call, on the clock of the page times, as a listing shows the stream as of
+// some instant after it was asked for ([stream.Tracker.Listed]).
+func (f *follower) describe(ctx context.Context) (time.Time, stream.Description, error) {
 	listedAt := f.cfg.Now()
-	desc, err := stream.Describe(ctx, f.cfg.Streams, f.arn)
+	f.listedAt = listedAt
+	f.cfg.Stats.Listings.Add(1)
+	desc, err := stream.Describe(ctx, pacedDescribe{API: f.cfg.Streams, lim: f.cfg.DescribeLimiter}, f.arn)
+	return listedAt, desc, err
+}
+
+// listIfDue lists the stream when the tracker says a listing would move W
+// on ([stream.Tracker.ListingDue]), at most once every ListingInterval
+// since the latest listing began, and publishes the W it allows. On a quiet
+// table that is about one listing a second.
+func (f *follower) listIfDue(ctx context.Context, events chan<- shardEvent, wg *sync.WaitGroup) error {
+	if !f.tracker.ListingDue() || f.cfg.Now().Sub(f.listedAt) < f.cfg.ListingInterval {
+		return nil
+	}
+	if err := f.rediscover(ctx, events, wg); err != nil {
+		return err
+	}
+	return f.updateWatermark(ctx)
+}
+
+func (f *follower) rediscover(ctx context.Context, events chan<- shardEvent, wg *sync.WaitGroup) error {
+	listedAt, desc, err := f.describe(ctx)
 	if err != nil {
 		if errors.Is(err, stream.ErrStreamNotFound) {
 			return &stream.GapError{Table: f.cfg.Table, Reason: fmt.Sprintf("stream %s no longer exists", f.arn), Cause: err}
@@ -145,6 +179,13 @@ func (f *follower) startReady(ctx context.Context, events chan<- shardEvent, wg 
 			continue
 		}
 		orphan := s.parent != "" && f.lineage.ParentState(id, finished) == stream.ParentAbsent
+		if orphan && (stream.Orphan{ShardID: id, ParentID: s.parent}).ParentClosedBefore(f.start) {
+			// Its id proves the parent closed before S: every change the
+			// parent held is in the export the copy was loaded from.
+			orphan = false
+			f.log.Info("shard's parent is gone, and closed before the replay start: nothing of it is needed",
+				slog.String("shard_id", id), slog.String("parent_shard_id", s.parent), slog.Time("replay_from", f.start))
+		}
 		start := stream.TrimHorizon()
 		if s.lastSeq != "" {
 			start = stream.AfterSequenceNumber(s.lastSeq)
@@ -169,8 +210,10 @@ func (f *follower) readShard(ctx context.Context, id, parent string, start strea
 			return false
 		}
 	}
+	// The readers date their pages on the clock the listings are dated on:
+	// the tracker compares the two.
 	opts := append([]stream.Option{stream.WithSkipBefore(f.start), stream.WithLogger(f.log),
-		stream.WithRetryHook(f.cfg.Stats.countRetry)}, f.cfg.ReaderOptions...)
+		stream.WithRetryHook(f.cfg.Stats.countRetry), stream.WithClock(f.cfg.Now)}, f.cfg.ReaderOptions...)
 	r, err := stream.NewShardReader(f.cfg.Streams, f.arn, id, start, opts...)
 	if err != nil {
 		send(shardEvent{id: id, err: err})
@@ -214,7 +257,10 @@ func (f *follower) readShard(ctx context.Context, id, parent string, start strea
 
 // checkOrphan applies the structural check: a shard whose parent is gone
 // and was never finished by us, and whose own oldest record is after the
-// replay start, may have lost its parent's changes.
+// replay start, may have lost its parent's changes. It is not called for an
+// orphan whose id proves its parent closed before the replay start
+// ([stream.Orphan.ParentClosedBefore], in startReady): only its first record
+// can prove that for ids that do not carry their creation time.
 func (f *follower) checkOrphan(ctx context.Context, id, parent string, first time.Time) error {
 	if !first.After(f.start) {
 		return nil // the parent closed before the replay start: nothing of it is needed
