@@ -4,7 +4,9 @@
 // [Run] (follow.go) starts or resumes following and proves the stream
 // still holds every change it needs; follow_loop.go runs one reader per
 // shard, parents before children, and publishes the watermark W as
-// [stream.Tracker] decides it (stream/tracker.go); apply.go applies each
+// [stream.Tracker] decides it (stream/tracker.go), listing the stream again
+// whenever a listing would move W on, paced per table and, for
+// DescribeStream, per process (describe_pace.go); apply.go applies each
 // page of changes, coalesced to the last change of each key, in one
 // transaction with the shard's checkpoint. With [Config].Verify on,
 // verify.go and verify_run.go check the copy beside the loop: keys read
