@@ -52,11 +52,11 @@ func exportAndLoad(t *testing.T, emu *emulator.Server, db string) time.Time {
 // exports, and a database holding the load of its export.
 func pitrLoadedTable(t *testing.T, n int) (*emulator.Server, string, []string) {
 	t.Helper()
-	emu, ids := emulatedTable(t, 0)
+	emu, _ := emulatedTable(t, 0)
 	enablePITR(t, emu)
 	require.NoError(t, emu.CreateBucket("exports"))
 	emu.Clock().Advance(time.Minute)
-	ids = newIDs(n)
+	ids := newIDs(n)
 	writeVersions(t, emu, ids, 1)
 	emu.Clock().Advance(time.Minute)
 	db := pgtest.URL(t)

@@ -286,9 +286,7 @@ func (v *verifier) read(ctx context.Context, keys []ddbjson.Item, ids []string) 
 	}
 	table := v.f.cfg.Table
 	todo := make([]map[string]types.AttributeValue, len(keys))
-	for i, k := range keys {
-		todo[i] = k
-	}
+	copy(todo, keys)
 	b.from = v.f.cfg.Now()
 	for attempt := 0; len(todo) > 0; attempt++ {
 		if err := v.pay(ctx); err != nil {

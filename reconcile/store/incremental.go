@@ -88,14 +88,14 @@ func (e *ChangeEncoder) Columns() []string { return e.layout.StageColumns() }
 func (e *ChangeEncoder) Encode(keys, newImage map[string]types.AttributeValue, writeTime time.Time, ord int64) ([]any, error) {
 	key, err := e.layout.Key.KeyOf(keys)
 	if err != nil {
-		return nil, fmt.Errorf("Keys: %w", err)
+		return nil, fmt.Errorf("the line's Keys: %w", err)
 	}
 	if len(keys) != len(key) {
 		names := make([]string, 0, len(keys))
 		for n := range keys {
 			names = append(names, n)
 		}
-		return nil, fmt.Errorf("Keys has attributes %s, but the copy's key is %s: is the export of another table?",
+		return nil, fmt.Errorf("the line's Keys has attributes %s, but the copy's key is %s: is the export of another table?",
 			strings.Join(names, ", "), e.layout.Key)
 	}
 	item := newImage
