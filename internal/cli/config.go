@@ -32,6 +32,9 @@ type tableConfig struct {
 	Export    string `yaml:"export"`     // the export folder for load (local or s3://)
 	Schema    string `yaml:"schema"`     // default: the file's schema, else dynamodb
 	AcceptGap bool   `yaml:"accept_gap"`
+	// Doc gives the data table the doc column (load --doc); unset keeps
+	// the copy's choice.
+	Doc *bool `yaml:"doc"`
 }
 
 func readConfig(path string) (*fileConfig, error) {

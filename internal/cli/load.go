@@ -34,7 +34,22 @@ type loadFlags struct {
 	schemaSet   bool // --schema given explicitly
 	metricsAddr string
 	lockTimeout time.Duration
+	docValue    bool              // --doc as parsed
+	doc         *bool             // --doc when given, else the table's setting in the config file
 	registry    *metrics.Registry // serving --metrics-addr, once started
+}
+
+// addDocFlag adds --doc, whether the data table gets the doc column.
+func addDocFlag(fl *pflag.FlagSet, f *loadFlags) {
+	fl.BoolVar(&f.docValue, "doc", false, "give the data table a doc column, each item again as plain JSON (default: as the table's copy has it, else none)")
+}
+
+// docChoice is --doc when it was given, else nil.
+func docChoice(cmd *cobra.Command, f *loadFlags) *bool {
+	if cmd.Flags().Changed("doc") {
+		return &f.docValue
+	}
+	return nil
 }
 
 func newLoadCmd(g *globals) *cobra.Command {
@@ -59,6 +74,7 @@ s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.schemaSet = cmd.Flags().Changed("schema")
+			f.doc = docChoice(cmd, &f)
 			if !f.schemaSet {
 				f.schema = g.schemaFor(g.config.table(f.table), f.schema, false)
 			}
@@ -76,6 +92,7 @@ s3://bucket/prefix/AWSDynamoDB/<export-id>/.`,
 	fl.BoolVar(&f.moveSchema, "move-schema", false, "move the table's copy, with what was built on it, to --schema when it is in another schema")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, else log lines), bar, log or none")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve load progress on /metrics at this address (env DDBSYNC_METRICS_ADDR)")
+	addDocFlag(fl, &f)
 	addLockTimeoutFlag(fl, &f.lockTimeout)
 	return cmd
 }
@@ -95,8 +112,13 @@ func runLoad(ctx context.Context, g *globals, f loadFlags) error {
 		g.logger.Info("serving metrics", "addr", addr)
 	}
 	if f.export != "" {
-		if f.key == "" && f.table != "" {
-			f.key = g.config.table(f.table).Key
+		if f.table != "" {
+			if f.key == "" {
+				f.key = g.config.table(f.table).Key
+			}
+			if f.doc == nil {
+				f.doc = g.config.table(f.table).Doc
+			}
 		}
 		return loadOne(ctx, g, f)
 	}
@@ -117,6 +139,9 @@ func runLoad(ctx context.Context, g *globals, f loadFlags) error {
 		tf.export, tf.table = t.Export, t.Name
 		if tf.key == "" {
 			tf.key = t.Key
+		}
+		if tf.doc == nil {
+			tf.doc = t.Doc
 		}
 		tf.schema = g.schemaFor(t, f.schema, f.schemaSet)
 		if err := loadOne(ctx, g, tf); err != nil {
@@ -170,7 +195,7 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 		f.registry.Load(table, stats)
 	}
 	stopProgress := startProgress(ctx, g, f.progress, stats)
-	res, err := load.Run(ctx, pool, exp, load.Config{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger,
+	res, err := load.Run(ctx, pool, exp, load.Config{Layout: layout, Doc: f.doc, Workers: f.workers, Stats: stats, Logger: g.logger,
 		LockTimeout: lockTimeout(f.lockTimeout), Force: f.force, MoveSchema: f.moveSchema})
 	stopProgress()
 	if err != nil {

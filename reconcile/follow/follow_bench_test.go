@@ -177,7 +177,7 @@ func BenchmarkFollowLag(b *testing.B) {
 			probes.Go(func() {
 				for ctx.Err() == nil {
 					var v int
-					err := h.Pool.QueryRow(ctx, `SELECT (doc->>'versionNumber')::int FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&v)
+					err := h.Pool.QueryRow(ctx, `SELECT (item->'versionNumber'->>'N')::int FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&v)
 					if err == nil && v >= version {
 						mu.Lock()
 						lags = append(lags, time.Since(written))

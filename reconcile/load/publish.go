@@ -212,6 +212,15 @@ func replace(ctx context.Context, tx pgx.Tx, p publication, old uint32, tmpPK st
 // renaming takes well under one), but keeps whatever depends on the
 // relation. Row triggers on the table fire.
 func copyRows(ctx context.Context, tx pgx.Tx, p publication, why []string) error {
+	// The rows go into the relation as it is: its columns stay.
+	has, err := store.HasDoc(ctx, tx, p.layout.Ident())
+	if err != nil {
+		return err
+	}
+	if has != p.layout.Doc {
+		return fmt.Errorf("%s has dependents ddbsync cannot re-create (%s), so its columns cannot change: load it with --doc=%t",
+			p.layout.Ident().Sanitize(), strings.Join(why, "; "), has)
+	}
 	if err := store.CopyInto(ctx, tx, p.layout, p.loadTable); err != nil {
 		return fmt.Errorf("copying the rows into %s, whose dependents (%s) ddbsync cannot re-create: %w",
 			p.layout.Ident().Sanitize(), strings.Join(why, "; "), err)

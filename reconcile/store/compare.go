@@ -42,9 +42,12 @@ type Comparison struct {
 // no constraints (a scan's rows carry origin 'scan'), doc left empty.
 // Unlogged: the scratch table is thrown away.
 func (c Comparison) CreateSource(ctx context.Context, q Querier) error {
-	_, err := q.Exec(ctx, fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING COMPRESSION); "+
-		"ALTER TABLE %[1]s ALTER COLUMN doc DROP NOT NULL",
-		c.Source.Sanitize(), c.Layout.Ident().Sanitize()))
+	stmt := fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING COMPRESSION)",
+		c.Source.Sanitize(), c.Layout.Ident().Sanitize())
+	if c.Layout.Doc {
+		stmt += "; ALTER TABLE " + c.Source.Sanitize() + " ALTER COLUMN doc DROP NOT NULL"
+	}
+	_, err := q.Exec(ctx, stmt)
 	return err
 }
 

@@ -75,20 +75,24 @@ func (e *Encoder) Encode(item map[string]types.AttributeValue, p Provenance) ([]
 		e.vals[n+2] = NullTime(p.Time)
 		return e.vals, nil
 	}
-	if e.doc, err = ddbjson.AppendPlain(e.doc[:0], item); err != nil {
-		return nil, err
+	n++
+	if e.layout.Doc {
+		if e.doc, err = ddbjson.AppendPlain(e.doc[:0], item); err != nil {
+			return nil, err
+		}
+		e.vals[n] = e.doc
+		n++
 	}
-	e.vals[n+1] = e.doc
-	e.vals[n+2] = string(p.Origin)
-	e.vals[n+3] = NullTime(p.Time)
-	e.vals[n+4] = nullString(p.ShardID)
-	e.vals[n+5] = nil
+	e.vals[n] = string(p.Origin)
+	e.vals[n+1] = NullTime(p.Time)
+	e.vals[n+2] = nullString(p.ShardID)
+	e.vals[n+3] = nil
 	if p.Sequence != "" {
 		var seq pgtype.Numeric
 		if err := seq.Scan(p.Sequence); err != nil {
 			return nil, fmt.Errorf("sequence number %q: %w", p.Sequence, err)
 		}
-		e.vals[n+5] = seq
+		e.vals[n+3] = seq
 	}
 	return e.vals, nil
 }
