@@ -110,19 +110,31 @@ func checkComplete(ctx context.Context, pool *pgxpool.Pool, p publication) (int6
 // addPrimaryKey adds the load table's primary key, unless an earlier,
 // interrupted publish did, outside the publishing transaction so that
 // readers are not blocked while it builds.
+//
+// The load table is locked first. A load killed with SIGKILL while adding
+// the key leaves a server session that goes on adding it, and commits;
+// the lock waits for that session, and then the key is there.
 func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name string) error {
-	hasPK, err := store.HasConstraint(ctx, pool, store.BookkeepingSchema, name)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := store.LockExclusive(ctx, tx, p.loadTable); err != nil {
+		return fmt.Errorf("locking the load table: %w", err)
+	}
+	hasPK, err := store.HasConstraint(ctx, tx, store.BookkeepingSchema, name)
 	if err != nil || hasPK {
 		return err
 	}
-	if err := store.AddPrimaryKey(ctx, pool, p.layout, p.loadTable, name); err != nil {
+	if err := store.AddPrimaryKey(ctx, tx, p.layout, p.loadTable, name); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 			return fmt.Errorf("%w: %w (%s)", snapshot.ErrCorrupt, reconcile.ErrDuplicateKey, pgErr.Detail)
 		}
 		return fmt.Errorf("adding the primary key: %w", err)
 	}
-	return nil
+	return tx.Commit(ctx)
 }
 
 // claimPublished finds the table's published copy and moves it to the
