@@ -93,6 +93,9 @@ func (s *fileItems) Next() bool {
 
 func (s *fileItems) Item() ddbjson.Item { return s.r.Item() }
 
+// Line is the current item's line in its file.
+func (s *fileItems) Line() int { return s.r.Line() }
+
 func (s *fileItems) flushStats() {
 	s.stats.ItemsDone.Add(s.unseen)
 	s.unseen = 0

@@ -31,6 +31,15 @@ const (
 // of Layout, through two scratch tables of the bookkeeping schema
 // ([DiffScratch]): Source, which holds the source's rows, and Findings, the
 // result of their join.
+//
+// The comparison is of digests, not images: a source row holds its key,
+// the [Digest] of its item and, for an export, where the item is in the
+// export ([DigestColumns]); the copy's digests are computed by PostgreSQL
+// in the join ([DigestSQL]). So the source costs PostgreSQL a few dozen bytes
+// a row instead of parsing every image, and only the keys that differ
+// need images: a scan's rows keep theirs ([ImageColumns]), and an
+// export's are read again from the export ([Comparison.ImagePositions],
+// [Comparison.FillImages]).
 type Comparison struct {
 	Layout   Layout
 	Table    string // the DynamoDB table, whose tombstones the findings join
@@ -38,16 +47,12 @@ type Comparison struct {
 	Findings pgx.Identifier
 }
 
-// CreateSource creates the Source scratch table: the data table's columns,
-// no constraints (a scan's rows carry origin 'scan'), doc left empty.
-// Unlogged: the scratch table is thrown away.
+// CreateSource creates the Source scratch table, for rows of
+// [ImageColumns] or [DigestColumns]. Unlogged: the scratch table is thrown
+// away.
 func (c Comparison) CreateSource(ctx context.Context, q Querier) error {
-	stmt := fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING COMPRESSION)",
-		c.Source.Sanitize(), c.Layout.Ident().Sanitize())
-	if c.Layout.Doc {
-		stmt += "; ALTER TABLE " + c.Source.Sanitize() + " ALTER COLUMN doc DROP NOT NULL"
-	}
-	_, err := q.Exec(ctx, stmt)
+	_, err := q.Exec(ctx, fmt.Sprintf("CREATE UNLOGGED TABLE %s (%s%s text NOT NULL, %s uuid NOT NULL, %s int, %s int, %s jsonb)",
+		c.Source.Sanitize(), c.Layout.keyColumnDefs(), ColSourceKey, ColSourceDigest, ColSourceFile, ColSourceLine, ColItem))
 	return err
 }
 
@@ -67,9 +72,12 @@ func (c Comparison) joinOn(a, b string) string {
 }
 
 // Build fills the Findings table with a full outer join of the source and
-// the copy, decides which findings are in flight, and counts them, all in
-// one repeatable-read snapshot of the copy. The source is as of instant;
-// changes at or after since (instant − skew) are in flight.
+// the copy on the key, keeping the keys whose digests differ, decides
+// which findings are in flight, and counts them, all in one
+// repeatable-read snapshot of the copy. The source is as of instant;
+// changes at or after since (instant − skew) are in flight. A finding's
+// source image is the source row's item: an export's are filled in after
+// ([Comparison.FillImages]).
 func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instant time.Time) (CompareCounts, error) {
 	var n CompareCounts
 	l := c.Layout
@@ -101,13 +109,12 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 	if err != nil {
 		return n, err
 	}
-	keyJSON := func(item string) string {
-		var args []string
-		for _, name := range lits[3:] {
-			args = append(args, name, fmt.Sprintf("%s -> %s", item, name))
-		}
-		return "jsonb_build_object(" + strings.Join(args, ", ") + ")"
+	// An extra row's key comes from the copy's item.
+	var args []string
+	for _, name := range lits[3:] {
+		args = append(args, name, "j.copy_item -> "+name)
 	}
+	copyKey := "jsonb_build_object(" + strings.Join(args, ", ") + ")"
 	// A copy row is in flight when it changed at or after I − skew: a
 	// stream row with that origin_time, or an export or scan image taken
 	// after I. A missing row is in flight when the stream removed its key
@@ -116,20 +123,21 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 		WITH j AS (
 			SELECT %[2]s,
 				CASE WHEN c.%[5]s IS NULL THEN 'missing' WHEN s.%[5]s IS NULL THEN 'extra' ELSE 'different' END AS kind,
+				s.%[12]s::jsonb AS source_key, s.%[13]s AS source_digest, s.%[14]s AS source_file, s.%[15]s AS source_line,
 				s.item AS source_item, c.item AS copy_item,
 				c.origin, c.origin_time, c.shard_id, c.sequence_number
 			FROM %[3]s s FULL JOIN %[4]s c ON %[6]s
-			WHERE s.%[5]s IS NULL OR c.%[5]s IS NULL OR s.item <> c.item
+			WHERE s.%[5]s IS NULL OR c.%[5]s IS NULL OR s.%[13]s <> %[11]s
 		)
-		SELECT j.*, %[7]s AS key,
+		SELECT j.*, coalesce(j.source_key, %[7]s) AS key,
 			t.removed_at, t.shard_id AS tomb_shard_id, t.sequence_number AS tomb_sequence, t.ttl AS tomb_ttl,
 			CASE WHEN j.copy_item IS NOT NULL
 				THEN coalesce((j.origin = 'stream' AND j.origin_time >= %[8]s) OR (j.origin <> 'stream' AND j.origin_time > %[9]s), false)
 				ELSE coalesce(t.removed_at >= %[8]s, false) END AS in_flight
-		FROM j LEFT JOIN ddbsync.tombstones t ON j.copy_item IS NULL AND t.table_name = %[10]s AND t.key = %[11]s`,
+		FROM j LEFT JOIN ddbsync.tombstones t ON j.copy_item IS NULL AND t.table_name = %[10]s AND t.key = j.source_key`,
 		c.Findings.Sanitize(), strings.Join(sel, ", "), c.Source.Sanitize(), l.Ident().Sanitize(), first,
-		c.joinOn("s", "c"), keyJSON("coalesce(j.source_item, j.copy_item)"),
-		lits[0]+"::timestamptz", lits[1]+"::timestamptz", lits[2], keyJSON("j.source_item"))
+		c.joinOn("s", "c"), copyKey, lits[0]+"::timestamptz", lits[1]+"::timestamptz", lits[2],
+		DigestSQL("c.item"), ColSourceKey, ColSourceDigest, ColSourceFile, ColSourceLine)
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return n, err
 	}
@@ -165,6 +173,98 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 	return n, tx.Commit(ctx)
 }
 
+// ImagePositions are where the export images of the findings that lack
+// one are ([Comparison.ImagePositions]): rows of data file index and line,
+// in file and line order. Close them when done.
+type ImagePositions struct {
+	rows       pgx.Rows
+	file, line int
+	err        error
+}
+
+// ImagePositions lists where, in the source export, the images of the
+// findings without one are, in file and line order: read them there in
+// one pass per file, and give them to [Comparison.FillImages].
+func (c Comparison) ImagePositions(ctx context.Context, q Querier) (*ImagePositions, error) {
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT source_file, source_line FROM %s
+		WHERE source_item IS NULL AND source_file IS NOT NULL ORDER BY 1, 2`, c.Findings.Sanitize()))
+	if err != nil {
+		return nil, err
+	}
+	return &ImagePositions{rows: rows}, nil
+}
+
+// Next moves to the next position.
+func (p *ImagePositions) Next() bool {
+	if p.err != nil || !p.rows.Next() {
+		return false
+	}
+	p.err = p.rows.Scan(&p.file, &p.line)
+	return p.err == nil
+}
+
+// Position is the current data file's index in the manifest and line.
+func (p *ImagePositions) Position() (file, line int) { return p.file, p.line }
+
+// Err is the error that stopped Next.
+func (p *ImagePositions) Err() error {
+	if p.err != nil {
+		return p.err
+	}
+	return p.rows.Err()
+}
+
+// Close releases the positions' connection.
+func (p *ImagePositions) Close() { p.rows.Close() }
+
+// fillStage holds, for FillImages' transaction, the images read again.
+var fillStage = pgx.Identifier{"ddbsync_diff_images"}
+
+// FillImages copies items, the source images read again at the
+// positions [Comparison.ImagePositions] listed, into the findings that
+// lack them. Each must be the image the source row's digest was computed
+// from, and every finding must get its image: otherwise the source changed
+// since it was read, and FillImages fails.
+func (c Comparison) FillImages(ctx context.Context, pool *pgxpool.Pool, items Items) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (%s%s text, %s uuid, %s jsonb) ON COMMIT DROP",
+		fillStage.Sanitize(), c.Layout.keyColumnDefs(), ColSourceKey, ColSourceDigest, ColItem)); err != nil {
+		return err
+	}
+	enc := NewEncoder(c.Layout, ImageColumns)
+	src := NewCopySource(items, enc, Provenance{})
+	read, err := tx.CopyFrom(ctx, fillStage, enc.Columns(), src)
+	if err != nil {
+		if serr := src.Err(); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("copying the images read again: %w", err)
+	}
+	if err := src.Err(); err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s f SET source_item = i.item FROM %s i
+		WHERE %s AND i.%s = f.source_digest AND f.source_item IS NULL`,
+		c.Findings.Sanitize(), fillStage.Sanitize(), c.joinOn("f", "i"), ColSourceDigest))
+	if err != nil {
+		return err
+	}
+	var left int64
+	if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE source_item IS NULL AND source_file IS NOT NULL`,
+		c.Findings.Sanitize())).Scan(&left); err != nil {
+		return err
+	}
+	if left > 0 || tag.RowsAffected() != read {
+		return fmt.Errorf("the source changed while it was compared: %d of the %d images read again are not the ones compared",
+			read-tag.RowsAffected()+left, read+left)
+	}
+	return tx.Commit(ctx)
+}
+
 // timeText is t as PostgreSQL reads a timestamptz, to the microsecond.
 func timeText(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
@@ -174,18 +274,17 @@ func timeText(t time.Time) string {
 var repairStage = pgx.Identifier{"ddbsync_repair_stage"}
 
 // StageRepairs copies into a temporary table of tx the data table rows,
-// doc included, of the source images to write: one per missing or
-// different finding not in flight, read through q, each with provenance
-// prov.
+// doc included when the table has it, of the source images to write: one
+// per missing or different finding not in flight, read through q, each
+// with provenance prov.
 func (c Comparison) StageRepairs(ctx context.Context, q Querier, tx pgx.Tx, prov Provenance) error {
 	l := c.Layout
 	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP",
-		repairStage.Sanitize(), c.Source.Sanitize())); err != nil {
+		repairStage.Sanitize(), l.Ident().Sanitize())); err != nil {
 		return err
 	}
-	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT s.item FROM %s s JOIN %s f ON %s
-		WHERE f.kind IN ('missing', 'different') AND NOT f.in_flight`,
-		c.Source.Sanitize(), c.Findings.Sanitize(), c.joinOn("s", "f")))
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT f.source_item FROM %s f
+		WHERE f.kind IN ('missing', 'different') AND NOT f.in_flight`, c.Findings.Sanitize()))
 	if err != nil {
 		return err
 	}

@@ -34,10 +34,21 @@ func NewCopySource(items Items, enc *Encoder, prov Provenance) *CopySource {
 	return &CopySource{items: items, enc: enc, prov: prov}
 }
 
+// Lined is [Items] that know the line of their current item in its file
+// (an export's data file): a [CopySource] gives it to the encoder as the
+// provenance's Line.
+type Lined interface {
+	Items
+	Line() int
+}
+
 // Next encodes the next item.
 func (s *CopySource) Next() bool {
 	if s.err != nil || !s.items.Next() {
 		return false
+	}
+	if l, ok := s.items.(Lined); ok {
+		s.prov.Line = l.Line()
 	}
 	s.vals, s.err = s.enc.Encode(s.items.Item(), s.prov)
 	if s.err != nil {

@@ -20,15 +20,15 @@ import (
 // in Go, from the bytes a writer sends PostgreSQL for the item column,
 // exactly the text PostgreSQL would print, and hashes it: the source's
 // digests are computed as they are read, and only the copy's are computed
-// by the server (DigestSQL).
+// by the server ([DigestSQL]).
 
-// DigestSQL is the SQL expression of the digest of a data table's item
-// column, as a uuid (16 bytes, compared and hashed fast): the same value as
-// [Digest] of the item.
-const DigestSQL = "md5(item::text)::uuid"
+// DigestSQL is the SQL expression of the digest of item, an expression
+// of type jsonb (a data table's item column), as a uuid (16 bytes,
+// compared and hashed fast): the same value as [Digest] of the item.
+func DigestSQL(item string) string { return "md5((" + item + ")::text)::uuid" }
 
 // Digest is the digest of the item the lossless encoding writes for item
-// ([ddbjson.AppendItem]), as PostgreSQL computes it with DigestSQL.
+// ([ddbjson.AppendItem]), as PostgreSQL computes it with [DigestSQL].
 // scratch is reused from call to call and may be nil.
 func Digest(item ddbjson.Item, scratch *DigestScratch) ([16]byte, error) {
 	if scratch == nil {

@@ -131,7 +131,7 @@ func TestDigest_IsPostgreSQLs(t *testing.T) {
 	require.NoError(t, err)
 	_, err = pool.Exec(t.Context(), `INSERT INTO digests SELECT n, item::jsonb FROM unnest($1::text[]) WITH ORDINALITY u(item, n)`, docs)
 	require.NoError(t, err)
-	rows, err := pool.Query(t.Context(), `SELECT `+DigestSQL+`, item::text FROM digests ORDER BY n`)
+	rows, err := pool.Query(t.Context(), `SELECT `+DigestSQL("item")+`, item::text FROM digests ORDER BY n`)
 	require.NoError(t, err)
 	defer rows.Close() // before the pool closes, or closing it waits forever
 	i := 0

@@ -139,16 +139,22 @@ func quoteAll(cols []string) []string {
 // its primary key (a bulk load adds it at the end, which is faster).
 func (l Layout) createTableSQL(ident pgx.Identifier) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE %s (", ident.Sanitize())
-	for i, a := range l.Key.Attributes() {
-		fmt.Fprintf(&b, "%s %s NOT NULL, ", pgx.Identifier{l.KeyColumns[i]}.Sanitize(), pgType(ddbjson.ScalarType(a.Type)))
-	}
+	fmt.Fprintf(&b, "CREATE TABLE %s (%s", ident.Sanitize(), l.keyColumnDefs())
 	b.WriteString(`item jsonb NOT NULL, `)
 	if l.Doc {
 		b.WriteString(`doc jsonb NOT NULL, `)
 	}
 	b.WriteString(`origin text NOT NULL ` + originCheck(createdOrigins) + `, ` +
 		`origin_time timestamptz, shard_id text, sequence_number numeric, synced_at timestamptz NOT NULL DEFAULT now())`)
+	return b.String()
+}
+
+// keyColumnDefs defines the key columns, each followed by ", ".
+func (l Layout) keyColumnDefs() string {
+	var b strings.Builder
+	for i, a := range l.Key.Attributes() {
+		fmt.Fprintf(&b, "%s %s NOT NULL, ", pgx.Identifier{l.KeyColumns[i]}.Sanitize(), pgType(ddbjson.ScalarType(a.Type)))
+	}
 	return b.String()
 }
 
@@ -211,4 +217,7 @@ type Provenance struct {
 	Time     time.Time // export time, or ApproximateCreationDateTime
 	ShardID  string    // stream only
 	Sequence string    // stream only
+	// File and Line are where an export's item is: the data file's index
+	// in the manifest, and the line in it (a diff's [DigestColumns]).
+	File, Line int
 }
