@@ -57,7 +57,8 @@ func (p *positionedItems) Next() bool {
 	f := p.exp.Files[file]
 	if file != p.file || p.r == nil || p.r.Line() > line {
 		p.close()
-		if p.r, p.err = p.exp.OpenFile(p.ctx, f); p.err != nil {
+		// Lines before the ones wanted are skipped undecoded.
+		if p.r, p.err = p.exp.OpenFileRaw(p.ctx, f); p.err != nil {
 			return false
 		}
 		p.file = file
@@ -75,8 +76,8 @@ func (p *positionedItems) Next() bool {
 		p.err = fmt.Errorf("%s has no item at line %d", f.Name, line)
 		return false
 	}
-	p.item = p.r.Item()
-	return true
+	p.item, p.err = p.r.Decode()
+	return p.err == nil
 }
 
 func (p *positionedItems) Item() ddbjson.Item { return p.item }

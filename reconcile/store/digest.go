@@ -74,33 +74,41 @@ var errJSONBNumber = errors.New("a JSON number (DynamoDB JSON has none)")
 // ordered by length, then bytewise (jsonb's order); ", " between members
 // and elements and ": " after keys; strings with only '"', '\\', the
 // control characters and nothing else escaped (\b \f \n \r \t, others as
-// \u00xx with lowercase hex), all else as UTF-8.
+// \u00xx with lowercase hex), all else as UTF-8. It reads its input once:
+// an object's members are printed as they come, then copied out in order.
 type jsonbFormatter struct {
-	src  []byte
-	pos  int
-	keys []byte // decoded keys of the objects being printed
-	// members are the members of the objects being printed, a stack:
-	// each object uses the tail it appended.
+	src []byte
+	pos int
+	out []byte // the text printed so far, with the members of unfinished objects
+	tmp []byte // an object's text, put in order, before it replaces its members in out
+	// keys are the decoded keys of the unfinished objects' members.
+	keys []byte
+	// members are the unfinished objects' members, a stack: each object
+	// uses the tail it appended.
 	members []member
 }
 
 // member is an object member: its decoded key (keys[k0:k1]) and its
-// value's span in src.
+// printed value (out[v0:v1]).
 type member struct{ k0, k1, v0, v1 int }
 
 func (f *jsonbFormatter) format(dst, doc []byte) ([]byte, error) {
+	if !utf8.Valid(doc) {
+		return dst, fmt.Errorf("printing JSON as jsonb: invalid UTF-8")
+	}
 	f.src, f.pos = doc, 0
-	f.keys, f.members = f.keys[:0], f.members[:0]
+	f.out, f.keys, f.members = dst, f.keys[:0], f.members[:0]
 	f.space()
-	dst, err := f.value(dst, 0)
-	if err != nil {
-		return dst, err
+	if err := f.value(0); err != nil {
+		return f.out, err
 	}
 	f.space()
 	if f.pos != len(f.src) {
-		return dst, f.errorf("data after the document")
+		return f.out, f.errorf("data after the document")
 	}
-	return dst, nil
+	out := f.out
+	f.out, f.src = nil, nil
+	return out, nil
 }
 
 func (f *jsonbFormatter) errorf(format string, args ...any) error {
@@ -120,210 +128,181 @@ func (f *jsonbFormatter) space() {
 
 const maxJSONBDepth = 128
 
-// value prints the value at f.pos and moves past it.
-func (f *jsonbFormatter) value(dst []byte, depth int) ([]byte, error) {
+// value prints the value at f.pos into f.out and moves past it.
+func (f *jsonbFormatter) value(depth int) error {
 	if depth > maxJSONBDepth {
-		return dst, f.errorf("nested too deep")
+		return f.errorf("nested too deep")
 	}
 	if f.pos >= len(f.src) {
-		return dst, f.errorf("unexpected end")
+		return f.errorf("unexpected end")
 	}
 	switch c := f.src[f.pos]; c {
 	case '{':
-		return f.object(dst, depth)
+		return f.object(depth)
 	case '[':
 		f.pos++
-		dst = append(dst, '[')
+		f.out = append(f.out, '[')
 		f.space()
 		if f.pos < len(f.src) && f.src[f.pos] == ']' {
 			f.pos++
-			return append(dst, ']'), nil
+			f.out = append(f.out, ']')
+			return nil
 		}
 		for {
-			var err error
-			if dst, err = f.value(dst, depth+1); err != nil {
-				return dst, err
+			if err := f.value(depth + 1); err != nil {
+				return err
 			}
 			f.space()
 			if f.pos >= len(f.src) {
-				return dst, f.errorf("unexpected end in an array")
+				return f.errorf("unexpected end in an array")
 			}
 			switch f.src[f.pos] {
 			case ',':
 				f.pos++
 				f.space()
-				dst = append(dst, ',', ' ')
+				f.out = append(f.out, ',', ' ')
 			case ']':
 				f.pos++
-				return append(dst, ']'), nil
+				f.out = append(f.out, ']')
+				return nil
 			default:
-				return dst, f.errorf("want , or ] in an array")
+				return f.errorf("want , or ] in an array")
 			}
 		}
 	case '"':
-		start := len(f.keys)
-		var err error
-		if f.keys, err = f.str(f.keys); err != nil {
-			return dst, err
-		}
-		dst = appendJSONBString(dst, f.keys[start:])
-		f.keys = f.keys[:start]
-		return dst, nil
+		return f.printString()
 	case 't', 'f', 'n':
-		for _, lit := range []string{"true", "false", "null"} {
-			if bytes.HasPrefix(f.src[f.pos:], []byte(lit)) {
+		for _, lit := range [...]string{"true", "false", "null"} {
+			if len(f.src)-f.pos >= len(lit) && string(f.src[f.pos:f.pos+len(lit)]) == lit {
 				f.pos += len(lit)
-				return append(dst, lit...), nil
+				f.out = append(f.out, lit...)
+				return nil
 			}
 		}
-		return dst, f.errorf("invalid literal")
+		return f.errorf("invalid literal")
 	default:
 		if c == '-' || (c >= '0' && c <= '9') {
-			return dst, f.errorf("%w", errJSONBNumber)
+			return f.errorf("%w", errJSONBNumber)
 		}
-		return dst, f.errorf("unexpected %q", c)
+		return f.errorf("unexpected %q", c)
 	}
+}
+
+// printString prints the string at f.pos: as it is when it has no escape
+// (no character of it needs one in jsonb's text either), else decoded and
+// escaped again.
+func (f *jsonbFormatter) printString() error {
+	end := f.pos + 1
+	for end < len(f.src) && f.src[end] != '"' && f.src[end] != '\\' && f.src[end] >= 0x20 {
+		end++
+	}
+	if end < len(f.src) && f.src[end] == '"' {
+		f.out = append(f.out, f.src[f.pos:end+1]...)
+		f.pos = end + 1
+		return nil
+	}
+	start := len(f.keys)
+	var err error
+	if f.keys, err = f.str(f.keys); err != nil {
+		return err
+	}
+	f.out = appendJSONBString(f.out, f.keys[start:])
+	f.keys = f.keys[:start]
+	return nil
 }
 
 // object prints the object at f.pos with its keys in jsonb's order. A key
 // given twice keeps its last value, as jsonb does.
-func (f *jsonbFormatter) object(dst []byte, depth int) ([]byte, error) {
+func (f *jsonbFormatter) object(depth int) error {
 	f.pos++ // '{'
-	base := len(f.members)
-	keyBase := len(f.keys)
+	base, keyBase, outBase := len(f.members), len(f.keys), len(f.out)
 	defer func() { f.members, f.keys = f.members[:base], f.keys[:keyBase] }()
 	f.space()
 	if f.pos < len(f.src) && f.src[f.pos] == '}' {
 		f.pos++
-		return append(dst, '{', '}'), nil
+		f.out = append(f.out, '{', '}')
+		return nil
 	}
 	for {
 		if f.pos >= len(f.src) || f.src[f.pos] != '"' {
-			return dst, f.errorf("want a key")
+			return f.errorf("want a key")
 		}
 		k0 := len(f.keys)
 		var err error
 		if f.keys, err = f.str(f.keys); err != nil {
-			return dst, err
+			return err
 		}
 		f.space()
 		if f.pos >= len(f.src) || f.src[f.pos] != ':' {
-			return dst, f.errorf("want :")
+			return f.errorf("want :")
 		}
 		f.pos++
 		f.space()
-		v0 := f.pos
-		if err := f.skip(depth + 1); err != nil {
-			return dst, err
+		v0 := len(f.out)
+		if err := f.value(depth + 1); err != nil {
+			return err
 		}
-		f.members = append(f.members, member{k0, len(f.keys), v0, f.pos})
+		f.members = append(f.members, member{k0, len(f.keys), v0, len(f.out)})
 		f.space()
 		if f.pos >= len(f.src) {
-			return dst, f.errorf("unexpected end in an object")
+			return f.errorf("unexpected end in an object")
 		}
 		if f.src[f.pos] == '}' {
 			f.pos++
 			break
 		}
 		if f.src[f.pos] != ',' {
-			return dst, f.errorf("want , or } in an object")
+			return f.errorf("want , or } in an object")
 		}
 		f.pos++
 		f.space()
 	}
-	n := len(f.members) - base
-	slices.SortStableFunc(f.members[base:], func(a, b member) int {
+	ms, keys := f.members[base:], f.keys
+	less := func(a, b member) bool {
 		if la, lb := a.k1-a.k0, b.k1-b.k0; la != lb {
-			return la - lb
+			return la < lb
 		}
-		return bytes.Compare(f.keys[a.k0:a.k1], f.keys[b.k0:b.k1])
-	})
-	end := f.pos
-	dst = append(dst, '{')
-	first := true
-	for i := range n {
-		// Printing a value appends to f.members and f.keys past this
-		// object's, and may move them: index them afresh each time.
-		m := f.members[base+i]
-		key := f.keys[m.k0:m.k1]
-		// Of equal keys the last one given wins (the sort is stable).
-		if i+1 < n {
-			next := f.members[base+i+1]
-			if bytes.Equal(key, f.keys[next.k0:next.k1]) {
-				continue
+		return bytes.Compare(keys[a.k0:a.k1], keys[b.k0:b.k1]) < 0
+	}
+	if len(ms) <= 64 {
+		// Insertion sort: stable, and the fastest for an item's few attributes.
+		for i := 1; i < len(ms); i++ {
+			for j := i; j > 0 && less(ms[j], ms[j-1]); j-- {
+				ms[j], ms[j-1] = ms[j-1], ms[j]
 			}
+		}
+	} else {
+		slices.SortStableFunc(ms, func(a, b member) int {
+			switch {
+			case less(a, b):
+				return -1
+			case less(b, a):
+				return 1
+			}
+			return 0
+		})
+	}
+	// The members' values are in f.out in the order given: put the object
+	// together in f.tmp, then in their place. (Objects inside are done.)
+	f.tmp = append(f.tmp[:0], '{')
+	first := true
+	for i, m := range ms {
+		key := keys[m.k0:m.k1]
+		// Of equal keys the last one given wins (the sort is stable).
+		if i+1 < len(ms) && bytes.Equal(key, keys[ms[i+1].k0:ms[i+1].k1]) {
+			continue
 		}
 		if !first {
-			dst = append(dst, ',', ' ')
+			f.tmp = append(f.tmp, ',', ' ')
 		}
 		first = false
-		dst = appendJSONBString(dst, key)
-		dst = append(dst, ':', ' ')
-		f.pos = m.v0
-		var err error
-		if dst, err = f.value(dst, depth+1); err != nil {
-			return dst, err
-		}
+		f.tmp = appendJSONBString(f.tmp, key)
+		f.tmp = append(f.tmp, ':', ' ')
+		f.tmp = append(f.tmp, f.out[m.v0:m.v1]...)
 	}
-	f.pos = end
-	return append(dst, '}'), nil
-}
-
-// skip moves past the value at f.pos, checking little of it: values are
-// checked when they are printed.
-func (f *jsonbFormatter) skip(depth int) error {
-	open := 0
-	for {
-		if f.pos >= len(f.src) {
-			return f.errorf("unexpected end")
-		}
-		switch c := f.src[f.pos]; c {
-		case '"':
-			f.pos++
-			for f.pos < len(f.src) && f.src[f.pos] != '"' {
-				if f.src[f.pos] == '\\' {
-					f.pos++
-				}
-				f.pos++
-			}
-			if f.pos >= len(f.src) {
-				return f.errorf("unterminated string")
-			}
-			f.pos++
-		case '{', '[':
-			if open++; depth+open > maxJSONBDepth {
-				return f.errorf("nested too deep")
-			}
-			f.pos++
-			continue
-		case '}', ']':
-			if open == 0 {
-				return f.errorf("unexpected %q", c)
-			}
-			open--
-			f.pos++
-		default:
-			if open == 0 { // a literal (or a number): to the next delimiter
-				for f.pos < len(f.src) && !isJSONDelimiter(f.src[f.pos]) {
-					f.pos++
-				}
-				return nil
-			}
-			f.pos++
-			continue
-		}
-		if open == 0 {
-			return nil
-		}
-	}
-}
-
-func isJSONDelimiter(c byte) bool {
-	switch c {
-	case ',', '}', ']', ' ', '\t', '\r', '\n':
-		return true
-	}
-	return false
+	f.tmp = append(f.tmp, '}')
+	f.out = append(f.out[:outBase], f.tmp...)
+	return nil
 }
 
 // str decodes the JSON string at f.pos into dst and moves past it.
@@ -341,9 +320,6 @@ func (f *jsonbFormatter) str(dst []byte) ([]byte, error) {
 		switch c := f.src[f.pos]; {
 		case c == '"':
 			f.pos++
-			if !utf8.Valid(dst) {
-				return dst, f.errorf("invalid UTF-8")
-			}
 			return dst, nil
 		case c < 0x20:
 			return dst, f.errorf("control character in a string")

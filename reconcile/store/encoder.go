@@ -63,6 +63,7 @@ type Encoder struct {
 	doc     []byte
 	key     []byte
 	digest  DigestScratch
+	line    lineScanner
 }
 
 // NewEncoder returns an encoder of set's columns of layout l.
@@ -103,6 +104,12 @@ func (e *Encoder) Encode(item map[string]types.AttributeValue, p Provenance) ([]
 		e.vals[n] = e.doc
 		n++
 	}
+	vals, _, err := e.rowTail(n, p)
+	return vals, err
+}
+
+// rowTail fills a data table row's provenance columns, from value n on.
+func (e *Encoder) rowTail(n int, p Provenance) ([]any, bool, error) {
 	e.vals[n] = string(p.Origin)
 	e.vals[n+1] = NullTime(p.Time)
 	e.vals[n+2] = nullString(p.ShardID)
@@ -110,11 +117,11 @@ func (e *Encoder) Encode(item map[string]types.AttributeValue, p Provenance) ([]
 	if p.Sequence != "" {
 		var seq pgtype.Numeric
 		if err := seq.Scan(p.Sequence); err != nil {
-			return nil, fmt.Errorf("sequence number %q: %w", p.Sequence, err)
+			return nil, false, fmt.Errorf("sequence number %q: %w", p.Sequence, err)
 		}
 		e.vals[n+3] = seq
 	}
-	return e.vals, nil
+	return e.vals, true, nil
 }
 
 // sourceRow fills the values of a diff's source row past the key columns,
