@@ -87,7 +87,7 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 	}
 	var sel []string
 	for _, k := range keyCols {
-		sel = append(sel, fmt.Sprintf("coalesce(s.%s, c.%s) AS %s", k, k, k))
+		sel = append(sel, fmt.Sprintf("coalesce(s.%s, d.%s) AS %s", k, k, k))
 	}
 	first := keyCols[0]
 
@@ -96,7 +96,18 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 		return n, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SELECT set_config('work_mem', $1, true)", diffWorkMem); err != nil {
+	// The copy's digests are most of the work: let the planner spread them
+	// over parallel workers (it takes md5 for cheap, and would not).
+	for _, set := range [][2]string{{"work_mem", diffWorkMem}, {"parallel_setup_cost", "0"}, {"parallel_tuple_cost", "0"}} {
+		if _, err := tx.Exec(ctx, "SELECT set_config($1, $2, true)", set[0], set[1]); err != nil {
+			return n, err
+		}
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s ON COMMIT DROP AS SELECT %s, %s AS digest FROM %s",
+		copyDigests.Sanitize(), strings.Join(keyCols, ", "), DigestSQL("item"), l.Ident().Sanitize())); err != nil {
+		return n, err
+	}
+	if _, err := tx.Exec(ctx, "ANALYZE "+copyDigests.Sanitize()); err != nil {
 		return n, err
 	}
 	// CREATE TABLE AS takes no parameters: PostgreSQL quotes the values.
@@ -112,36 +123,38 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 	// An extra row's key comes from the copy's item.
 	var args []string
 	for _, name := range lits[3:] {
-		args = append(args, name, "j.copy_item -> "+name)
+		args = append(args, name, "c.item -> "+name)
 	}
 	copyKey := "jsonb_build_object(" + strings.Join(args, ", ") + ")"
-	// A copy row is in flight when it changed at or after I − skew: a
-	// stream row with that origin_time, or an export or scan image taken
-	// after I. A missing row is in flight when the stream removed its key
-	// at or after I − skew.
+	// The digests that differ (j) are joined back to the copy's rows, in
+	// the same snapshot. A copy row is in flight when it changed at or
+	// after I − skew: a stream row with that origin_time, or an export or
+	// scan image taken after I. A missing row is in flight when the stream
+	// removed its key at or after I − skew.
 	create := fmt.Sprintf(`CREATE UNLOGGED TABLE %[1]s AS
 		WITH j AS (
 			SELECT %[2]s,
-				CASE WHEN c.%[5]s IS NULL THEN 'missing' WHEN s.%[5]s IS NULL THEN 'extra' ELSE 'different' END AS kind,
+				CASE WHEN d.%[5]s IS NULL THEN 'missing' WHEN s.%[5]s IS NULL THEN 'extra' ELSE 'different' END AS kind,
 				s.%[12]s::jsonb AS source_key, s.%[13]s AS source_digest, s.%[14]s AS source_file, s.%[15]s AS source_line,
-				s.item AS source_item, c.item AS copy_item,
-				c.origin, c.origin_time, c.shard_id, c.sequence_number
-			FROM %[3]s s FULL JOIN %[4]s c ON %[6]s
-			WHERE s.%[5]s IS NULL OR c.%[5]s IS NULL OR s.%[13]s <> %[11]s
+				s.item AS source_item
+			FROM %[3]s s FULL JOIN %[11]s d ON %[6]s
+			WHERE s.%[5]s IS NULL OR d.%[5]s IS NULL OR s.%[13]s <> d.digest
 		)
-		SELECT j.*, coalesce(j.source_key, %[7]s) AS key,
+		SELECT j.*, c.item AS copy_item, c.origin, c.origin_time, c.shard_id, c.sequence_number,
+			coalesce(j.source_key, %[7]s) AS key,
 			t.removed_at, t.shard_id AS tomb_shard_id, t.sequence_number AS tomb_sequence, t.ttl AS tomb_ttl,
-			CASE WHEN j.copy_item IS NOT NULL
-				THEN coalesce((j.origin = 'stream' AND j.origin_time >= %[8]s) OR (j.origin <> 'stream' AND j.origin_time > %[9]s), false)
+			CASE WHEN c.item IS NOT NULL
+				THEN coalesce((c.origin = 'stream' AND c.origin_time >= %[8]s) OR (c.origin <> 'stream' AND c.origin_time > %[9]s), false)
 				ELSE coalesce(t.removed_at >= %[8]s, false) END AS in_flight
-		FROM j LEFT JOIN ddbsync.tombstones t ON j.copy_item IS NULL AND t.table_name = %[10]s AND t.key = j.source_key`,
+		FROM j LEFT JOIN %[4]s c ON %[16]s
+		LEFT JOIN ddbsync.tombstones t ON j.kind = 'missing' AND t.table_name = %[10]s AND t.key = j.source_key`,
 		c.Findings.Sanitize(), strings.Join(sel, ", "), c.Source.Sanitize(), l.Ident().Sanitize(), first,
-		c.joinOn("s", "c"), copyKey, lits[0]+"::timestamptz", lits[1]+"::timestamptz", lits[2],
-		DigestSQL("c.item"), ColSourceKey, ColSourceDigest, ColSourceFile, ColSourceLine)
+		c.joinOn("s", "d"), copyKey, lits[0]+"::timestamptz", lits[1]+"::timestamptz", lits[2],
+		copyDigests.Sanitize(), ColSourceKey, ColSourceDigest, ColSourceFile, ColSourceLine, c.joinOn("j", "c"))
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return n, err
 	}
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+l.Ident().Sanitize()).Scan(&n.CopyRows); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+copyDigests.Sanitize()).Scan(&n.CopyRows); err != nil {
 		return n, err
 	}
 	rows, err := tx.Query(ctx, "SELECT kind, in_flight, count(*) FROM "+c.Findings.Sanitize()+" GROUP BY 1, 2")
@@ -269,6 +282,10 @@ func (c Comparison) FillImages(ctx context.Context, pool *pgxpool.Pool, items It
 func timeText(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
 }
+
+// copyDigests holds, for the comparison's transaction, the key and the
+// [Digest] of each row of the copy.
+var copyDigests = pgx.Identifier{"ddbsync_copy_digests"}
 
 // repairStage holds, for the repair's transaction, the full rows to write.
 var repairStage = pgx.Identifier{"ddbsync_repair_stage"}
