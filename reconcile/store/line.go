@@ -134,18 +134,25 @@ func (s *lineScanner) str() (int, int, bool) {
 		return 0, 0, false
 	}
 	start := s.pos
-	for s.pos < len(s.src) {
-		switch c := s.src[s.pos]; {
-		case c == '"':
-			s.pos++
-			return start, s.pos - 1, true
-		case c == '\\' || c < 0x20:
-			return 0, 0, false
-		}
+	for s.pos < len(s.src) && !strStop[s.src[s.pos]] {
 		s.pos++
 	}
-	return 0, 0, false
+	if s.pos < len(s.src) && s.src[s.pos] == '"' {
+		s.pos++
+		return start, s.pos - 1, true
+	}
+	return 0, 0, false // an escape, a control character, or the end
 }
+
+// strStop are the bytes that end a string the fast path takes: its
+// closing quote, or what it does not take (an escape, a control character).
+var strStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // object scans an object of attributes; top is the item itself, whose
 // key attributes are noted.
