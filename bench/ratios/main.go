@@ -395,10 +395,10 @@ func perMillion(bytes int64, items int) string {
 // The README's analyst queries, against item and against doc.
 var analystQueries = []struct{ name, item, doc string }{
 	{"active tenures by tenure type",
-		`SELECT item->'tenureType'->'M'->'description'->>'S' AS tenure_type, count(*)
+		`SELECT item #>> '{tenureType,M,description,S}' AS tenure_type, count(*)
 		FROM dynamodb.tenure_information
-		WHERE item->'endOfTenureDate'->>'S' IS NULL OR item->'endOfTenureDate'->>'S' = '1900-01-01'
-		   OR left(item->'endOfTenureDate'->>'S', 10)::date >= current_date
+		WHERE item #>> '{endOfTenureDate,S}' IS NULL OR item #>> '{endOfTenureDate,S}' = '1900-01-01'
+		   OR left(item #>> '{endOfTenureDate,S}', 10)::date >= current_date
 		GROUP BY 1 ORDER BY 2 DESC`,
 		`SELECT doc->'tenureType'->>'description' AS tenure_type, count(*)
 		FROM dynamodb.tenure_information
@@ -406,7 +406,7 @@ var analystQueries = []struct{ name, item, doc string }{
 		   OR left(doc->>'endOfTenureDate', 10)::date >= current_date
 		GROUP BY 1 ORDER BY 2 DESC`},
 	{"household sizes",
-		`SELECT jsonb_array_length(item->'householdMembers'->'L') AS members, count(*)
+		`SELECT jsonb_array_length(item #> '{householdMembers,L}') AS members, count(*)
 		FROM dynamodb.tenure_information GROUP BY 1 ORDER BY 1`,
 		`SELECT jsonb_array_length(doc->'householdMembers') AS members, count(*)
 		FROM dynamodb.tenure_information GROUP BY 1 ORDER BY 1`},

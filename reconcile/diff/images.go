@@ -2,91 +2,131 @@ package diff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
-	"github.com/ddbsync/ddbsync/reconcile/store"
-	"github.com/ddbsync/ddbsync/snapshot"
 )
 
+// linesPerBatch is how many line numbers of a file a reader asks for at
+// a time: memory stays a batch a reader, however many keys differ.
+const linesPerBatch = 10_000
+
 // readImages reads again from the export the images of the findings that
-// have none (an export's source rows hold digests only), in one pass over
-// each file that holds some, and gives them to the findings. Memory stays
-// one item and one position: the positions stream from PostgreSQL in file
-// and line order.
+// have none (an export's source rows hold digests only): Workers data
+// files at a time, each in one pass, its lines skipped undecoded up to
+// the ones wanted, and gives them to the findings.
 func (d *differ) readImages(ctx context.Context) error {
 	cmp := d.comparison()
-	pos, err := cmp.ImagePositions(ctx, d.pool)
-	if err != nil {
+	files, err := cmp.ImageFiles(ctx, d.pool)
+	if err != nil || len(files) == 0 {
 		return err
 	}
-	defer pos.Close()
-	items := &positionedItems{ctx: ctx, exp: d.cfg.Export, pos: pos, file: -1}
-	defer items.close()
-	if err := cmp.FillImages(ctx, d.pool, items); err != nil {
+	// The readers stop when the COPY fails; the COPY, once they are done
+	// (the errgroup's context ends with them), or when one fails.
+	base, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make(chan ddbjson.Item, 64)
+	fill := make(chan error, 1)
+	go func() {
+		err := cmp.FillImages(base, d.pool, &chanItems{ctx: base, items: items})
+		if err != nil {
+			cancel()
+		}
+		fill <- err
+	}()
+	g, gctx := errgroup.WithContext(base)
+	g.SetLimit(d.cfg.Workers)
+	for _, file := range files {
+		g.Go(func() error { return d.readImagesOf(gctx, file, items) })
+	}
+	err = g.Wait()
+	if err != nil {
+		cancel()
+	}
+	close(items)
+	// The first to fail cancels the others: its error is the one to give.
+	switch ferr := <-fill; {
+	case err == nil:
+		err = ferr
+	case isCanceled(err) && ferr != nil && !isCanceled(ferr):
+		err = ferr
+	}
+	if err != nil {
 		return fmt.Errorf("reading the images that differ again: %w", err)
 	}
 	return nil
 }
 
-// positionedItems are the export's items at the positions pos lists, in
-// file and line order, read from one data file at a time.
-type positionedItems struct {
-	ctx  context.Context
-	exp  *snapshot.Export
-	pos  *store.ImagePositions
-	file int // the data file r reads, -1 before the first
-	r    *snapshot.FileReader
-	item ddbjson.Item
-	err  error
-}
-
-func (p *positionedItems) Next() bool {
-	if p.err != nil {
-		return false
+// readImagesOf reads the wanted lines of data file file and sends their
+// items.
+func (d *differ) readImagesOf(ctx context.Context, file int, out chan<- ddbjson.Item) error {
+	exp := d.cfg.Export
+	if file < 0 || file >= len(exp.Files) {
+		return fmt.Errorf("no data file %d in the export", file)
 	}
-	if !p.pos.Next() {
-		p.err = p.pos.Err()
-		return false
+	f := exp.Files[file]
+	r, err := exp.OpenFileRaw(ctx, f)
+	if err != nil {
+		return err
 	}
-	file, line := p.pos.Position()
-	if file < 0 || file >= len(p.exp.Files) {
-		p.err = fmt.Errorf("no data file %d in the export", file)
-		return false
-	}
-	f := p.exp.Files[file]
-	if file != p.file || p.r == nil || p.r.Line() > line {
-		p.close()
-		// Lines before the ones wanted are skipped undecoded.
-		if p.r, p.err = p.exp.OpenFileRaw(p.ctx, f); p.err != nil {
-			return false
+	defer r.Close()
+	cmp := d.comparison()
+	after := 0
+	for {
+		lines, err := cmp.ImageLines(ctx, d.pool, file, after, linesPerBatch)
+		if err != nil || len(lines) == 0 {
+			return err
 		}
-		p.file = file
-	}
-	for p.r.Line() < line {
-		if !p.r.Next() {
-			p.err = p.r.Err()
-			if p.err == nil {
-				p.err = fmt.Errorf("%s ends before line %d", f.Name, line)
+		for _, line := range lines {
+			for r.Line() < line {
+				if !r.Next() {
+					if err := r.Err(); err != nil {
+						return err
+					}
+					return fmt.Errorf("%s ends before line %d", f.Name, line)
+				}
 			}
-			return false
+			if r.Line() != line {
+				return fmt.Errorf("%s has no item at line %d", f.Name, line)
+			}
+			item, err := r.Decode()
+			if err != nil {
+				return err
+			}
+			select {
+			case out <- item:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
+		after = lines[len(lines)-1]
 	}
-	if p.r.Line() != line {
-		p.err = fmt.Errorf("%s has no item at line %d", f.Name, line)
+}
+
+func isCanceled(err error) bool { return errors.Is(err, context.Canceled) }
+
+// chanItems are the items the readers send, in the order they come.
+type chanItems struct {
+	ctx   context.Context
+	items <-chan ddbjson.Item
+	item  ddbjson.Item
+	err   error
+}
+
+func (c *chanItems) Next() bool {
+	select {
+	case item, ok := <-c.items:
+		c.item = item
+		return ok
+	case <-c.ctx.Done():
+		c.err = c.ctx.Err()
 		return false
 	}
-	p.item, p.err = p.r.Decode()
-	return p.err == nil
 }
 
-func (p *positionedItems) Item() ddbjson.Item { return p.item }
+func (c *chanItems) Item() ddbjson.Item { return c.item }
 
-func (p *positionedItems) Err() error { return p.err }
-
-func (p *positionedItems) close() {
-	if p.r != nil {
-		p.r.Close()
-		p.r = nil
-	}
-}
+func (c *chanItems) Err() error { return c.err }

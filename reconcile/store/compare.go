@@ -38,7 +38,7 @@ const (
 // in the join ([DigestSQL]). So the source costs PostgreSQL a few dozen bytes
 // a row instead of parsing every image, and only the keys that differ
 // need images: a scan's rows keep theirs ([ImageColumns]), and an
-// export's are read again from the export ([Comparison.ImagePositions],
+// export's are read again from the export ([Comparison.ImageLines],
 // [Comparison.FillImages]).
 type Comparison struct {
 	Layout   Layout
@@ -186,56 +186,36 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 	return n, tx.Commit(ctx)
 }
 
-// ImagePositions are where the export images of the findings that lack
-// one are ([Comparison.ImagePositions]): rows of data file index and line,
-// in file and line order. Close them when done.
-type ImagePositions struct {
-	rows       pgx.Rows
-	file, line int
-	err        error
-}
-
-// ImagePositions lists where, in the source export, the images of the
-// findings without one are, in file and line order: read them there in
-// one pass per file, and give them to [Comparison.FillImages].
-func (c Comparison) ImagePositions(ctx context.Context, q Querier) (*ImagePositions, error) {
-	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT source_file, source_line FROM %s
-		WHERE source_item IS NULL AND source_file IS NOT NULL ORDER BY 1, 2`, c.Findings.Sanitize()))
+// ImageFiles lists the export data files (their indexes in the
+// manifest) holding the images of findings that have none.
+func (c Comparison) ImageFiles(ctx context.Context, q Querier) ([]int, error) {
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT DISTINCT source_file FROM %s
+		WHERE source_item IS NULL AND source_file IS NOT NULL ORDER BY 1`, c.Findings.Sanitize()))
 	if err != nil {
 		return nil, err
 	}
-	return &ImagePositions{rows: rows}, nil
+	return pgx.CollectRows(rows, pgx.RowTo[int])
 }
 
-// Next moves to the next position.
-func (p *ImagePositions) Next() bool {
-	if p.err != nil || !p.rows.Next() {
-		return false
+// ImageLines lists, in order, up to limit lines after line after of data
+// file file whose images findings lack: read them in one pass over the
+// file, a batch at a time, and give them to [Comparison.FillImages].
+func (c Comparison) ImageLines(ctx context.Context, q Querier, file, after, limit int) ([]int, error) {
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT source_line FROM %s
+		WHERE source_item IS NULL AND source_file = $1 AND source_line > $2 ORDER BY 1 LIMIT $3`, c.Findings.Sanitize()),
+		file, after, limit)
+	if err != nil {
+		return nil, err
 	}
-	p.err = p.rows.Scan(&p.file, &p.line)
-	return p.err == nil
+	return pgx.CollectRows(rows, pgx.RowTo[int])
 }
-
-// Position is the current data file's index in the manifest and line.
-func (p *ImagePositions) Position() (file, line int) { return p.file, p.line }
-
-// Err is the error that stopped Next.
-func (p *ImagePositions) Err() error {
-	if p.err != nil {
-		return p.err
-	}
-	return p.rows.Err()
-}
-
-// Close releases the positions' connection.
-func (p *ImagePositions) Close() { p.rows.Close() }
 
 // fillStage holds, for FillImages' transaction, the images read again.
 var fillStage = pgx.Identifier{"ddbsync_diff_images"}
 
 // FillImages copies items, the source images read again at the
-// positions [Comparison.ImagePositions] listed, into the findings that
-// lack them. Each must be the image the source row's digest was computed
+// lines [Comparison.ImageLines] listed, in any order, into the findings
+// that lack them. Each must be the image the source row's digest was computed
 // from, and every finding must get its image: otherwise the source changed
 // since it was read, and FillImages fails.
 func (c Comparison) FillImages(ctx context.Context, pool *pgxpool.Pool, items Items) error {
