@@ -8,6 +8,8 @@
 # MB/s and peak RSS. It then dumps the loaded rows to a binary COPY file
 # (the same rows, prepared in advance), times PostgreSQL's COPY of that file
 # into an empty table of the same definition, and prints the ratio.
+# bench/ratios.sh compares the load with the COPY of just (key, item), and
+# measures the diff, a resumed load and storage beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 items=${1:-1000000}
@@ -35,7 +37,7 @@ load_s=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i
 rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/load.time")
 
 echo "== PostgreSQL COPY of the same rows, prepared in advance"
-cols="id, item, doc, origin, origin_time, shard_id, sequence_number"
+cols="id, item, origin, origin_time, shard_id, sequence_number"
 "$psql_bin" "$url" -qc "\copy (SELECT $cols FROM dynamodb.tenure_information) TO '$out/rows.bin' WITH (FORMAT binary)"
 rows_mb=$(du -m "$out/rows.bin" | cut -f1)
 "$psql_bin" "$url" -qc "CREATE TABLE public.copy_baseline (LIKE dynamodb.tenure_information INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMPRESSION)"

@@ -72,6 +72,7 @@
 // # The data table
 //
 // A data table holds one row per item: the key attributes as typed columns
-// (the primary key), item (the lossless DynamoDB JSON), doc (plain JSON for
-// analysts) and provenance columns saying where the row's image came from.
+// (the primary key), item (the lossless DynamoDB JSON), doc (plain JSON, in
+// tables loaded with --doc: store.Layout.Doc) and provenance columns saying
+// where the row's image came from.
 package reconcile

@@ -43,7 +43,7 @@ type ReadStats struct {
 // bytes into stats as it reads (files are the caller's to count).
 func CopyExportFile(ctx context.Context, tx pgx.Tx, exp *snapshot.Export, f snapshot.DataFile,
 	table pgx.Identifier, enc *store.Encoder, prov Provenance, stats *ReadStats) (int64, int64, error) {
-	r, err := exp.OpenFile(ctx, f)
+	r, err := exp.OpenFileRaw(ctx, f)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -92,6 +92,17 @@ func (s *fileItems) Next() bool {
 }
 
 func (s *fileItems) Item() ddbjson.Item { return s.r.Item() }
+
+// Raw is the current line, undecoded: the encoder takes most lines as they
+// are ([store.Encoder.EncodeLine]).
+func (s *fileItems) Raw() []byte { return s.r.Raw() }
+
+// Decode decodes the current line, for the lines the encoder does not take
+// as they are.
+func (s *fileItems) Decode() (ddbjson.Item, error) { return s.r.Decode() }
+
+// Line is the current item's line in its file.
+func (s *fileItems) Line() int { return s.r.Line() }
 
 func (s *fileItems) flushStats() {
 	s.stats.ItemsDone.Add(s.unseen)

@@ -11,7 +11,7 @@ import (
 // LoadedTable is a table's published copy, as ddbsync.tables records it:
 // what follow and diff start from.
 type LoadedTable struct {
-	// Layout is the copy's data table.
+	// Layout is the copy's data table, with doc when the table has it.
 	Layout Layout
 	// ExportTime is the time T of the export it was loaded from.
 	ExportTime time.Time
@@ -36,6 +36,10 @@ func ReadLoadedTable(ctx context.Context, q store.Querier, table string) (Loaded
 		return LoadedTable{}, err
 	}
 	l.Name = pub.Name
+	// The copy's own columns say whether it has doc, whoever loaded it.
+	if l.Doc, err = store.HasDoc(ctx, q, l.Ident()); err != nil {
+		return LoadedTable{}, err
+	}
 	rec := LoadedTable{Layout: l, ExportTime: pub.ExportTime}
 	if rec.ExportTime.IsZero() {
 		return LoadedTable{}, fmt.Errorf("table %s: the loaded export records no export time, so there is no instant to replay from", table)

@@ -52,11 +52,29 @@ type FileReader struct {
 	// decode, when set, decodes each line in place of the full-export item
 	// decoder (incremental exports set it).
 	decode func(line []byte) error
+	// undecoded leaves each line to the caller (OpenFileRaw): text is the
+	// current one.
+	undecoded bool
+	text      []byte
 }
 
 // OpenFile opens data file f for reading.
 func (e *Export) OpenFile(ctx context.Context, f DataFile) (*FileReader, error) {
 	return openDataFile(ctx, e.src, f.Name, f)
+}
+
+// OpenFileRaw opens data file f for reading its lines without decoding
+// them: Next skips blank lines and counts items, and the checks at the end
+// of the file are the same as [Export.OpenFile]'s, but decoding each line
+// is the caller's: [FileReader.Raw] is the line, and [FileReader.Decode]
+// decodes it, failing the reader as Next would on a line it refuses. A
+// caller that checks a line some other way need not decode it.
+func (e *Export) OpenFileRaw(ctx context.Context, f DataFile) (*FileReader, error) {
+	r, err := openDataFile(ctx, e.src, f.Name, f)
+	if r != nil {
+		r.undecoded = true
+	}
+	return r, err
 }
 
 // openDataFile opens data file f, which src holds under name.
@@ -111,6 +129,11 @@ func (r *FileReader) Next() bool {
 		}
 		if len(bytes.TrimSpace(line)) > 0 {
 			r.lineNo++
+			if r.undecoded {
+				r.text, r.item = line, nil
+				r.items++
+				return true
+			}
 			var derr error
 			if r.decode != nil {
 				derr = r.decode(line)
@@ -132,8 +155,31 @@ func (r *FileReader) Next() bool {
 	}
 }
 
-// Item is the current item; it stays valid after Next.
+// Item is the current item; it stays valid after Next. A reader opened
+// with [Export.OpenFileRaw] has the item [FileReader.Decode] returned, if
+// it was called.
 func (r *FileReader) Item() map[string]types.AttributeValue { return r.item }
+
+// Raw is the current line of a reader opened with [Export.OpenFileRaw],
+// valid until the next call of Next.
+func (r *FileReader) Raw() []byte { return r.text }
+
+// Decode decodes the current line of a reader opened with
+// [Export.OpenFileRaw]. A line that is not an item fails the reader: Next
+// returns false, and the error, also returned, is the one Next would have
+// reported ([Export.OpenFile]).
+func (r *FileReader) Decode() (map[string]types.AttributeValue, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	item, err := ddbjson.DecodeExportLine(r.text)
+	if err != nil {
+		r.fail(r.lineNo, fmt.Errorf("%w: %w", ErrCorrupt, err))
+		return nil, r.err
+	}
+	r.item = item
+	return item, nil
+}
 
 // Line is the 1-based line number of the current item.
 func (r *FileReader) Line() int { return r.lineNo }

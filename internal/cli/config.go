@@ -44,6 +44,9 @@ type tableConfig struct {
 	// SyncEvery makes `ddbsync sync --config` keep this table with
 	// incremental exports, this often (for a table without a stream).
 	SyncEvery time.Duration `yaml:"sync_every"`
+	// Doc gives the data table the doc column (load --doc); unset keeps
+	// the copy's choice.
+	Doc *bool `yaml:"doc"`
 }
 
 func readConfig(path string) (*fileConfig, error) {

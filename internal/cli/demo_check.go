@@ -26,12 +26,12 @@ func (d *demo) check(ctx context.Context, l reconcile.Layout) error {
 
 func (d *demo) showQueries(ctx context.Context) {
 	queries := []struct{ title, sql string }{
-		{"Active tenures by tenure type", `SELECT doc->'tenureType'->>'description' AS tenure_type, count(*) AS active
+		{"Active tenures by tenure type", `SELECT item #>> '{tenureType,M,description,S}' AS tenure_type, count(*) AS active
 FROM dynamodb.tenure_information
-WHERE doc->>'endOfTenureDate' IS NULL OR doc->>'endOfTenureDate' = '1900-01-01'
-   OR left(doc->>'endOfTenureDate', 10)::date >= current_date
+WHERE item #>> '{endOfTenureDate,S}' IS NULL OR item #>> '{endOfTenureDate,S}' = '1900-01-01'
+   OR left(item #>> '{endOfTenureDate,S}', 10)::date >= current_date
 GROUP BY 1 ORDER BY 2 DESC LIMIT 5`},
-		{"Household sizes", `SELECT jsonb_array_length(doc->'householdMembers') AS members, count(*) AS tenures
+		{"Household sizes", `SELECT jsonb_array_length(item #> '{householdMembers,L}') AS members, count(*) AS tenures
 FROM dynamodb.tenure_information GROUP BY 1 ORDER BY 1`},
 	}
 	fmt.Fprintln(d.out, "\nSQL to try:")

@@ -30,7 +30,10 @@ With --load it then loads the export, as ddbsync load does.`,
 		Example: `  ddbsync export --table TenureInformation --s3 s3://council-exports/tenure
   ddbsync export --table TenureInformation --s3 s3://council-exports/tenure --load`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runExport(cmd.Context(), g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.doc = docChoice(cmd, &f.loadFlags)
+			return runExport(cmd.Context(), g, f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.table, "table", "", "DynamoDB table name (required)")
@@ -40,6 +43,7 @@ With --load it then loads the export, as ddbsync load does.`,
 	fl.StringVar(&f.key, "key", "", "with --load: key attributes, as for load")
 	fl.StringVar(&f.schema, "schema", envOr("DDBSYNC_SCHEMA", "dynamodb"), "with --load: PostgreSQL schema")
 	fl.StringVar(&f.progress, "progress", "auto", "with --load: progress display")
+	addDocFlag(fl, &f.loadFlags)
 	addLockTimeoutFlag(fl, &f.lockTimeout)
 	_ = cmd.MarkFlagRequired("table")
 	_ = cmd.MarkFlagRequired("s3")

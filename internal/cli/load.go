@@ -35,7 +35,22 @@ type loadFlags struct {
 	metricsAddr string
 	lockTimeout time.Duration
 	skew        time.Duration
+	docValue    bool              // --doc as parsed
+	doc         *bool             // --doc when given, else the table's setting in the config file
 	registry    *metrics.Registry // serving --metrics-addr, once started
+}
+
+// addDocFlag adds --doc, whether the data table gets the doc column.
+func addDocFlag(fl *pflag.FlagSet, f *loadFlags) {
+	fl.BoolVar(&f.docValue, "doc", false, "give the data table a doc column, each item again as plain JSON (default: as the table's copy has it, else none)")
+}
+
+// docChoice is --doc when it was given, else nil.
+func docChoice(cmd *cobra.Command, f *loadFlags) *bool {
+	if cmd.Flags().Changed("doc") {
+		return &f.docValue
+	}
+	return nil
 }
 
 func newLoadCmd(g *globals) *cobra.Command {
@@ -65,6 +80,7 @@ following restarts from the export's end.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.schemaSet = cmd.Flags().Changed("schema")
+			f.doc = docChoice(cmd, &f)
 			if !f.schemaSet {
 				f.schema = g.schemaFor(g.config.table(f.table), f.schema, false)
 			}
@@ -83,6 +99,7 @@ following restarts from the export's end.`,
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, else log lines), bar, log or none")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve load progress on /metrics at this address (env DDBSYNC_METRICS_ADDR)")
 	fl.DurationVar(&f.skew, "skew", load.DefaultSkew, "with an incremental export: the replay margin (a followed copy is complete up to its watermark minus this)")
+	addDocFlag(fl, &f)
 	addLockTimeoutFlag(fl, &f.lockTimeout)
 	return cmd
 }
@@ -102,8 +119,13 @@ func runLoad(ctx context.Context, g *globals, f loadFlags) error {
 		g.logger.Info("serving metrics", "addr", addr)
 	}
 	if f.export != "" {
-		if f.key == "" && f.table != "" {
-			f.key = g.config.table(f.table).Key
+		if f.table != "" {
+			if f.key == "" {
+				f.key = g.config.table(f.table).Key
+			}
+			if f.doc == nil {
+				f.doc = g.config.table(f.table).Doc
+			}
 		}
 		return loadOne(ctx, g, f)
 	}
@@ -124,6 +146,9 @@ func runLoad(ctx context.Context, g *globals, f loadFlags) error {
 		tf.export, tf.table = t.Export, t.Name
 		if tf.key == "" {
 			tf.key = t.Key
+		}
+		if tf.doc == nil {
+			tf.doc = t.Doc
 		}
 		tf.schema = g.schemaFor(t, f.schema, f.schemaSet)
 		if err := loadOne(ctx, g, tf); err != nil {
@@ -180,7 +205,7 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 		f.registry.Load(table, stats)
 	}
 	stopProgress := startProgress(ctx, g, f.progress, stats)
-	res, err := load.Run(ctx, pool, exp, load.Config{Layout: layout, Workers: f.workers, Stats: stats, Logger: g.logger,
+	res, err := load.Run(ctx, pool, exp, load.Config{Layout: layout, Doc: f.doc, Workers: f.workers, Stats: stats, Logger: g.logger,
 		LockTimeout: lockTimeout(f.lockTimeout), Force: f.force, MoveSchema: f.moveSchema})
 	stopProgress()
 	if err != nil {

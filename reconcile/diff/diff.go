@@ -204,10 +204,13 @@ func (c *Config) defaults() error {
 // export or a live Scan, at the source's instant I, and reports every key
 // that differs.
 //
-// The source is copied into a scratch table of the copy's layout (an export
-// verified exactly as a load verifies it, by [reconcile.CopyExportFile]),
-// and PostgreSQL does the set work: a full outer join on the key columns
-// comparing the lossless item images.
+// The source is copied into a scratch table as the digests of its items
+// (an export verified exactly as a load verifies it, by
+// [reconcile.CopyExportFile]; a scan's rows keep their images too), and
+// PostgreSQL does the set work: a full outer join on the key columns
+// comparing each source digest with the digest of the copy's lossless
+// item ([store.Digest]). The images of the keys that differ are then read
+// again from the export, in one pass over the files that hold them.
 // Go holds one finding at a time, so memory does not grow with the table.
 //
 // Keys changed at or after I − InFlightWindow are in flight, not inconsistent: copy
@@ -403,8 +406,7 @@ func (d *differ) begin(ctx context.Context) error {
 	}
 	names := scratchTables(d.sum.DiffID)
 	d.source, d.findings = names[0], names[1]
-	// Same columns as the data table, no constraints (a scan's rows carry
-	// origin 'scan'), doc left empty (see diffColumns).
+	// Digests of an export's items, or a scan's images with theirs.
 	return d.comparison().CreateSource(ctx, d.pool)
 }
 
@@ -428,19 +430,21 @@ func (d *differ) fillSource(ctx context.Context) error {
 	if exp := d.cfg.Export; exp != nil {
 		d.log.Info("reading export", slog.String("export_arn", exp.ID()), slog.Int("files", len(exp.Files)),
 			slog.Int64("items", exp.Summary.ItemCount))
-		prov := reconcile.Provenance{Origin: reconcile.OriginExport, Time: d.sum.Instant}
 		d.cfg.ReadStats.FilesTotal.Store(int64(len(exp.Files)))
 		d.cfg.ReadStats.ItemsTotal.Store(exp.Summary.ItemCount)
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(d.cfg.Workers)
-		for _, f := range exp.Files {
+		for i, f := range exp.Files {
+			// Each row says where its image is (file i, its line): the
+			// images of the keys that differ are read again from there.
+			prov := reconcile.Provenance{Origin: reconcile.OriginExport, Time: d.sum.Instant, File: i}
 			g.Go(func() error {
 				tx, err := d.pool.Begin(gctx)
 				if err != nil {
 					return err
 				}
 				defer tx.Rollback(context.WithoutCancel(gctx))
-				if _, _, err := reconcile.CopyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.ImageColumns), prov, d.cfg.ReadStats); err != nil {
+				if _, _, err := reconcile.CopyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.DigestColumns), prov, d.cfg.ReadStats); err != nil {
 					return err
 				}
 				if err := tx.Commit(gctx); err != nil {

@@ -25,6 +25,9 @@ func (d *differ) compare(ctx context.Context) error {
 	}
 	d.sum.CopyRows, d.sum.InFlight = n.CopyRows, n.InFlight
 	d.sum.Missing, d.sum.Extra, d.sum.Different = n.Missing, n.Extra, n.Different
+	if d.cfg.Export != nil {
+		return d.readImages(ctx)
+	}
 	return nil
 }
 

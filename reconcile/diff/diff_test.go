@@ -41,11 +41,12 @@ func diffItems(n int) []ddbjson.Item {
 
 func idOf(it ddbjson.Item) string { return it["id"].(*types.AttributeValueMemberS).Value }
 
-// loadedCopy loads items, as an export at reconciletest.T0, and returns the export.
+// loadedCopy loads items, as an export at reconciletest.T0, into a table
+// with the doc column, and returns the export.
 func loadedCopy(t *testing.T, pool *pgxpool.Pool, items []ddbjson.Item) *snapshot.Export {
 	t.Helper()
 	exp := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 3, items).Open()
-	_, err := load.Run(t.Context(), pool, exp, load.Config{Layout: reconciletest.TenureLayout(t, "")})
+	_, err := load.Run(t.Context(), pool, exp, load.Config{Layout: reconciletest.TenureLayout(t, ""), Doc: new(true)})
 	require.NoError(t, err)
 	return exp
 }

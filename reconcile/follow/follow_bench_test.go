@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/bench/perfkit"
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/internal/emulator"
 	"github.com/ddbsync/ddbsync/internal/reconciletest"
@@ -81,7 +82,10 @@ func writeChanges(b *testing.B, ddb *dynamodb.Client, n, keys int, item func(id 
 // BenchmarkFollowApply measures how fast follow applies changes from the
 // emulator into PostgreSQL: DDBSYNC_BENCH_CHANGES changes (default
 // 1,000,000) over 4 shards, DDBSYNC_BENCH_KEYS keys (default 250,000),
-// items of ~300 bytes (DDBSYNC_BENCH_ITEM=tenure for tenure-shaped ones).
+// items of ~300 bytes (DDBSYNC_BENCH_ITEM=tenure for tenure-shaped ones),
+// and beside it the limit: the same rows as a set-based upsert
+// (perfkit.Upsert: COPY into a temporary table, INSERT … ON CONFLICT DO
+// UPDATE, page by page). It reports the ratio (apply/upsert).
 //
 //	go test ./reconcile/follow -run '^$' -bench BenchmarkFollowApply -benchtime 1x -timeout 30m
 func BenchmarkFollowApply(b *testing.B) {
@@ -116,10 +120,24 @@ func BenchmarkFollowApply(b *testing.B) {
 		require.EqualValues(b, changes, res.Applied)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(changes)*float64(b.N)/b.Elapsed().Seconds(), "changes/s")
+	applying := b.Elapsed()
+	b.ReportMetric(float64(changes)*float64(b.N)/applying.Seconds(), "changes/s")
 	var rows int
 	require.NoError(b, h.Pool.QueryRow(b.Context(), `SELECT count(*) FROM dynamodb.tenure_information`).Scan(&rows))
 	require.Equal(b, min(changes, keys), rows)
+
+	// The limit, in the same run: the same rows written by a set-based
+	// upsert, pages of 1,000 (GetRecords' most) four at a time (the
+	// shards), into the table emptied again, without a stream to read,
+	// tombstones or checkpoints.
+	_, err := h.Pool.Exec(b.Context(), `TRUNCATE dynamodb.tenure_information`)
+	require.NoError(b, err)
+	start = time.Now()
+	require.NoError(b, perfkit.Upsert(b.Context(), h.Pool, reconciletest.TenureLayout(b, ""), changes, 1000, 4, func(i int) ddbjson.Item {
+		return item(fmt.Sprintf("key-%07d", i%keys), i/keys+1)
+	}))
+	limit := time.Since(start)
+	b.ReportMetric(applying.Seconds()/float64(b.N)/limit.Seconds(), "apply/upsert")
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
@@ -254,7 +272,7 @@ func BenchmarkFollowLag(b *testing.B) {
 					probes.Go(func() {
 						for ctx.Err() == nil {
 							var v int
-							err := h.Pool.QueryRow(ctx, `SELECT (doc->>'versionNumber')::int FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&v)
+							err := h.Pool.QueryRow(ctx, `SELECT (item->'versionNumber'->>'N')::int FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&v)
 							if err == nil && v >= version {
 								mu.Lock()
 								lags = append(lags, time.Since(written))

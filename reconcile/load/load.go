@@ -18,8 +18,13 @@ import (
 
 // Config configures [Run].
 type Config struct {
-	// Layout is the data table to publish.
+	// Layout is the data table to publish; its Doc is decided by Doc.
 	Layout reconcile.Layout
+	// Doc says whether the data table gets the doc column, the item again
+	// as plain JSON ([store.Layout.Doc]). Nil keeps the choice of the copy
+	// the load replaces (a table loaded before doc was opt-in has doc), and
+	// gives a new table none.
+	Doc *bool
 	// Workers is the number of data files copied at once (default:
 	// [reconcile.DefaultWorkers], twice the CPUs, at least 4).
 	Workers int
@@ -59,6 +64,8 @@ type Result struct {
 	ItemsResumed int64 // the items in those files
 	Bytes        int64 // compressed bytes read by this run
 	Duration     time.Duration
+	// Doc is whether the data table has the doc column.
+	Doc bool
 	// Unchanged is set when the table already held this export and nothing
 	// was loaded; LoadedAt is then when it was published.
 	Unchanged bool
@@ -90,6 +97,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 		workers = reconcile.DefaultWorkers()
 	}
 	l := cfg.Layout
+	l.Doc = false
+	if cfg.Doc != nil {
+		l.Doc = *cfg.Doc
+	}
 	res := Result{Table: l.Ident(), ExportArn: exp.ID(), Files: len(exp.Files)}
 	if exp.Summary.ExportTime != nil {
 		res.ExportTime = *exp.Summary.ExportTime
@@ -106,6 +117,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 	if err != nil {
 		return res, err
 	}
+	if cfg.Doc == nil && cur != nil && cur.exists {
+		l.Doc = cur.doc
+	}
+	res.Doc = l.Doc
 	if cur.holds(exp, l) && !cfg.Force {
 		res.Unchanged, res.LoadedAt, res.Items = true, cur.loadedAt, cur.items
 		log.Info("table already holds this export; nothing to do", slog.String("table", l.Table), slog.String("export_arn", exp.ID()))
@@ -192,12 +207,13 @@ type publishedCopy struct {
 	loadedAt     time.Time
 	items        int64
 	exists       bool // the relation is still there
+	doc          bool // it has the doc column
 }
 
 // holds tells whether the copy is l's table loaded from exp, where l puts it.
 func (c *publishedCopy) holds(exp *snapshot.Export, l reconcile.Layout) bool {
 	return c != nil && c.exists && c.schema == l.Schema && c.name == l.Name &&
-		c.exportArn == exp.ID() && c.keySchema == l.Key.String()
+		c.exportArn == exp.ID() && c.keySchema == l.Key.String() && c.doc == l.Doc
 }
 
 // checkTarget refuses to replace a table ddbsync did not create, and to
@@ -229,9 +245,14 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l reconcile.Layout, mo
 	}
 	c := publishedCopy{schema: pub.Schema, name: pub.Name, exportArn: pub.ExportArn, keySchema: pub.KeySchema,
 		loadedAt: pub.LoadedAt, items: pub.Items, exists: pub.Exists}
-	from := pgx.Identifier{c.schema, c.name}.Sanitize()
-	if c.exists && from != l.Ident().Sanitize() && !move {
-		return nil, &reconcile.SchemaMovedError{Table: l.Table, CopySchema: c.schema, Copy: from, Target: l.Ident().Sanitize()}
+	from := pgx.Identifier{c.schema, c.name}
+	if c.exists && from.Sanitize() != l.Ident().Sanitize() && !move {
+		return nil, &reconcile.SchemaMovedError{Table: l.Table, CopySchema: c.schema, Copy: from.Sanitize(), Target: l.Ident().Sanitize()}
+	}
+	if c.exists {
+		if c.doc, err = store.HasDoc(ctx, pool, from); err != nil {
+			return nil, fmt.Errorf("loading %s: reading its published copy: %w", l.Table, err)
+		}
 	}
 	return &c, nil
 }
@@ -241,10 +262,20 @@ func checkTarget(ctx context.Context, pool *pgxpool.Pool, l reconcile.Layout, mo
 // returns the load id and the files already loaded, with their item counts.
 func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l reconcile.Layout, log *slog.Logger) (int64, map[string]int64, error) {
 	cur, err := store.Loads.Unfinished(ctx, pool, l.Table)
-	switch {
-	case err != nil:
+	if err != nil {
 		return 0, nil, err
-	case cur != nil && cur.ExportArn == exp.ID() && cur.KeySchema == l.Key.String() && cur.Schema == l.Schema && cur.Name == l.Name:
+	}
+	same := cur != nil && cur.ExportArn == exp.ID() && cur.KeySchema == l.Key.String() && cur.Schema == l.Schema && cur.Name == l.Name
+	if same {
+		// A load table with the other doc choice is not this load's.
+		has, err := store.HasDoc(ctx, pool, store.LoadTable(cur.ID))
+		if err != nil {
+			return 0, nil, err
+		}
+		same = has == l.Doc
+	}
+	switch {
+	case same:
 		id := cur.ID
 		done := make(map[string]int64)
 		files, err := store.LoadFiles.List(ctx, pool, id)
@@ -264,7 +295,7 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 		}
 		return id, done, nil
 	case cur != nil:
-		log.Info("abandoning an unfinished load of another export", slog.String("table", l.Table),
+		log.Info("abandoning an unfinished load of another export, key, place or doc choice", slog.String("table", l.Table),
 			slog.Int64("load_id", cur.ID), slog.String("export_arn", cur.ExportArn))
 		if err := abandon(ctx, pool, cur.ID); err != nil {
 			return 0, nil, err

@@ -33,7 +33,7 @@ func TestLoad_PublishesEveryItem(t *testing.T) {
 	items := reconciletest.TenureItems(1, 500)
 	exp := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 3, items).Open()
 	l := reconciletest.TenureLayout(t, "")
-	res, err := load.Run(t.Context(), pool, exp, load.Config{Layout: l})
+	res, err := load.Run(t.Context(), pool, exp, load.Config{Layout: l, Doc: new(true)})
 	require.NoError(t, err)
 	require.EqualValues(t, 500, res.Items)
 	require.Equal(t, `"dynamodb"."tenure_information"`, res.Table.Sanitize())
@@ -88,7 +88,7 @@ func TestLoad_RoundTripsEveryType(t *testing.T) {
 	key := reconcile.KeySchema{Hash: reconcile.KeyAttribute{Name: "pk", Type: "S"}}
 	l, err := reconcile.NewLayout("AllTypes", "", key)
 	require.NoError(t, err)
-	_, err = load.Run(t.Context(), pool, exp, load.Config{Layout: l})
+	_, err = load.Run(t.Context(), pool, exp, load.Config{Layout: l, Doc: new(true)})
 	require.NoError(t, err)
 	reconciletest.RequireSameItems(t, items, reconciletest.TableItems(t, pool, l), "pk")
 

@@ -110,19 +110,31 @@ func checkComplete(ctx context.Context, pool *pgxpool.Pool, p publication) (int6
 // addPrimaryKey adds the load table's primary key, unless an earlier,
 // interrupted publish did, outside the publishing transaction so that
 // readers are not blocked while it builds.
+//
+// The load table is locked first. A load killed with SIGKILL while adding
+// the key leaves a server session that goes on adding it, and commits;
+// the lock waits for that session, and then the key is there.
 func addPrimaryKey(ctx context.Context, pool *pgxpool.Pool, p publication, name string) error {
-	hasPK, err := store.HasConstraint(ctx, pool, store.BookkeepingSchema, name)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := store.LockExclusive(ctx, tx, p.loadTable); err != nil {
+		return fmt.Errorf("locking the load table: %w", err)
+	}
+	hasPK, err := store.HasConstraint(ctx, tx, store.BookkeepingSchema, name)
 	if err != nil || hasPK {
 		return err
 	}
-	if err := store.AddPrimaryKey(ctx, pool, p.layout, p.loadTable, name); err != nil {
+	if err := store.AddPrimaryKey(ctx, tx, p.layout, p.loadTable, name); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 			return fmt.Errorf("%w: %w (%s)", snapshot.ErrCorrupt, reconcile.ErrDuplicateKey, pgErr.Detail)
 		}
 		return fmt.Errorf("adding the primary key: %w", err)
 	}
-	return nil
+	return tx.Commit(ctx)
 }
 
 // claimPublished finds the table's published copy and moves it to the
@@ -212,6 +224,15 @@ func replace(ctx context.Context, tx pgx.Tx, p publication, old uint32, tmpPK st
 // renaming takes well under one), but keeps whatever depends on the
 // relation. Row triggers on the table fire.
 func copyRows(ctx context.Context, tx pgx.Tx, p publication, why []string) error {
+	// The rows go into the relation as it is: its columns stay.
+	has, err := store.HasDoc(ctx, tx, p.layout.Ident())
+	if err != nil {
+		return err
+	}
+	if has != p.layout.Doc {
+		return fmt.Errorf("%s has dependents ddbsync cannot re-create (%s), so its columns cannot change: load it with --doc=%t",
+			p.layout.Ident().Sanitize(), strings.Join(why, "; "), has)
+	}
 	if err := store.CopyInto(ctx, tx, p.layout, p.loadTable); err != nil {
 		return fmt.Errorf("copying the rows into %s, whose dependents (%s) ddbsync cannot re-create: %w",
 			p.layout.Ident().Sanitize(), strings.Join(why, "; "), err)

@@ -24,7 +24,7 @@ func newReload(t *testing.T) (*pgxpool.Pool, reconcile.Layout, func(cfg load.Con
 	t.Helper()
 	pool := pgtest.New(t)
 	l := reconciletest.TenureLayout(t, "")
-	_, err := load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, reconciletest.TenureItems(1, 300)).Open(), load.Config{Layout: l})
+	_, err := load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, reconciletest.TenureItems(1, 300)).Open(), load.Config{Layout: l, Doc: new(true)})
 	require.NoError(t, err)
 	second := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0.Add(time.Hour), 3, reconciletest.TenureItems(2, 500)).Open()
 	reload := func(cfg load.Config) (load.Result, error) {
@@ -296,7 +296,7 @@ func TestReload_SameExportIsANoOpUnlessForced(t *testing.T) {
 func TestReload_AnotherSchemaIsRefusedUnlessMoved(t *testing.T) {
 	pool := pgtest.New(t)
 	a, b := reconciletest.TenureLayout(t, "a"), reconciletest.TenureLayout(t, "b")
-	_, err := load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, reconciletest.TenureItems(1, 300)).Open(), load.Config{Layout: a})
+	_, err := load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, reconciletest.TenureItems(1, 300)).Open(), load.Config{Layout: a, Doc: new(true)})
 	require.NoError(t, err)
 	mustExec(t, pool, `CREATE VIEW public.tenures AS SELECT id FROM a.tenure_information;
 		CREATE INDEX by_ref ON a.tenure_information ((doc->>'paymentReference'))`)

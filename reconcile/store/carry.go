@@ -135,7 +135,9 @@ func strings1(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]string
 // table's own constraints and defaults count as carried when the load
 // table $3 has the same ones. Of column options only n_distinct and
 // n_distinct_inherited exist (some servers stamp others of their own on
-// every column, which are not the user's).
+// every column, which are not the user's). The doc column, which a load
+// adds or drops as asked ([Layout.Doc]), is ddbsync's, not a column of the
+// user's.
 const foreignSQL = `WITH rels AS (SELECT unnest($1::oid[]) AS oid),
 	types AS (SELECT reltype AS oid FROM pg_class WHERE oid IN (SELECT oid FROM rels))
 SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d
@@ -173,7 +175,8 @@ SELECT 'columns that differ from the load table: ' || string_agg(x.attname, ', '
 	(SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute
 		WHERE attrelid = $3 AND attnum > 0 AND NOT attisdropped
 	EXCEPT SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute
-		WHERE attrelid = $2 AND attnum > 0 AND NOT attisdropped)) x HAVING count(*) > 0
+		WHERE attrelid = $2 AND attnum > 0 AND NOT attisdropped)) x
+	WHERE NOT (x.attname = 'doc' AND x.format_type = 'jsonb' AND x.attnotnull) HAVING count(*) > 0
 UNION ALL
 SELECT 'column settings (statistics target or options) on ' || c.oid::regclass::text FROM pg_class c
 	WHERE c.oid IN (SELECT oid FROM rels) AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid

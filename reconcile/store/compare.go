@@ -31,6 +31,15 @@ const (
 // of Layout, through two scratch tables of the bookkeeping schema
 // ([DiffScratch]): Source, which holds the source's rows, and Findings, the
 // result of their join.
+//
+// The comparison is of digests, not images: a source row holds its key,
+// the [Digest] of its item and, for an export, where the item is in the
+// export ([DigestColumns]); the copy's digests are computed by PostgreSQL
+// in the join ([DigestSQL]). So the source costs PostgreSQL a few dozen bytes
+// a row instead of parsing every image, and only the keys that differ
+// need images: a scan's rows keep theirs ([ImageColumns]), and an
+// export's are read again from the export ([Comparison.ImageLines],
+// [Comparison.FillImages]).
 type Comparison struct {
 	Layout   Layout
 	Table    string // the DynamoDB table, whose tombstones the findings join
@@ -38,13 +47,12 @@ type Comparison struct {
 	Findings pgx.Identifier
 }
 
-// CreateSource creates the Source scratch table: the data table's columns,
-// no constraints (a scan's rows carry origin 'scan'), doc left empty.
-// Unlogged: the scratch table is thrown away.
+// CreateSource creates the Source scratch table, for rows of
+// [ImageColumns] or [DigestColumns]. Unlogged: the scratch table is thrown
+// away.
 func (c Comparison) CreateSource(ctx context.Context, q Querier) error {
-	_, err := q.Exec(ctx, fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING COMPRESSION); "+
-		"ALTER TABLE %[1]s ALTER COLUMN doc DROP NOT NULL",
-		c.Source.Sanitize(), c.Layout.Ident().Sanitize()))
+	_, err := q.Exec(ctx, fmt.Sprintf("CREATE UNLOGGED TABLE %s (%s%s text NOT NULL, %s uuid NOT NULL, %s int, %s int, %s jsonb)",
+		c.Source.Sanitize(), c.Layout.keyColumnDefs(), ColSourceKey, ColSourceDigest, ColSourceFile, ColSourceLine, ColItem))
 	return err
 }
 
@@ -64,9 +72,12 @@ func (c Comparison) joinOn(a, b string) string {
 }
 
 // Build fills the Findings table with a full outer join of the source and
-// the copy, decides which findings are in flight, and counts them, all in
-// one repeatable-read snapshot of the copy. The source is as of instant;
-// changes at or after since (instant − skew) are in flight.
+// the copy on the key, keeping the keys whose digests differ, decides
+// which findings are in flight, and counts them, all in one
+// repeatable-read snapshot of the copy. The source is as of instant;
+// changes at or after since (instant − skew) are in flight. A finding's
+// source image is the source row's item: an export's are filled in after
+// ([Comparison.FillImages]).
 func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instant time.Time) (CompareCounts, error) {
 	var n CompareCounts
 	l := c.Layout
@@ -76,7 +87,7 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 	}
 	var sel []string
 	for _, k := range keyCols {
-		sel = append(sel, fmt.Sprintf("coalesce(s.%s, c.%s) AS %s", k, k, k))
+		sel = append(sel, fmt.Sprintf("coalesce(s.%s, d.%s) AS %s", k, k, k))
 	}
 	first := keyCols[0]
 
@@ -85,7 +96,18 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 		return n, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SELECT set_config('work_mem', $1, true)", diffWorkMem); err != nil {
+	// The copy's digests are most of the work: let the planner spread them
+	// over parallel workers (it takes md5 for cheap, and would not).
+	for _, set := range [][2]string{{"work_mem", diffWorkMem}, {"parallel_setup_cost", "0"}, {"parallel_tuple_cost", "0"}} {
+		if _, err := tx.Exec(ctx, "SELECT set_config($1, $2, true)", set[0], set[1]); err != nil {
+			return n, err
+		}
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s ON COMMIT DROP AS SELECT %s, %s AS digest FROM %s",
+		copyDigests.Sanitize(), strings.Join(keyCols, ", "), DigestSQL("item"), l.Ident().Sanitize())); err != nil {
+		return n, err
+	}
+	if _, err := tx.Exec(ctx, "ANALYZE "+copyDigests.Sanitize()); err != nil {
 		return n, err
 	}
 	// CREATE TABLE AS takes no parameters: PostgreSQL quotes the values.
@@ -98,39 +120,41 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 	if err != nil {
 		return n, err
 	}
-	keyJSON := func(item string) string {
-		var args []string
-		for _, name := range lits[3:] {
-			args = append(args, name, fmt.Sprintf("%s -> %s", item, name))
-		}
-		return "jsonb_build_object(" + strings.Join(args, ", ") + ")"
+	// An extra row's key comes from the copy's item.
+	var args []string
+	for _, name := range lits[3:] {
+		args = append(args, name, "c.item -> "+name)
 	}
-	// A copy row is in flight when it changed at or after I − skew: a
-	// stream row with that origin_time, or an export or scan image taken
-	// after I. A missing row is in flight when the stream removed its key
-	// at or after I − skew.
+	copyKey := "jsonb_build_object(" + strings.Join(args, ", ") + ")"
+	// The digests that differ (j) are joined back to the copy's rows, in
+	// the same snapshot. A copy row is in flight when it changed at or
+	// after I − skew: a stream row with that origin_time, or an export or
+	// scan image taken after I. A missing row is in flight when the stream
+	// removed its key at or after I − skew.
 	create := fmt.Sprintf(`CREATE UNLOGGED TABLE %[1]s AS
 		WITH j AS (
 			SELECT %[2]s,
-				CASE WHEN c.%[5]s IS NULL THEN 'missing' WHEN s.%[5]s IS NULL THEN 'extra' ELSE 'different' END AS kind,
-				s.item AS source_item, c.item AS copy_item,
-				c.origin, c.origin_time, c.shard_id, c.sequence_number
-			FROM %[3]s s FULL JOIN %[4]s c ON %[6]s
-			WHERE s.%[5]s IS NULL OR c.%[5]s IS NULL OR s.item <> c.item
+				CASE WHEN d.%[5]s IS NULL THEN 'missing' WHEN s.%[5]s IS NULL THEN 'extra' ELSE 'different' END AS kind,
+				s.%[12]s::jsonb AS source_key, s.%[13]s AS source_digest, s.%[14]s AS source_file, s.%[15]s AS source_line,
+				s.item AS source_item
+			FROM %[3]s s FULL JOIN %[11]s d ON %[6]s
+			WHERE s.%[5]s IS NULL OR d.%[5]s IS NULL OR s.%[13]s <> d.digest
 		)
-		SELECT j.*, %[7]s AS key,
+		SELECT j.*, c.item AS copy_item, c.origin, c.origin_time, c.shard_id, c.sequence_number,
+			coalesce(j.source_key, %[7]s) AS key,
 			t.removed_at, t.shard_id AS tomb_shard_id, t.sequence_number AS tomb_sequence, t.ttl AS tomb_ttl,
-			CASE WHEN j.copy_item IS NOT NULL
-				THEN coalesce((j.origin = 'stream' AND j.origin_time >= %[8]s) OR (j.origin <> 'stream' AND j.origin_time > %[9]s), false)
+			CASE WHEN c.item IS NOT NULL
+				THEN coalesce((c.origin = 'stream' AND c.origin_time >= %[8]s) OR (c.origin <> 'stream' AND c.origin_time > %[9]s), false)
 				ELSE coalesce(t.removed_at >= %[8]s, false) END AS in_flight
-		FROM j LEFT JOIN ddbsync.tombstones t ON j.copy_item IS NULL AND t.table_name = %[10]s AND t.key = %[11]s`,
+		FROM j LEFT JOIN %[4]s c ON %[16]s
+		LEFT JOIN ddbsync.tombstones t ON j.kind = 'missing' AND t.table_name = %[10]s AND t.key = j.source_key`,
 		c.Findings.Sanitize(), strings.Join(sel, ", "), c.Source.Sanitize(), l.Ident().Sanitize(), first,
-		c.joinOn("s", "c"), keyJSON("coalesce(j.source_item, j.copy_item)"),
-		lits[0]+"::timestamptz", lits[1]+"::timestamptz", lits[2], keyJSON("j.source_item"))
+		c.joinOn("s", "d"), copyKey, lits[0]+"::timestamptz", lits[1]+"::timestamptz", lits[2],
+		copyDigests.Sanitize(), ColSourceKey, ColSourceDigest, ColSourceFile, ColSourceLine, c.joinOn("j", "c"))
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return n, err
 	}
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+l.Ident().Sanitize()).Scan(&n.CopyRows); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+copyDigests.Sanitize()).Scan(&n.CopyRows); err != nil {
 		return n, err
 	}
 	rows, err := tx.Query(ctx, "SELECT kind, in_flight, count(*) FROM "+c.Findings.Sanitize()+" GROUP BY 1, 2")
@@ -162,27 +186,102 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 	return n, tx.Commit(ctx)
 }
 
+// ImageFiles lists the export data files (their indexes in the
+// manifest) holding the images of findings that have none.
+func (c Comparison) ImageFiles(ctx context.Context, q Querier) ([]int, error) {
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT DISTINCT source_file FROM %s
+		WHERE source_item IS NULL AND source_file IS NOT NULL ORDER BY 1`, c.Findings.Sanitize()))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
+}
+
+// ImageLines lists, in order, up to limit lines after line after of data
+// file file whose images findings lack: read them in one pass over the
+// file, a batch at a time, and give them to [Comparison.FillImages].
+func (c Comparison) ImageLines(ctx context.Context, q Querier, file, after, limit int) ([]int, error) {
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT source_line FROM %s
+		WHERE source_item IS NULL AND source_file = $1 AND source_line > $2 ORDER BY 1 LIMIT $3`, c.Findings.Sanitize()),
+		file, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
+}
+
+// fillStage holds, for FillImages' transaction, the images read again.
+var fillStage = pgx.Identifier{"ddbsync_diff_images"}
+
+// FillImages copies items, the source images read again at the
+// lines [Comparison.ImageLines] listed, in any order, into the findings
+// that lack them. Each must be the image the source row's digest was computed
+// from, and every finding must get its image: otherwise the source changed
+// since it was read, and FillImages fails.
+func (c Comparison) FillImages(ctx context.Context, pool *pgxpool.Pool, items Items) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (%s%s text, %s uuid, %s jsonb) ON COMMIT DROP",
+		fillStage.Sanitize(), c.Layout.keyColumnDefs(), ColSourceKey, ColSourceDigest, ColItem)); err != nil {
+		return err
+	}
+	enc := NewEncoder(c.Layout, ImageColumns)
+	src := NewCopySource(items, enc, Provenance{})
+	read, err := tx.CopyFrom(ctx, fillStage, enc.Columns(), src)
+	if err != nil {
+		if serr := src.Err(); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("copying the images read again: %w", err)
+	}
+	if err := src.Err(); err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s f SET source_item = i.item FROM %s i
+		WHERE %s AND i.%s = f.source_digest AND f.source_item IS NULL`,
+		c.Findings.Sanitize(), fillStage.Sanitize(), c.joinOn("f", "i"), ColSourceDigest))
+	if err != nil {
+		return err
+	}
+	var left int64
+	if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE source_item IS NULL AND source_file IS NOT NULL`,
+		c.Findings.Sanitize())).Scan(&left); err != nil {
+		return err
+	}
+	if left > 0 || tag.RowsAffected() != read {
+		return fmt.Errorf("the source changed while it was compared: %d of the %d images read again are not the ones compared",
+			read-tag.RowsAffected()+left, read+left)
+	}
+	return tx.Commit(ctx)
+}
+
 // timeText is t as PostgreSQL reads a timestamptz, to the microsecond.
 func timeText(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
 }
 
+// copyDigests holds, for the comparison's transaction, the key and the
+// [Digest] of each row of the copy.
+var copyDigests = pgx.Identifier{"ddbsync_copy_digests"}
+
 // repairStage holds, for the repair's transaction, the full rows to write.
 var repairStage = pgx.Identifier{"ddbsync_repair_stage"}
 
 // StageRepairs copies into a temporary table of tx the data table rows,
-// doc included, of the source images to write: one per missing or
-// different finding not in flight, read through q, each with provenance
-// prov.
+// doc included when the table has it, of the source images to write: one
+// per missing or different finding not in flight, read through q, each
+// with provenance prov.
 func (c Comparison) StageRepairs(ctx context.Context, q Querier, tx pgx.Tx, prov Provenance) error {
 	l := c.Layout
 	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP",
-		repairStage.Sanitize(), c.Source.Sanitize())); err != nil {
+		repairStage.Sanitize(), l.Ident().Sanitize())); err != nil {
 		return err
 	}
-	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT s.item FROM %s s JOIN %s f ON %s
-		WHERE f.kind IN ('missing', 'different') AND NOT f.in_flight`,
-		c.Source.Sanitize(), c.Findings.Sanitize(), c.joinOn("s", "f")))
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT f.source_item FROM %s f
+		WHERE f.kind IN ('missing', 'different') AND NOT f.in_flight`, c.Findings.Sanitize()))
 	if err != nil {
 		return err
 	}

@@ -34,12 +34,45 @@ func NewCopySource(items Items, enc *Encoder, prov Provenance) *CopySource {
 	return &CopySource{items: items, enc: enc, prov: prov}
 }
 
+// Lined is [Items] that know the line of their current item in its file
+// (an export's data file): a [CopySource] gives it to the encoder as the
+// provenance's Line.
+type Lined interface {
+	Items
+	Line() int
+}
+
+// Lines are [Items] read from an export's lines, undecoded: a
+// [CopySource] gives the encoder the line itself ([Encoder.EncodeLine])
+// and has it decoded only when the encoder needs the item. Item is then
+// not called: Decode decodes the current line, its error is the source's.
+type Lines interface {
+	Items
+	Raw() []byte
+	Decode() (map[string]types.AttributeValue, error)
+}
+
 // Next encodes the next item.
 func (s *CopySource) Next() bool {
 	if s.err != nil || !s.items.Next() {
 		return false
 	}
-	s.vals, s.err = s.enc.Encode(s.items.Item(), s.prov)
+	if l, ok := s.items.(Lined); ok {
+		s.prov.Line = l.Line()
+	}
+	if lines, ok := s.items.(Lines); ok {
+		var done bool
+		s.vals, done, s.err = s.enc.EncodeLine(lines.Raw(), s.prov)
+		if s.err == nil && !done {
+			var item map[string]types.AttributeValue
+			if item, s.err = lines.Decode(); s.err != nil {
+				return false // the reader's refusal, with its file and line
+			}
+			s.vals, s.err = s.enc.Encode(item, s.prov)
+		}
+	} else {
+		s.vals, s.err = s.enc.Encode(s.items.Item(), s.prov)
+	}
 	if s.err != nil {
 		if s.OnEncodeError != nil {
 			s.err = s.OnEncodeError(s.err)

@@ -16,16 +16,20 @@ func CreateLoadTable(ctx context.Context, q Querier, l Layout, ident pgx.Identif
 	if _, err := q.Exec(ctx, l.createTableSQL(ident)); err != nil {
 		return fmt.Errorf("creating the load table: %w", err)
 	}
-	// Images are mostly over the 2 kB TOAST threshold; lz4 compresses them
-	// several times faster than the default pglz, when the server has it.
+	// Rows over the 2 kB TOAST threshold (long items; most rows of a table
+	// with doc) are compressed: lz4 does it several times faster than the
+	// default pglz, when the server has it.
 	var lz4 bool
 	if err := q.QueryRow(ctx, `SELECT coalesce('lz4' = ANY (enumvals), false) FROM pg_settings
 		WHERE name = 'default_toast_compression'`).Scan(&lz4); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
 	if lz4 {
-		if _, err := q.Exec(ctx, "ALTER TABLE "+ident.Sanitize()+
-			" ALTER COLUMN item SET COMPRESSION lz4, ALTER COLUMN doc SET COMPRESSION lz4"); err != nil {
+		stmt := "ALTER TABLE " + ident.Sanitize() + " ALTER COLUMN item SET COMPRESSION lz4"
+		if l.Doc {
+			stmt += ", ALTER COLUMN doc SET COMPRESSION lz4"
+		}
+		if _, err := q.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("creating the load table: %w", err)
 		}
 	}
@@ -33,7 +37,17 @@ func CreateLoadTable(ctx context.Context, q Querier, l Layout, ident pgx.Identif
 }
 
 // knownOrigins are every [Origin] a data table may hold.
-var knownOrigins = []Origin{OriginExport, OriginStream, OriginIncremental, OriginScan}
+var knownOrigins = []Origin{OriginExport, OriginStream, OriginIncremental, OriginScan, OriginVerify}
+
+// HasDoc reports whether table ident has the doc column ([Layout.Doc]);
+// false when there is no such table. The table itself is the record of its
+// layout: a copy loaded before doc became opt-in has it, and keeps it.
+func HasDoc(ctx context.Context, q Querier, ident pgx.Identifier) (bool, error) {
+	var has bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)`, ident.Sanitize(), ColDoc).Scan(&has)
+	return has, err
+}
 
 // AllowOrigin widens the data table's origin CHECK to accept origin, once:
 // tables are created accepting [createdOrigins] only. The origins the CHECK

@@ -18,17 +18,34 @@ type ColumnSet int
 const (
 	// RowColumns are a data table row's: [Layout.Columns].
 	RowColumns ColumnSet = iota
-	// ImageColumns are a diff's source rows: the key columns, the lossless
-	// item and the origin and its time. The comparison uses the item only
-	// (a repair makes the docs of the rows it writes), so the plain doc and
-	// the stream columns are left out.
+	// ImageColumns are a diff's source rows that keep the image: the key
+	// columns, the key attributes in DynamoDB JSON ([ColSourceKey]), the
+	// item's [Digest] and the lossless item. A diff keeps images for a scan
+	// (which cannot be read twice) and for the export rows found to differ.
 	ImageColumns
+	// DigestColumns are a diff's export rows: the key columns, the key
+	// attributes, the item's [Digest], and where the image is in the
+	// export (the data file's index in the manifest, the line: the
+	// provenance's File and Line). The comparison needs only the digest;
+	// the images of the few rows that differ are read again from there.
+	DigestColumns
+)
+
+// The columns of a diff's source rows besides the key columns.
+const (
+	ColSourceKey    = "source_key"    // text: the key attributes, lossless DynamoDB JSON
+	ColSourceDigest = "source_digest" // uuid: the item's [Digest]
+	ColSourceFile   = "source_file"   // int: the export data file's index in the manifest
+	ColSourceLine   = "source_line"   // int: the item's line in that file
 )
 
 // Columns lists the columns of set for layout l, in encoding order.
 func (s ColumnSet) Columns(l Layout) []string {
-	if s == ImageColumns {
-		return append(slices.Clone(l.KeyColumns), ColItem, ColOrigin, ColOriginTime)
+	switch s {
+	case ImageColumns:
+		return append(slices.Clone(l.KeyColumns), ColSourceKey, ColSourceDigest, ColItem)
+	case DigestColumns:
+		return append(slices.Clone(l.KeyColumns), ColSourceKey, ColSourceDigest, ColSourceFile, ColSourceLine)
 	}
 	return l.Columns()
 }
@@ -38,23 +55,29 @@ func (s ColumnSet) Columns(l Layout) []string {
 // the next call, which is what pgx's CopyFrom needs (it encodes each row
 // before asking for the next).
 type Encoder struct {
-	layout Layout
-	set    ColumnSet
-	vals   []any
-	item   []byte
-	doc    []byte
+	layout  Layout
+	set     ColumnSet
+	itemIdx int
+	vals    []any
+	item    []byte
+	doc     []byte
+	key     []byte
+	digest  DigestScratch
+	line    lineScanner
 }
 
 // NewEncoder returns an encoder of set's columns of layout l.
 func NewEncoder(l Layout, set ColumnSet) *Encoder {
-	return &Encoder{layout: l, set: set, vals: make([]any, len(set.Columns(l)))}
+	cols := set.Columns(l)
+	return &Encoder{layout: l, set: set, vals: make([]any, len(cols)), itemIdx: slices.Index(cols, ColItem)}
 }
 
 // Columns are the encoder's columns, in the order of its values.
 func (e *Encoder) Columns() []string { return e.set.Columns(e.layout) }
 
-// ItemIndex is the index of the lossless item among the values.
-func (e *Encoder) ItemIndex() int { return len(e.layout.KeyColumns) }
+// ItemIndex is the index of the lossless item among the values (-1: the
+// set has no item column).
+func (e *Encoder) ItemIndex() int { return e.itemIdx }
 
 // Encode returns the row for item with provenance p.
 func (e *Encoder) Encode(item map[string]types.AttributeValue, p Provenance) ([]any, error) {
@@ -69,26 +92,57 @@ func (e *Encoder) Encode(item map[string]types.AttributeValue, p Provenance) ([]
 	if e.item, err = ddbjson.AppendItem(e.item[:0], item); err != nil {
 		return nil, err
 	}
+	if e.set == ImageColumns || e.set == DigestColumns {
+		return e.sourceRow(key, p)
+	}
 	e.vals[n] = e.item
-	if e.set == ImageColumns {
-		e.vals[n+1] = string(p.Origin)
-		e.vals[n+2] = NullTime(p.Time)
-		return e.vals, nil
+	n++
+	if e.layout.Doc {
+		if e.doc, err = ddbjson.AppendPlain(e.doc[:0], item); err != nil {
+			return nil, err
+		}
+		e.vals[n] = e.doc
+		n++
 	}
-	if e.doc, err = ddbjson.AppendPlain(e.doc[:0], item); err != nil {
-		return nil, err
-	}
-	e.vals[n+1] = e.doc
-	e.vals[n+2] = string(p.Origin)
-	e.vals[n+3] = NullTime(p.Time)
-	e.vals[n+4] = nullString(p.ShardID)
-	e.vals[n+5] = nil
+	vals, _, err := e.rowTail(n, p)
+	return vals, err
+}
+
+// rowTail fills a data table row's provenance columns, from value n on.
+func (e *Encoder) rowTail(n int, p Provenance) ([]any, bool, error) {
+	e.vals[n] = string(p.Origin)
+	e.vals[n+1] = NullTime(p.Time)
+	e.vals[n+2] = nullString(p.ShardID)
+	e.vals[n+3] = nil
 	if p.Sequence != "" {
 		var seq pgtype.Numeric
 		if err := seq.Scan(p.Sequence); err != nil {
-			return nil, fmt.Errorf("sequence number %q: %w", p.Sequence, err)
+			return nil, false, fmt.Errorf("sequence number %q: %w", p.Sequence, err)
 		}
-		e.vals[n+5] = seq
+		e.vals[n+3] = seq
+	}
+	return e.vals, true, nil
+}
+
+// sourceRow fills the values of a diff's source row past the key columns,
+// e.item holding the item's encoding.
+func (e *Encoder) sourceRow(key ddbjson.Item, p Provenance) ([]any, error) {
+	n := len(e.layout.KeyColumns)
+	var err error
+	if e.key, err = ddbjson.AppendItem(e.key[:0], key); err != nil {
+		return nil, err
+	}
+	sum, err := e.digest.Sum(e.item)
+	if err != nil {
+		return nil, err
+	}
+	e.vals[n] = string(e.key)
+	e.vals[n+1] = pgtype.UUID{Bytes: sum, Valid: true}
+	if e.set == ImageColumns {
+		e.vals[n+2] = e.item
+	} else {
+		e.vals[n+2] = int32(p.File)
+		e.vals[n+3] = int32(p.Line)
 	}
 	return e.vals, nil
 }

@@ -18,7 +18,7 @@ const DefaultSchema = "dynamodb"
 // The non-key columns of every data table.
 const (
 	ColItem       = "item"            // jsonb: the lossless DynamoDB JSON image
-	ColDoc        = "doc"             // jsonb: the plain JSON image for analysts
+	ColDoc        = "doc"             // jsonb: the plain JSON image, in tables that have it ([Layout.Doc])
 	ColOrigin     = "origin"          // an [Origin]
 	ColOriginTime = "origin_time"     // the export time T, the change's ApproximateCreationDateTime, or an incremental change's write time
 	ColShardID    = "shard_id"        // stream rows: the shard the change came from
@@ -70,6 +70,11 @@ type Layout struct {
 	Name       string // the PostgreSQL table name
 	Key        KeySchema
 	KeyColumns []string // one per key attribute, hash first
+	// Doc is whether the data table has the doc column: the item again as
+	// plain JSON. It is opt-in (load --doc): every row written twice costs
+	// about twice the load time and storage, and item answers the same
+	// queries. A table's copy has it or not; [HasDoc] tells which.
+	Doc bool
 }
 
 // NewLayout names the data table of a DynamoDB table: schema (default
@@ -106,9 +111,13 @@ func NewLayout(table, schema string, key KeySchema) (Layout, error) {
 func (l Layout) Ident() pgx.Identifier { return pgx.Identifier{l.Schema, l.Name} }
 
 // Columns lists the columns a writer fills, in the order of an [Encoder]
-// of [RowColumns].
+// of [RowColumns]: doc only when the table has it.
 func (l Layout) Columns() []string {
-	return append(slices.Clone(l.KeyColumns), ColItem, ColDoc, ColOrigin, ColOriginTime, ColShardID, ColSequence)
+	cols := append(slices.Clone(l.KeyColumns), ColItem)
+	if l.Doc {
+		cols = append(cols, ColDoc)
+	}
+	return append(cols, ColOrigin, ColOriginTime, ColShardID, ColSequence)
 }
 
 func pgType(t ddbjson.ScalarType) string {
@@ -136,12 +145,22 @@ func quoteAll(cols []string) []string {
 // its primary key (a bulk load adds it at the end, which is faster).
 func (l Layout) createTableSQL(ident pgx.Identifier) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE %s (", ident.Sanitize())
+	fmt.Fprintf(&b, "CREATE TABLE %s (%s", ident.Sanitize(), l.keyColumnDefs())
+	b.WriteString(`item jsonb NOT NULL, `)
+	if l.Doc {
+		b.WriteString(`doc jsonb NOT NULL, `)
+	}
+	b.WriteString(`origin text NOT NULL ` + originCheck(createdOrigins) + `, ` +
+		`origin_time timestamptz, shard_id text, sequence_number numeric, synced_at timestamptz NOT NULL DEFAULT now())`)
+	return b.String()
+}
+
+// keyColumnDefs defines the key columns, each followed by ", ".
+func (l Layout) keyColumnDefs() string {
+	var b strings.Builder
 	for i, a := range l.Key.Attributes() {
 		fmt.Fprintf(&b, "%s %s NOT NULL, ", pgx.Identifier{l.KeyColumns[i]}.Sanitize(), pgType(ddbjson.ScalarType(a.Type)))
 	}
-	b.WriteString(`item jsonb NOT NULL, doc jsonb NOT NULL, origin text NOT NULL ` + originCheck(createdOrigins) + `, ` +
-		`origin_time timestamptz, shard_id text, sequence_number numeric, synced_at timestamptz NOT NULL DEFAULT now())`)
 	return b.String()
 }
 
@@ -170,12 +189,15 @@ func (l Layout) UpsertSQL(from pgx.Identifier) string {
 
 // StageTable is the temporary table stream apply stages a page's new
 // images in, before [Layout.UpsertSQL] writes them. It lives as long as
-// its connection, and is named from a hash of the data table and its key,
-// so two followed tables (or a table whose key changed) never share one on
-// a pooled connection, however long their names.
+// its connection, and is named from a hash of the data table, its key and
+// its columns, so two followed tables (or a table whose key or columns
+// changed) never share one on a pooled connection, however long their names.
 func (l Layout) StageTable() pgx.Identifier {
 	h := fnv.New64a()
 	h.Write([]byte(l.Schema + "\x00" + l.Name + "\x00" + l.Key.String()))
+	if l.Doc {
+		h.Write([]byte("\x00doc"))
+	}
 	return pgx.Identifier{"pg_temp", fmt.Sprintf("ddbsync_stage_%016x", h.Sum64())}
 }
 
@@ -201,4 +223,7 @@ type Provenance struct {
 	Time     time.Time // export time, or ApproximateCreationDateTime
 	ShardID  string    // stream only
 	Sequence string    // stream only
+	// File and Line are where an export's item is: the data file's index
+	// in the manifest, and the line in it (a diff's [DigestColumns]).
+	File, Line int
 }
