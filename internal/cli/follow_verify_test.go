@@ -23,8 +23,8 @@ func followStoppedByVerify(t *testing.T) (int, string) {
 	t.Helper()
 	emu, db := loadedEmulatedTable(t)
 	// A row DynamoDB never had (the stream's replay rewrites the others).
-	execSQL(t, db, `INSERT INTO dynamodb.tenure_information (id, item, doc, origin, origin_time)
-		SELECT 'ghost', jsonb_set(item, '{id,S}', '"ghost"'), doc, origin, origin_time FROM dynamodb.tenure_information LIMIT 1`)
+	execSQL(t, db, `INSERT INTO dynamodb.tenure_information (id, item, origin, origin_time)
+		SELECT 'ghost', jsonb_set(item, '{id,S}', '"ghost"'), origin, origin_time FROM dynamodb.tenure_information LIMIT 1`)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a follow that never stops is a failure
 	defer cancel()
 	var stdout, stderr bytes.Buffer

@@ -65,8 +65,8 @@ func TestDiff_ScanRepairBesideARunningFollower(t *testing.T) {
 	sqlExec(t, h.Pool, rent, racing)
 	sqlExec(t, h.Pool, rent, rewritten)
 	sqlExec(t, h.Pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, deleted)
-	sqlExec(t, h.Pool, `INSERT INTO dynamodb.tenure_information (id, item, doc, origin, origin_time)
-		SELECT 'ghost', jsonb_set(item, '{id,S}', '"ghost"'), doc, origin, origin_time FROM dynamodb.tenure_information WHERE id = $1`, h.IDs[24])
+	sqlExec(t, h.Pool, `INSERT INTO dynamodb.tenure_information (id, item, origin, origin_time)
+		SELECT 'ghost', jsonb_set(item, '{id,S}', '"ghost"'), origin, origin_time FROM dynamodb.tenure_information WHERE id = $1`, h.IDs[24])
 
 	// DynamoDB changes while the scan reads it: updates (one of a drifted
 	// row, which the stream then repairs itself), a removal, inserts.

@@ -411,7 +411,7 @@ func TestIncremental_KeepsTheLastChangeOfAKeyListedTwice(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2, res.Applied.Duplicates)
 	var note string
-	require.NoError(t, h.Pool.QueryRow(t.Context(), `SELECT doc->>'note' FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&note))
+	require.NoError(t, h.Pool.QueryRow(t.Context(), `SELECT item->'note'->>'S' FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&note))
 	require.Equal(t, "newer", note)
 	require.Zero(t, countOf(t, h, `SELECT count(*) FROM dynamodb.tenure_information WHERE id = '`+h.IDs[1]+`'`))
 }
