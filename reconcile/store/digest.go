@@ -9,6 +9,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
 )
 
@@ -30,7 +32,7 @@ func DigestSQL(item string) string { return "md5((" + item + ")::text)::uuid" }
 // Digest is the digest of the item the lossless encoding writes for item
 // ([ddbjson.AppendItem]), as PostgreSQL computes it with [DigestSQL].
 // scratch is reused from call to call and may be nil.
-func Digest(item ddbjson.Item, scratch *DigestScratch) ([16]byte, error) {
+func Digest(item map[string]types.AttributeValue, scratch *DigestScratch) ([16]byte, error) {
 	if scratch == nil {
 		scratch = &DigestScratch{}
 	}
