@@ -28,7 +28,7 @@ func (d *differ) readImages(ctx context.Context) error {
 	// (the errgroup's context ends with them), or when one fails.
 	base, cancel := context.WithCancel(ctx)
 	defer cancel()
-	items := make(chan ddbjson.Item, 64)
+	items := make(chan ddbjson.Item, 8) // a few items: one may be 400 KB
 	fill := make(chan error, 1)
 	go func() {
 		err := cmp.FillImages(base, d.pool, &chanItems{ctx: base, items: items})
