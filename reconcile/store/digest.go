@@ -1,8 +1,6 @@
 package store
 
 import (
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"bytes"
 	"crypto/md5"
 	"errors"
