@@ -53,8 +53,7 @@ func writeLine(r *rand.Rand, item ddbjson.Item) []byte {
 		b.WriteByte(']')
 	}
 	var value func(v types.AttributeValue)
-	var object func(m ddbjson.Item)
-	object = func(m ddbjson.Item) {
+	object := func(m ddbjson.Item) {
 		names := make([]string, 0, len(m))
 		for n := range m {
 			names = append(names, n)
