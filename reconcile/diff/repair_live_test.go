@@ -42,6 +42,19 @@ func origin(t *testing.T, h *reconciletest.Harness, id string) string {
 	return o
 }
 
+// sequence is the stream sequence number of tenure id's row ("" when it
+// has none).
+func sequence(t *testing.T, h *reconciletest.Harness, id string) string {
+	t.Helper()
+	var s string
+	err := h.Pool.QueryRow(t.Context(), `SELECT coalesce(sequence_number::text, '') FROM dynamodb.tenure_information WHERE id = $1`, id).Scan(&s)
+	if err == pgx.ErrNoRows {
+		return ""
+	}
+	require.NoError(t, err)
+	return s
+}
+
 func TestDiff_ScanRepairBesideARunningFollower(t *testing.T) {
 	t.Parallel()
 	h := reconciletest.NewHarness(t, emulator.WithShards(2))
@@ -88,8 +101,11 @@ func TestDiff_ScanRepairBesideARunningFollower(t *testing.T) {
 	diff.SetBeforeLiveRepair(&dcfg, func() {
 		// After the compare, the stream changes a key found different:
 		// its image is newer than the scan's, and must stay.
+		// Wait for this very change: the row's origin may already be
+		// "stream" (the replay from T − 5 min rewrote every row).
+		before := sequence(t, h, racing)
 		h.Update(racing)
-		require.Eventually(t, func() bool { return origin(t, h, racing) == "stream" }, 30*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return sequence(t, h, racing) != before }, 30*time.Second, time.Millisecond)
 	})
 	sum, err := diff.Run(t.Context(), h.Pool, dcfg)
 	require.ErrorIs(t, err, reconcile.ErrInconsistent)
