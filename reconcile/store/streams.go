@@ -144,18 +144,25 @@ type Advance struct {
 
 // QueueAdvance queues the checkpoint update of a: it moves forward only
 // (a replayed page changes nothing), and never out of state gap. It
-// affects one row when the checkpoint advanced.
+// affects one row when the checkpoint advanced, or when a finishes the
+// shard at its checkpoint: the last page may be empty, or a replay of a
+// page already applied (a follower stopped while its commit was on the
+// way, whose commit landed after the next follower read the checkpoint).
+// The counts grow only when the checkpoint moves, so a replayed page is
+// never counted twice.
 func (shardsAccessor) QueueAdvance(b *pgx.Batch, a Advance) {
 	state := ShardReading
 	if a.Finished {
 		state = ShardFinished
 	}
+	const moves = `($4::numeric IS NULL OR last_sequence IS NULL OR last_sequence < $4::numeric)`
 	b.Queue(`UPDATE ddbsync.shards SET state = $3, last_sequence = coalesce($4::numeric, last_sequence),
-		changes_applied = changes_applied + $5, ttl_removes = ttl_removes + $6,
-		first_record_time = coalesce(first_record_time, $7), last_record_time = coalesce($8, last_record_time),
+		changes_applied = changes_applied + CASE WHEN `+moves+` THEN $5 ELSE 0 END,
+		ttl_removes = ttl_removes + CASE WHEN `+moves+` THEN $6 ELSE 0 END,
+		first_record_time = coalesce(first_record_time, $7),
+		last_record_time = CASE WHEN `+moves+` THEN coalesce($8, last_record_time) ELSE last_record_time END,
 		updated_at = now()
-		WHERE table_name = $1 AND shard_id = $2 AND state <> $9
-		AND ($4::numeric IS NULL OR last_sequence IS NULL OR last_sequence < $4::numeric OR $3::text = $10::text)`,
+		WHERE table_name = $1 AND shard_id = $2 AND state <> $9 AND (`+moves+` OR $3::text = $10::text)`,
 		a.Table, a.ShardID, string(state), nullString(a.Position), a.Changes, a.TTL, NullTime(a.First), NullTime(a.Last),
 		string(ShardGap), string(ShardFinished))
 }
