@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +23,7 @@ var (
 	soakFlag  = flag.Duration("soak", 0, "TestSoak: run random seeds for this long")
 	soakBase  = flag.Uint64("soak.base", 0, "TestSoak: the first seed (default: from the time)")
 	soakProcs = flag.Int("soak.parallel", 2, "TestSoak: scenarios at once")
+	soakOut   = flag.String("soak.out", "", "TestSoak: also write the figures to this file")
 	// extraEmpties breaks assumption E on purpose (scenario.Options): the
 	// watermark checks may then find divergences, as they must.
 	extraEmpties = flag.Int("extra-empty-pages", 0, "force this many more empty pages than the caught-up rule tolerates (expect divergences)")
@@ -136,12 +140,36 @@ func TestSoak(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	fmt.Printf("\nsoak of %s from seed %d:\n%s\n", *soakFlag, base+1, totals)
-	for _, s := range failed {
-		extra := ""
-		if *extraEmpties != 0 {
-			extra = fmt.Sprintf(" -extra-empty-pages=%d", *extraEmpties)
+	report := soakReport(*soakFlag, *soakProcs, base+1, next.Load(), totals, failed)
+	fmt.Print(report)
+	if *soakOut != "" {
+		if err := os.WriteFile(*soakOut, []byte(report), 0o644); err != nil {
+			t.Errorf("writing the soak's figures: %v", err)
 		}
-		fmt.Printf("FAILED seed %d: go test ./internal/scenario -run 'TestScenarios$' -seed=%d -v%s\n", s, s, extra)
 	}
+}
+
+// soakReport is the soak's figures as "name: value" lines, which go test
+// shows only with -v or on a failure: bench/soak.sh prints them from the
+// -soak.out file, for the README's figures table to quote.
+func soakReport(d time.Duration, parallel int, first, last uint64, totals *scenario.Totals, failed []uint64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "soak: %s, %d at a time, seeds %d to %d\n%s\n", d, max(1, parallel), first, last, totals)
+	slices.Sort(failed)
+	seeds := make([]string, len(failed))
+	for i, s := range failed {
+		seeds[i] = strconv.FormatUint(s, 10)
+	}
+	if len(seeds) == 0 {
+		seeds = []string{"none"}
+	}
+	fmt.Fprintf(&b, "seeds that diverged: %s\n", strings.Join(seeds, " "))
+	extra := ""
+	if *extraEmpties != 0 {
+		extra = fmt.Sprintf(" -extra-empty-pages=%d", *extraEmpties)
+	}
+	for _, s := range failed {
+		fmt.Fprintf(&b, "replay seed %d: go test ./internal/scenario -run 'TestScenarios$' -seed=%d -v%s\n", s, s, extra)
+	}
+	return b.String()
 }
