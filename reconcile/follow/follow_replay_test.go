@@ -37,7 +37,7 @@ func TestFollow_LastPageCommittedLateIsCountedOnce(t *testing.T) {
 	require.NoError(t, err)
 
 	ctx := t.Context()
-	const holdKey = 160016
+	const holdKey = 160016 // the advisory lock hold_finish() waits for
 	_, err = h.Pool.Exec(ctx, `
 		CREATE FUNCTION hold_finish() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
@@ -69,9 +69,9 @@ func TestFollow_LastPageCommittedLateIsCountedOnce(t *testing.T) {
 	waiting := func(event string) func() bool {
 		return func() bool {
 			var n int
-			require.NoError(t, h.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = $1`, event).Scan(&n))
-			return n > 0
+			err := h.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = $1`, event).Scan(&n)
+			return err == nil && n > 0
 		}
 	}
 
