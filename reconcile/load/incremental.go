@@ -450,7 +450,7 @@ func applyStaged(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Incremen
 			return a, fmt.Errorf("publishing the watermark: %w", err)
 		}
 	}
-	if err := store.Loads.MarkPublished(ctx, tx, id); err != nil {
+	if err := store.Loads.MarkPublished(ctx, tx, id, ""); err != nil {
 		return a, fmt.Errorf("recording the load: %w", err)
 	}
 	if err := store.DropStage(ctx, tx, stage); err != nil {
