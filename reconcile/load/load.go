@@ -483,41 +483,56 @@ type copier struct {
 // waits for each. It returns the number of files it copied.
 func (c *copier) copyAll(ctx context.Context, files []snapshot.DataFile, workers int, wait bool) (busy []snapshot.DataFile, copied int, err error) {
 	var mu sync.Mutex
+	err = inParallel(ctx, files, workers, func() func(context.Context, snapshot.DataFile) error {
+		return func(ctx context.Context, f snapshot.DataFile) error {
+			o, err := c.copyFile(ctx, f, wait)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch o {
+			case fileBusy:
+				busy = append(busy, f)
+			case fileCopied:
+				copied++
+				c.log.Debug("data file loaded", slog.String("table", c.layout.Table), slog.String("file", f.Name), slog.Int64("items", f.ItemCount))
+			}
+			return nil
+		}
+	})
+	return busy, copied, err
+}
+
+// inParallel calls a function made by newWorker for each of items, with
+// at most workers of them at once (each its own, so that it can keep state
+// such as an encoder), and stops at the first error.
+func inParallel[T any](ctx context.Context, items []T, workers int, newWorker func() func(context.Context, T) error) error {
 	g, gctx := errgroup.WithContext(ctx)
-	queue := make(chan snapshot.DataFile)
+	queue := make(chan T)
 	g.Go(func() error {
 		defer close(queue)
-		for _, f := range files {
+		for _, it := range items {
 			select {
-			case queue <- f:
+			case queue <- it:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
 		}
 		return nil
 	})
-	for range min(workers, max(1, len(files))) {
+	for range min(workers, max(1, len(items))) {
+		work := newWorker()
 		g.Go(func() error {
-			for f := range queue {
-				o, err := c.copyFile(gctx, f, wait)
-				if err != nil {
+			for it := range queue {
+				if err := work(gctx, it); err != nil {
 					return err
 				}
-				mu.Lock()
-				switch o {
-				case fileBusy:
-					busy = append(busy, f)
-				case fileCopied:
-					copied++
-					c.log.Debug("data file loaded", slog.String("table", c.layout.Table), slog.String("file", f.Name), slog.Int64("items", f.ItemCount))
-				}
-				mu.Unlock()
 			}
 			return nil
 		})
 	}
-	err = g.Wait()
-	return busy, copied, err
+	return g.Wait()
 }
 
 // fileOutcome is what became of one data file.
