@@ -57,7 +57,8 @@
 //   - a page of stream changes applied? reconcile/follow/apply.go, in one
 //     transaction with the shard's checkpoint.
 //   - a load published? reconcile/load/publish.go, all-or-nothing,
-//     keeping what users built on the previous copy.
+//     keeping what users built on the previous copy; by one of several
+//     load workers (load --worker) in publishAsWorker there.
 //   - an incremental export applied? reconcile/load/incremental.go, in one
 //     transaction with the copy's new instant; where it must start is
 //     reconcile/coverage.go's.

@@ -19,6 +19,8 @@ type (
 	ShardStatus = store.ShardStatus
 	// LoadStatus is an unfinished load.
 	LoadStatus = store.LoadStatus
+	// WorkerProgress is one load process's share of an unfinished load.
+	WorkerProgress = store.WorkerProgress
 	// DiffStatus is the last diff of a table, from ddbsync.diff_runs.
 	DiffStatus = store.DiffStatus
 	// VerifyStatus is what follow --verify checked of a table, from

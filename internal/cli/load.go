@@ -29,6 +29,7 @@ type loadFlags struct {
 	workers     int
 	restart     bool
 	force       bool
+	worker      bool
 	moveSchema  bool
 	progress    string
 	schemaSet   bool // --schema given explicitly
@@ -74,7 +75,12 @@ s3://bucket/prefix/AWSDynamoDB/<export-id>/.
 An incremental export (ExportType INCREMENTAL_EXPORT, told by its summary) is applied onto the
 table's loaded copy instead: its window must start where the copy is complete (its export time,
 or its watermark minus --skew), every change replaces or deletes its row, atomically, and
-following restarts from the export's end.`,
+following restarts from the export's end.
+
+With --worker, several load processes, on one host or several, load one export together: start
+the same command on each. The first begins the load, each copies data files no other one has,
+a killed worker's file is taken over by another as soon as PostgreSQL has ended its session,
+and every worker exits once the load is published, by whichever finished first.`,
 		Example: `  ddbsync load --export ./export/AWSDynamoDB/01700000000000-abcd1234 --table TenureInformation --key id
   ddbsync load --export s3://exports/tenure/AWSDynamoDB/01700000000000-abcd1234/ --table TenureInformation`,
 		Args: cobra.NoArgs,
@@ -94,6 +100,7 @@ following restarts from the export's end.`,
 	fl.StringVar(&f.schema, "schema", reconcile.DefaultSchema, "PostgreSQL schema for the data table (env DDBSYNC_SCHEMA)")
 	fl.IntVar(&f.workers, "workers", 0, "data files loaded at once (default: twice the CPUs, at least 4)")
 	fl.BoolVar(&f.restart, "restart", false, "discard an unfinished load of this table instead of resuming it")
+	fl.BoolVar(&f.worker, "worker", false, "be one of several load processes of this export, on this host or others: share the files, one publishes")
 	fl.BoolVar(&f.force, "force", false, "reload the export the table already holds (restarts following from the export)")
 	fl.BoolVar(&f.moveSchema, "move-schema", false, "move the table's copy, with what was built on it, to --schema when it is in another schema")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, else log lines), bar, log or none")
@@ -109,6 +116,9 @@ func runLoad(ctx context.Context, g *globals, f loadFlags) error {
 	case "auto", "bar", "log", "none":
 	default:
 		return usageErrorf("--progress %q: want auto, bar, log or none", f.progress)
+	}
+	if f.worker && (f.force || f.restart) {
+		return usageErrorf("--worker cannot be given with --force or --restart: a late worker would start the load again; run one load with it, then the workers")
 	}
 	if f.metricsAddr != "" {
 		f.registry = metrics.NewRegistry()
@@ -164,6 +174,9 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 		return err
 	}
 	if incremental(ctx, src) {
+		if f.worker {
+			return usageErrorf("--worker loads a full export; %s is an incremental one, which one process applies", src)
+		}
 		return loadIncremental(ctx, g, f, src)
 	}
 	exp, err := snapshot.Open(ctx, src)
@@ -206,7 +219,7 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	}
 	stopProgress := startProgress(ctx, g, f.progress, stats)
 	res, err := load.Run(ctx, pool, exp, load.Config{Layout: layout, Doc: f.doc, Workers: f.workers, Stats: stats, Logger: g.logger,
-		LockTimeout: lockTimeout(f.lockTimeout), Force: f.force, MoveSchema: f.moveSchema})
+		LockTimeout: lockTimeout(f.lockTimeout), Force: f.force, MoveSchema: f.moveSchema, Worker: f.worker})
 	stopProgress()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -215,8 +228,17 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 		return err
 	}
 	if res.Unchanged {
-		fmt.Fprintf(g.stdout, "table %s (%s) already holds export %s (loaded at %s); nothing to do; use --force to reload it\n",
-			table, res.Table.Sanitize(), res.ExportArn, res.LoadedAt.UTC().Format(time.RFC3339))
+		by := ""
+		if res.PublishedBy != "" {
+			by = ", published by worker " + res.PublishedBy
+		}
+		fmt.Fprintf(g.stdout, "table %s (%s) already holds export %s (loaded at %s%s); nothing to do; use --force to reload it\n",
+			table, res.Table.Sanitize(), res.ExportArn, res.LoadedAt.UTC().Format(time.RFC3339), by)
+		return nil
+	}
+	if !res.Published {
+		fmt.Fprintf(g.stdout, "this worker copied %d of %d files; worker %s published load %d (%d items) into %s\n",
+			res.FilesCopied, res.Files, res.PublishedBy, res.LoadID, res.Items, res.Table.Sanitize())
 		return nil
 	}
 	secs := res.Duration.Seconds()
@@ -224,6 +246,9 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 		res.Items, res.Files, res.Table.Sanitize(), secs, float64(res.Items-res.ItemsResumed)/secs, float64(res.Bytes)/1e6/secs)
 	if res.FilesResumed > 0 {
 		fmt.Fprintf(g.stdout, "; %d files were already loaded by an earlier run", res.FilesResumed)
+	}
+	if f.worker {
+		fmt.Fprintf(g.stdout, "; this worker copied %d files and published the load", res.FilesCopied)
 	}
 	fmt.Fprintf(g.stdout, "\nexport %s, data as of %s\n", res.ExportArn, res.ExportTime.UTC().Format("2006-01-02T15:04:05.000Z"))
 	return nil

@@ -61,11 +61,17 @@ func printStatus(w io.Writer, st []reconcile.TableStatus) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s → %s (key %s)\n", t.Table, t.PGTable, t.Key)
-		fmt.Fprintf(w, "  export     %s\n  as of (T)  %s, %d items, loaded %s\n", t.ExportArn,
-			t.ExportTime.UTC().Format(time.RFC3339), t.ItemCount, t.LoadedAt.UTC().Format(time.RFC3339))
-		if t.UnfinishedLoad != nil {
-			fmt.Fprintf(w, "  unfinished load %d of %s: %d of %d files (run load again to resume)\n",
-				t.UnfinishedLoad.LoadID, t.UnfinishedLoad.ExportArn, t.UnfinishedLoad.FilesDone, t.UnfinishedLoad.FilesTotal)
+		if t.ExportArn == "" && t.UnfinishedLoad != nil {
+			fmt.Fprintln(w, "  export     none published yet")
+		} else {
+			fmt.Fprintf(w, "  export     %s\n  as of (T)  %s, %d items, loaded %s\n", t.ExportArn,
+				t.ExportTime.UTC().Format(time.RFC3339), t.ItemCount, t.LoadedAt.UTC().Format(time.RFC3339))
+		}
+		if l := t.UnfinishedLoad; l != nil {
+			printUnfinishedLoad(w, l)
+			if t.ExportArn == "" {
+				continue
+			}
 		}
 		if d := t.LastDiff; d != nil {
 			printLastDiff(w, d)
@@ -136,4 +142,28 @@ func printVerify(w io.Writer, v *reconcile.VerifyStatus) {
 		fmt.Fprintf(w, "; last mismatch %s (see ddbsync.verifications)", v.LastMismatchAt.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintln(w)
+}
+
+// printUnfinishedLoad shows a load's files done, being copied and left,
+// and each worker's share.
+func printUnfinishedLoad(w io.Writer, l *reconcile.LoadStatus) {
+	var copying int64
+	for _, wp := range l.Workers {
+		copying += wp.Copying
+	}
+	fmt.Fprintf(w, "  unfinished load %d of %s: %d of %d files done, %d being copied, %d left (run load again to resume)\n",
+		l.LoadID, l.ExportArn, l.FilesDone, l.FilesTotal, copying, max(0, l.FilesTotal-l.FilesDone-copying))
+	if len(l.Workers) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  WORKER\tFILES DONE\tITEMS\tCOPYING NOW")
+	for _, wp := range l.Workers {
+		name := wp.Worker
+		if name == "" {
+			name = "(unrecorded)"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\n", name, wp.FilesDone, wp.ItemsDone, wp.Copying)
+	}
+	tw.Flush()
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
@@ -184,31 +183,13 @@ func RunIncremental(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Incre
 			slog.Int("files_done", res.FilesResumed), slog.Int("files_left", len(todo)))
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	files := make(chan int)
-	g.Go(func() error {
-		defer close(files)
-		for _, i := range todo {
-			select {
-			case files <- i:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
+	err = inParallel(ctx, todo, workers, func() func(context.Context, int) error {
+		enc := store.NewChangeEncoder(l)
+		return func(ctx context.Context, i int) error {
+			return stageFile(ctx, pool, exp, i, id, stage, enc, &stats.ReadStats)
 		}
-		return nil
 	})
-	for range min(workers, max(1, len(todo))) {
-		g.Go(func() error {
-			enc := store.NewChangeEncoder(l)
-			for i := range files {
-				if err := stageFile(gctx, pool, exp, i, id, stage, enc, &stats.ReadStats); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return res, fmt.Errorf("applying %s to %s: %w", exp.ID(), cfg.Table, err)
 	}
 	res.Bytes = stats.BytesDone.Load()
@@ -450,7 +431,7 @@ func applyStaged(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Incremen
 			return a, fmt.Errorf("publishing the watermark: %w", err)
 		}
 	}
-	if err := store.Loads.MarkPublished(ctx, tx, id); err != nil {
+	if err := store.Loads.MarkPublished(ctx, tx, id, ""); err != nil {
 		return a, fmt.Errorf("recording the load: %w", err)
 	}
 	if err := store.DropStage(ctx, tx, stage); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +45,26 @@ type Config struct {
 	// built on it, in the publishing transaction. Without it [Run] returns
 	// [reconcile.ErrSchemaMoved].
 	MoveSchema bool
+	// Worker makes this process one of several load workers of the table
+	// (ddbsync load --worker), possibly on several hosts: they share the
+	// table instead of having it alone, join the table's load of the same
+	// export (the first one begins it), copy the files no other worker has,
+	// and every one of them returns once the load is published, by whichever
+	// worker got there first ([Result.PublishedBy]). A worker never abandons
+	// a load of another export: it refuses with [reconcile.ErrUnfinishedLoad].
+	Worker bool
+	// WorkerName is this process in the bookkeeping: the files it copied,
+	// the load it published (default: [WorkerName]).
+	WorkerName string
+}
+
+// WorkerName is the default name of a load process: host:pid.
+func WorkerName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
 // Stats are a load's running totals, safe to read while it runs.
@@ -70,6 +92,14 @@ type Result struct {
 	// was loaded; LoadedAt is then when it was published.
 	Unchanged bool
 	LoadedAt  time.Time
+	// FilesCopied counts the data files this process copied.
+	FilesCopied int
+	// PublishedBy is the worker that published the load ([Config.WorkerName]),
+	// this one's own name when this process did; it can be empty for a copy
+	// published before workers were recorded.
+	PublishedBy string
+	// Published is set when this process published the load.
+	Published bool
 }
 
 // Run copies a verified export into a fresh table and publishes it as the
@@ -96,6 +126,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 	if workers <= 0 {
 		workers = reconcile.DefaultWorkers()
 	}
+	name := cfg.WorkerName
+	if name == "" {
+		name = WorkerName()
+	}
 	l := cfg.Layout
 	l.Doc = false
 	if cfg.Doc != nil {
@@ -106,8 +140,12 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 		res.ExportTime = *exp.Summary.ExportTime
 	}
 
-	// One load per table at a time.
-	lock, err := store.LockTable(ctx, pool, store.LockWait(cfg.LockTimeout), store.LockLoad, l.Table)
+	// One load per table at a time, or many workers of one load.
+	lockTable := store.LockTable
+	if cfg.Worker {
+		lockTable = store.LockTableShared
+	}
+	lock, err := lockTable(ctx, pool, store.LockWait(cfg.LockTimeout), store.LockLoad, l.Table)
 	if err != nil {
 		return res, err
 	}
@@ -122,11 +160,19 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 	}
 	res.Doc = l.Doc
 	if cur.holds(exp, l) && !cfg.Force {
-		res.Unchanged, res.LoadedAt, res.Items = true, cur.loadedAt, cur.items
-		log.Info("table already holds this export; nothing to do", slog.String("table", l.Table), slog.String("export_arn", exp.ID()))
-		return res, nil
+		return unchanged(ctx, pool, res, cur, l, exp, log)
 	}
-	loadID, done, err := beginLoad(ctx, pool, exp, l, log)
+	var loadID int64
+	var done map[string]int64
+	if cfg.Worker {
+		var published *publishedCopy
+		loadID, done, published, err = joinLoad(ctx, pool, exp, l, cfg.MoveSchema)
+		if err == nil && published != nil {
+			return unchanged(ctx, pool, res, published, l, exp, log)
+		}
+	} else {
+		loadID, done, err = beginLoad(ctx, pool, exp, l, log)
+	}
 	if err != nil {
 		return res, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
@@ -158,37 +204,31 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 			slog.Int("files_done", res.FilesResumed), slog.Int("files_left", len(todo)))
 	}
 
-	exportTime := res.ExportTime
-	g, gctx := errgroup.WithContext(ctx)
-	files := make(chan snapshot.DataFile)
-	g.Go(func() error {
-		defer close(files)
-		for _, f := range todo {
-			select {
-			case files <- f:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	})
-	for range min(workers, max(1, len(todo))) {
-		g.Go(func() error {
-			for f := range files {
-				if err := copyFile(gctx, pool, exp, f, loadID, loadTable, l, exportTime, &stats.ReadStats); err != nil {
-					return err
-				}
-				log.Debug("data file loaded", slog.String("table", l.Table), slog.String("file", f.Name), slog.Int64("items", f.ItemCount))
-			}
-			return nil
-		})
+	c := copier{pool: pool, exp: exp, loadID: loadID, loadTable: loadTable, layout: l, worker: name,
+		exportTime: res.ExportTime, stats: &stats.ReadStats, log: log}
+	// First the files nobody is copying; then each file another session was
+	// copying, waiting for it to commit, or to die and leave the file to us.
+	busy, copied, err := c.copyAll(ctx, todo, workers, false)
+	if err == nil && len(busy) > 0 {
+		var more int
+		_, more, err = c.copyAll(ctx, busy, workers, true)
+		copied += more
 	}
-	if err := g.Wait(); err != nil {
+	res.FilesCopied = copied
+	if err != nil {
 		return res, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
 	res.Bytes = stats.BytesDone.Load()
 
-	items, err := publish(ctx, pool, publication{exp: exp, layout: l, loadID: loadID, loadTable: loadTable, log: log})
+	pub := publication{exp: exp, layout: l, loadID: loadID, loadTable: loadTable, worker: name, log: log}
+	var items int64
+	if cfg.Worker {
+		items, res.PublishedBy, err = publishAsWorker(ctx, pool, pub)
+		res.Published = err == nil && res.PublishedBy == name
+	} else {
+		items, err = publish(ctx, pool, pub)
+		res.PublishedBy, res.Published = name, err == nil
+	}
 	if err != nil {
 		return res, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
@@ -197,6 +237,74 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 	log.Info("load published", slog.String("table", l.Table), slog.String("pg_table", l.Ident().Sanitize()),
 		slog.Int64("items", items), slog.Duration("duration", res.Duration))
 	return res, nil
+}
+
+// unchanged is the result of a load of the export the table's copy c
+// already holds.
+func unchanged(ctx context.Context, pool *pgxpool.Pool, res Result, c *publishedCopy, l reconcile.Layout, exp *snapshot.Export, log *slog.Logger) (Result, error) {
+	res.Unchanged, res.LoadedAt, res.Items, res.Doc = true, c.loadedAt, c.items, c.doc
+	by, err := store.Loads.PublishedBy(ctx, pool, l.Table)
+	if err != nil {
+		return res, fmt.Errorf("loading %s: reading who published its copy: %w", l.Table, err)
+	}
+	res.PublishedBy = by
+	log.Info("table already holds this export; nothing to do", slog.String("table", l.Table), slog.String("export_arn", exp.ID()),
+		slog.String("published_by", by))
+	return res, nil
+}
+
+// joinLoad is beginLoad for a worker: it joins the table's unfinished load
+// of exp, or begins it when there is none, and refuses to abandon a load of
+// another export, which other workers may be copying. It returns the
+// published copy instead when another worker published exp's load
+// meanwhile.
+//
+// Workers join under the publish lock, taken for the joining transaction:
+// a worker that found no unfinished load because it was being published
+// this very moment then sees the publication instead of beginning a
+// second load of the export, and two workers starting at once do not both
+// begin one.
+func joinLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l reconcile.Layout, move bool) (int64, map[string]int64, *publishedCopy, error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := store.LockInTx(ctx, tx, store.LockPublish, l.Table); err != nil {
+		return 0, nil, nil, fmt.Errorf("taking the publish lock: %w", err)
+	}
+	cur, err := checkTarget(ctx, pool, l, move)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if cur.holds(exp, l) {
+		return 0, nil, cur, nil
+	}
+	unfinished, err := store.Loads.Unfinished(ctx, tx, l.Table)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if unfinished == nil {
+		id, err := store.Loads.Begin(ctx, tx, newLoad(exp, l), l)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		return id, map[string]int64{}, nil, tx.Commit(ctx)
+	}
+	same, err := sameLoad(ctx, tx, unfinished, exp, l)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if !same {
+		return 0, nil, nil, fmt.Errorf("%w: load %d of export %s is unfinished, and other workers may be copying it: "+
+			"run the workers with that export, or discard it with a load without --worker and with --restart",
+			reconcile.ErrUnfinishedLoad, unfinished.ID, unfinished.ExportArn)
+	}
+	done, err := loadedFiles(ctx, tx, exp, unfinished.ID)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return unfinished.ID, done, nil, tx.Commit(ctx)
 }
 
 // publishedCopy is the table's published copy, as ddbsync.tables records it.
@@ -265,35 +373,16 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 	if err != nil {
 		return 0, nil, err
 	}
-	same := cur != nil && cur.ExportArn == exp.ID() && cur.KeySchema == l.Key.String() && cur.Schema == l.Schema && cur.Name == l.Name
-	if same {
-		// A load table with the other doc choice is not this load's.
-		has, err := store.HasDoc(ctx, pool, store.LoadTable(cur.ID))
-		if err != nil {
+	same := false
+	if cur != nil {
+		if same, err = sameLoad(ctx, pool, cur, exp, l); err != nil {
 			return 0, nil, err
 		}
-		same = has == l.Doc
 	}
 	switch {
 	case same:
-		id := cur.ID
-		done := make(map[string]int64)
-		files, err := store.LoadFiles.List(ctx, pool, id)
-		if err != nil {
-			return 0, nil, err
-		}
-		byName := make(map[string]snapshot.DataFile, len(exp.Files))
-		for _, f := range exp.Files {
-			byName[f.Name] = f
-		}
-		for _, lf := range files {
-			if f, ok := byName[lf.Name]; !ok || f.MD5Checksum != lf.MD5 || f.ItemCount != lf.Items {
-				return 0, nil, fmt.Errorf("%w: unfinished load %d recorded file %s, which this export's manifest does not list as loaded",
-					reconcile.ErrUnfinishedLoad, id, lf.Name)
-			}
-			done[lf.Name] = lf.Items
-		}
-		return id, done, nil
+		done, err := loadedFiles(ctx, pool, exp, cur.ID)
+		return cur.ID, done, err
 	case cur != nil:
 		log.Info("abandoning an unfinished load of another export, key, place or doc choice", slog.String("table", l.Table),
 			slog.Int64("load_id", cur.ID), slog.String("export_arn", cur.ExportArn))
@@ -307,13 +396,51 @@ func beginLoad(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, l 
 		return 0, nil, err
 	}
 	defer tx.Rollback(ctx)
-	id, err := store.Loads.Begin(ctx, tx, store.Load{Table: l.Table, ExportArn: exp.ID(), ExportTime: exp.Summary.ExportTime,
-		Source: exp.Source().String(), Schema: l.Schema, Name: l.Name, KeySchema: l.Key.String(),
-		FilesTotal: len(exp.Files), ItemsTotal: exp.Summary.ItemCount}, l)
+	id, err := store.Loads.Begin(ctx, tx, newLoad(exp, l), l)
 	if err != nil {
 		return 0, nil, err
 	}
 	return id, map[string]int64{}, tx.Commit(ctx)
+}
+
+// newLoad is the bookkeeping row of a load of exp into l.
+func newLoad(exp *snapshot.Export, l reconcile.Layout) store.Load {
+	return store.Load{Table: l.Table, ExportArn: exp.ID(), ExportTime: exp.Summary.ExportTime,
+		Source: exp.Source().String(), Schema: l.Schema, Name: l.Name, KeySchema: l.Key.String(),
+		FilesTotal: len(exp.Files), ItemsTotal: exp.Summary.ItemCount}
+}
+
+// sameLoad tells whether the unfinished load cur is of exp into l, and can
+// be resumed.
+func sameLoad(ctx context.Context, q store.Querier, cur *store.Load, exp *snapshot.Export, l reconcile.Layout) (bool, error) {
+	if cur.ExportArn != exp.ID() || cur.KeySchema != l.Key.String() || cur.Schema != l.Schema || cur.Name != l.Name {
+		return false, nil
+	}
+	// A load table with the other doc choice is not this load's.
+	has, err := store.HasDoc(ctx, q, store.LoadTable(cur.ID))
+	return has == l.Doc, err
+}
+
+// loadedFiles returns the files load id has copied, with their item
+// counts, after checking each against exp's manifest.
+func loadedFiles(ctx context.Context, q store.Querier, exp *snapshot.Export, id int64) (map[string]int64, error) {
+	files, err := store.LoadFiles.List(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]snapshot.DataFile, len(exp.Files))
+	for _, f := range exp.Files {
+		byName[f.Name] = f
+	}
+	done := make(map[string]int64, len(files))
+	for _, lf := range files {
+		if f, ok := byName[lf.Name]; !ok || f.MD5Checksum != lf.MD5 || f.ItemCount != lf.Items {
+			return nil, fmt.Errorf("%w: unfinished load %d recorded file %s, which this export's manifest does not list as loaded",
+				reconcile.ErrUnfinishedLoad, id, lf.Name)
+		}
+		done[lf.Name] = lf.Items
+	}
+	return done, nil
 }
 
 // Abandon drops the unfinished load of table, if any, so that the next
@@ -338,41 +465,128 @@ func abandon(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 	return tx.Commit(ctx)
 }
 
+// copier copies the data files of one load.
+type copier struct {
+	pool       *pgxpool.Pool
+	exp        *snapshot.Export
+	loadID     int64
+	loadTable  pgx.Identifier
+	layout     reconcile.Layout
+	worker     string
+	exportTime time.Time
+	stats      *reconcile.ReadStats
+	log        *slog.Logger
+}
+
+// copyAll copies files, workers at a time. Without wait it skips the
+// files another session is copying and returns them as busy; with wait it
+// waits for each. It returns the number of files it copied.
+func (c *copier) copyAll(ctx context.Context, files []snapshot.DataFile, workers int, wait bool) (busy []snapshot.DataFile, copied int, err error) {
+	var mu sync.Mutex
+	err = inParallel(ctx, files, workers, func() func(context.Context, snapshot.DataFile) error {
+		return func(ctx context.Context, f snapshot.DataFile) error {
+			o, err := c.copyFile(ctx, f, wait)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch o {
+			case fileBusy:
+				busy = append(busy, f)
+			case fileCopied:
+				copied++
+				c.log.Debug("data file loaded", slog.String("table", c.layout.Table), slog.String("file", f.Name), slog.Int64("items", f.ItemCount))
+			}
+			return nil
+		}
+	})
+	return busy, copied, err
+}
+
+// inParallel calls a function made by newWorker for each of items, with
+// at most workers of them at once (each its own, so that it can keep state
+// such as an encoder), and stops at the first error.
+func inParallel[T any](ctx context.Context, items []T, workers int, newWorker func() func(context.Context, T) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	queue := make(chan T)
+	g.Go(func() error {
+		defer close(queue)
+		for _, it := range items {
+			select {
+			case queue <- it:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	for range min(workers, max(1, len(items))) {
+		work := newWorker()
+		g.Go(func() error {
+			for it := range queue {
+				if err := work(gctx, it); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// fileOutcome is what became of one data file.
+type fileOutcome int
+
+const (
+	fileCopied fileOutcome = iota // copied by this process
+	fileDone                      // already copied, by another worker or an earlier run
+	fileBusy                      // another session is copying it
+)
+
 // copyFile copies one data file in one transaction, with its bookkeeping row.
 // The file's checks run as its last rows are read, before the COPY ends, so
 // a file that fails them leaves nothing behind.
 //
-// The bookkeeping row is claimed first. A load killed with SIGKILL may leave
-// a server session that still commits its last file after a resumed load
-// has listed the files done; claiming the row waits for that session and
-// then finds the file taken, instead of copying it twice.
-func copyFile(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, f snapshot.DataFile,
-	loadID int64, loadTable pgx.Identifier, l reconcile.Layout, exportTime time.Time, stats *reconcile.ReadStats) error {
-	tx, err := pool.Begin(ctx)
+// The file is locked first, for the transaction: another worker skips it
+// (without wait) or waits for it (with wait). Then its bookkeeping row is
+// claimed. A load killed with SIGKILL may leave a server session that still
+// commits its last file after a resumed load has listed the files done;
+// the lock, and claiming the row, wait for that session and then find the
+// file taken, instead of copying it twice.
+func (c *copier) copyFile(ctx context.Context, f snapshot.DataFile, wait bool) (fileOutcome, error) {
+	tx, err := c.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: %w", f.Name, err)
+		return 0, fmt.Errorf("%s: %w", f.Name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	claimed, err := store.LoadFiles.Claim(ctx, tx, loadID, store.LoadFile{Name: f.Name, Items: f.ItemCount, MD5: f.MD5Checksum})
+	locked, err := store.LoadFiles.LockFile(ctx, tx, c.loadID, f.Name, c.worker, wait)
 	if err != nil {
-		return fmt.Errorf("%s: recording: %w", f.Name, err)
+		return 0, fmt.Errorf("%s: locking: %w", f.Name, err)
+	}
+	if !locked {
+		return fileBusy, nil
+	}
+	claimed, err := store.LoadFiles.Claim(ctx, tx, c.loadID, store.LoadFile{Name: f.Name, Items: f.ItemCount, MD5: f.MD5Checksum, Worker: c.worker})
+	if err != nil {
+		return 0, fmt.Errorf("%s: recording: %w", f.Name, err)
 	}
 	if !claimed {
-		stats.FilesDone.Add(1)
-		stats.ItemsDone.Add(f.ItemCount)
-		return nil // loaded by an earlier run after all
+		c.stats.FilesDone.Add(1)
+		c.stats.ItemsDone.Add(f.ItemCount)
+		return fileDone, nil
 	}
-	n, bytes, err := reconcile.CopyExportFile(ctx, tx, exp, f, loadTable, store.NewEncoder(l, store.RowColumns),
-		reconcile.Provenance{Origin: reconcile.OriginExport, Time: exportTime}, stats)
+	n, bytes, err := reconcile.CopyExportFile(ctx, tx, c.exp, f, c.loadTable, store.NewEncoder(c.layout, store.RowColumns),
+		reconcile.Provenance{Origin: reconcile.OriginExport, Time: c.exportTime}, c.stats)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if err := store.LoadFiles.Copied(ctx, tx, loadID, f.Name, n, bytes); err != nil {
-		return fmt.Errorf("%s: recording: %w", f.Name, err)
+	if err := store.LoadFiles.Copied(ctx, tx, c.loadID, f.Name, n, bytes); err != nil {
+		return 0, fmt.Errorf("%s: recording: %w", f.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("%s: committing: %w", f.Name, err)
+		return 0, fmt.Errorf("%s: committing: %w", f.Name, err)
 	}
-	stats.FilesDone.Add(1)
-	return nil
+	c.stats.FilesDone.Add(1)
+	return fileCopied, nil
 }

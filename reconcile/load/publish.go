@@ -22,7 +22,34 @@ type publication struct {
 	layout    reconcile.Layout
 	loadID    int64
 	loadTable pgx.Identifier
+	worker    string // the process publishing, recorded as the load's publisher
 	log       *slog.Logger
+}
+
+// publishAsWorker publishes the load unless another worker did: one at a
+// time, under the table's publish lock, each waits for the one before it
+// and then finds the load published. A publisher that dies releases the
+// lock with its session, and the next worker publishes. It returns the
+// items and the worker that published.
+func publishAsWorker(ctx context.Context, pool *pgxpool.Pool, p publication) (int64, string, error) {
+	lock, err := store.LockTable(ctx, pool, store.WaitForever, store.LockPublish, p.layout.Table)
+	if err != nil {
+		return 0, "", err
+	}
+	defer lock.Release(ctx)
+	state, by, err := store.Loads.State(ctx, pool, p.loadID)
+	if err != nil {
+		return 0, "", err
+	}
+	switch state {
+	case store.LoadPublished:
+		_, items, err := store.LoadFiles.Totals(ctx, pool, p.loadID)
+		return items, by, err
+	case store.LoadAbandoned:
+		return 0, "", fmt.Errorf("load %d was abandoned while this worker copied it (by a load with --restart, or of another export)", p.loadID)
+	}
+	items, err := publish(ctx, pool, p)
+	return items, p.worker, err
 }
 
 // publish checks the load is complete, adds the primary key, and makes the
@@ -70,6 +97,11 @@ func publishTx(ctx context.Context, pool *pgxpool.Pool, p publication, tmpPK str
 	// Generated SQL then names every object with its schema.
 	if err := store.BeginPublish(ctx, tx, l.Schema); err != nil {
 		return fmt.Errorf("publishing: %w", err)
+	}
+	if state, _, err := store.Loads.LockState(ctx, tx, p.loadID); err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	} else if state != store.LoadLoading {
+		return fmt.Errorf("publishing: load %d is %s, no longer loading", p.loadID, state)
 	}
 	old, comment, err := claimPublished(ctx, tx, l)
 	if err != nil {
@@ -272,7 +304,7 @@ func recordPublished(ctx context.Context, tx pgx.Tx, p publication, items int64)
 	if err := store.Tombstones.Clear(ctx, tx, l.Table); err != nil {
 		return fmt.Errorf("clearing tombstones: %w", err)
 	}
-	if err := store.Loads.MarkPublished(ctx, tx, p.loadID); err != nil {
+	if err := store.Loads.MarkPublished(ctx, tx, p.loadID, p.worker); err != nil {
 		return fmt.Errorf("recording the load: %w", err)
 	}
 	return nil

@@ -8,9 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/pgtest"
-	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile/store"
-	"github.com/ddbsync/ddbsync/snapshot"
 )
 
 // A load killed with SIGKILL while adding the load table's primary key
@@ -20,22 +18,8 @@ import (
 func TestAddPrimaryKey_WaitsForAKilledLoadsSession(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
-	// (internal/reconciletest imports this package: its helpers are out of reach.)
-	dir := t.TempDir()
-	w, err := snapshot.NewWriter(t.Context(), snapshot.DirSink(dir), snapshot.WriterConfig{
-		TableArn: "arn:aws:dynamodb:eu-west-2:000000000000:table/" + tenure.TableName, ExportTime: time.Now(), Files: 1})
-	require.NoError(t, err)
-	require.NoError(t, w.Write(tenure.NewGenerator(1).Item()))
-	_, err = w.Close(t.Context())
-	require.NoError(t, err)
-	src, err := snapshot.NewDirSource(dir)
-	require.NoError(t, err)
-	exp, err := snapshot.Open(t.Context(), src)
-	require.NoError(t, err)
-	key, err := store.ParseKeySchema(tenure.Key.String())
-	require.NoError(t, err)
-	l, err := store.NewLayout(tenure.TableName, "", key)
-	require.NoError(t, err)
+	exp := writeExport(t, time.Now(), 1, 1)
+	l := tenureLayout(t)
 	id, _, err := beginLoad(t.Context(), pool, exp, l, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	p := publication{exp: exp, layout: l, loadID: id, loadTable: store.LoadTable(id), log: slog.New(slog.DiscardHandler)}

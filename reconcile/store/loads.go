@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -79,10 +80,48 @@ func (loadsAccessor) Abandon(ctx context.Context, q Querier, id int64) error {
 	return err
 }
 
-// MarkPublished marks load id published.
-func (loadsAccessor) MarkPublished(ctx context.Context, q Querier, id int64) error {
-	_, err := q.Exec(ctx, `UPDATE ddbsync.loads SET state = $2, finished_at = now() WHERE load_id = $1`, id, LoadPublished)
+// MarkPublished marks load id published by worker by.
+func (loadsAccessor) MarkPublished(ctx context.Context, q Querier, id int64, by string) error {
+	_, err := q.Exec(ctx, `UPDATE ddbsync.loads SET state = $2, finished_at = now(), published_by = nullif($3, '') WHERE load_id = $1`,
+		id, LoadPublished, by)
 	return err
+}
+
+// LockState locks load id's row for the rest of transaction tx and returns
+// its state and the worker that published it, if one did. Publishing
+// workers take it so that exactly one of them publishes.
+func (loadsAccessor) LockState(ctx context.Context, tx pgx.Tx, id int64) (LoadState, string, error) {
+	var state LoadState
+	var by string
+	err := tx.QueryRow(ctx, `SELECT state, coalesce(published_by, '') FROM ddbsync.loads WHERE load_id = $1 FOR UPDATE`,
+		id).Scan(&state, &by)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", fmt.Errorf("load %d is not recorded", id)
+	}
+	return state, by, err
+}
+
+// State returns load id's state and the worker that published it.
+func (loadsAccessor) State(ctx context.Context, q Querier, id int64) (LoadState, string, error) {
+	var state LoadState
+	var by string
+	err := q.QueryRow(ctx, `SELECT state, coalesce(published_by, '') FROM ddbsync.loads WHERE load_id = $1`, id).Scan(&state, &by)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", fmt.Errorf("load %d is not recorded", id)
+	}
+	return state, by, err
+}
+
+// PublishedBy returns the worker that published table's copy, "" when
+// it is unknown (published before workers were recorded, or by no load).
+func (loadsAccessor) PublishedBy(ctx context.Context, q Querier, table string) (string, error) {
+	var by string
+	err := q.QueryRow(ctx, `SELECT coalesce(l.published_by, '') FROM ddbsync.tables t JOIN ddbsync.loads l USING (load_id)
+		WHERE t.table_name = $1`, table).Scan(&by)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return by, err
 }
 
 // Progress is an unfinished load's progress, for status.
@@ -92,6 +131,16 @@ type Progress struct {
 	FilesDone  int64
 	FilesTotal int64
 	StartedAt  time.Time
+	Workers    []WorkerProgress
+}
+
+// WorkerProgress is one load process's share of a load: the files it
+// copied, and those it is copying now.
+type WorkerProgress struct {
+	Worker    string `json:"worker"`
+	FilesDone int64  `json:"files_done"`
+	ItemsDone int64  `json:"items_done"`
+	Copying   int64  `json:"copying"`
 }
 
 // Progress returns table's unfinished load's progress, nil if none.
@@ -107,7 +156,39 @@ func (loadsAccessor) Progress(ctx context.Context, q Querier, table string) (*Pr
 	if err != nil {
 		return nil, err
 	}
-	return &p, nil
+	p.Workers, err = loadWorkers(ctx, q, p.LoadID)
+	return &p, err
+}
+
+// workerAppPrefix starts the application_name of a session copying a data
+// file, followed by the worker's name; status finds the files being
+// copied, and by whom, from the sessions holding their file locks.
+const workerAppPrefix = "ddbsync load "
+
+// loadWorkers returns each worker's share of load id: the files recorded
+// as copied by it, and the file locks its sessions hold now. A worker
+// that died holds no lock: the database released it with the session.
+func loadWorkers(ctx context.Context, q Querier, id int64) ([]WorkerProgress, error) {
+	rows, err := q.Query(ctx, `WITH done AS (
+			SELECT coalesce(worker, '') AS worker, count(*) AS files, sum(item_count) AS items
+			FROM ddbsync.load_files WHERE load_id = $1 GROUP BY 1
+		), copying AS (
+			SELECT substr(a.application_name, length($3) + 1) AS worker, count(*) AS files
+			FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid
+			WHERE k.locktype = 'advisory' AND k.objsubid = 2 AND k.granted AND k.classid::bigint = $2
+				AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+				AND starts_with(a.application_name, $3)
+			GROUP BY 1
+		)
+		SELECT worker, coalesce(d.files, 0), coalesce(d.items, 0), coalesce(c.files, 0)
+		FROM done d FULL JOIN copying c USING (worker) ORDER BY worker`, id, fileLockLoadKey(id), workerAppPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (WorkerProgress, error) {
+		var w WorkerProgress
+		return w, r.Scan(&w.Worker, &w.FilesDone, &w.ItemsDone, &w.Copying)
+	})
 }
 
 // LoadFiles is ddbsync.load_files: the data files a load has copied, each
@@ -121,6 +202,8 @@ type LoadFile struct {
 	Name  string
 	Items int64
 	MD5   string
+	// Worker is the load process that copied it (host:pid).
+	Worker string
 }
 
 // List returns the files load id has copied.
@@ -139,8 +222,9 @@ func (loadFilesAccessor) List(ctx context.Context, q Querier, id int64) ([]LoadF
 // that copies it. It reports false when the file is already recorded: an
 // earlier run loaded it.
 func (loadFilesAccessor) Claim(ctx context.Context, q Querier, id int64, f LoadFile) (bool, error) {
-	tag, err := q.Exec(ctx, `INSERT INTO ddbsync.load_files (load_id, file_name, item_count, md5, bytes) VALUES ($1, $2, $3, $4, 0)
-		ON CONFLICT DO NOTHING`, id, f.Name, f.Items, f.MD5)
+	tag, err := q.Exec(ctx, `INSERT INTO ddbsync.load_files (load_id, file_name, item_count, md5, bytes, worker)
+		VALUES ($1, $2, $3, $4, 0, nullif($5, ''))
+		ON CONFLICT DO NOTHING`, id, f.Name, f.Items, f.MD5, f.Worker)
 	if err != nil {
 		return false, err
 	}
@@ -159,4 +243,37 @@ func (loadFilesAccessor) Totals(ctx context.Context, q Querier, id int64) (files
 	err = q.QueryRow(ctx, `SELECT count(*), coalesce(sum(item_count), 0) FROM ddbsync.load_files WHERE load_id = $1`,
 		id).Scan(&files, &items)
 	return files, items, err
+}
+
+// LockFile takes, for the rest of transaction tx, the lock of file name of
+// load id, which says that the transaction is copying it, under worker's
+// name. Without wait it reports false at once when another session holds
+// it; with wait it waits for that session to commit or to die (the
+// database releases a dead session's locks). The lock only spares a
+// worker the wait for a file another one is copying: the claim row
+// ([loadFilesAccessor.Claim]) is what keeps a file from being copied twice.
+func (loadFilesAccessor) LockFile(ctx context.Context, tx pgx.Tx, id int64, name, worker string, wait bool) (bool, error) {
+	if _, err := tx.Exec(ctx, "SELECT set_config('application_name', $1, true)", workerAppPrefix+worker); err != nil {
+		return false, err
+	}
+	k1, k2 := int32(uint32(fileLockLoadKey(id))), fileLockNameKey(name)
+	if wait {
+		_, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", k1, k2)
+		return err == nil, err
+	}
+	var ok bool
+	err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1::int4, $2::int4)", k1, k2).Scan(&ok)
+	return ok, err
+}
+
+// fileLockLoadKey is a file lock's first key, the load id's low 32 bits,
+// as pg_locks shows it (classid).
+func fileLockLoadKey(id int64) int64 { return id & 0xffffffff }
+
+// fileLockNameKey is a file lock's second key. Two names of a load with
+// the same hash only make one worker wait for the other's file.
+func fileLockNameKey(name string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int32(h.Sum32())
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,7 +48,15 @@ const (
 	LockLoad   LockKind = "load"
 	LockFollow LockKind = "follow"
 	LockDiff   LockKind = "diff"
+	// LockPublish is held by the load worker publishing a load, and
+	// briefly by a worker beginning or joining one, so that no worker
+	// begins a second load of an export while the first is published.
+	LockPublish LockKind = "load-publish"
 )
+
+// WaitForever is a lock timeout that waits until the lock is free or the
+// context ends.
+const WaitForever = time.Duration(math.MaxInt64)
 
 func (k LockKind) key(table string) int64 {
 	h := fnv.New64a()
@@ -67,6 +76,9 @@ type TableLocks struct {
 	conn  SessionConn
 	table string
 	kinds []LockKind
+	// shared locks let other shared holders in and keep exclusive ones
+	// out: load workers share a table, a plain load has it alone.
+	shared bool
 }
 
 // NewTableLocks are the locks of kinds on table, to be taken on conn.
@@ -78,8 +90,8 @@ func NewTableLocks(conn SessionConn, table string, kinds ...LockKind) *TableLock
 // timeout for each (0: not at all). On failure it releases what it took.
 func (l *TableLocks) Acquire(ctx context.Context, timeout time.Duration) error {
 	for i, k := range l.kinds {
-		if err := lockOne(ctx, l.conn, k.key(l.table), timeout); err != nil {
-			held := &TableLocks{conn: l.conn, table: l.table, kinds: l.kinds[:i]}
+		if err := lockOne(ctx, l.conn, k.key(l.table), timeout, l.shared); err != nil {
+			held := &TableLocks{conn: l.conn, table: l.table, kinds: l.kinds[:i], shared: l.shared}
 			held.Release(ctx)
 			if errors.Is(err, ErrBusy) {
 				return &BusyError{Table: l.table, Holder: string(k), Waited: timeout}
@@ -95,23 +107,32 @@ func (l *TableLocks) Acquire(ctx context.Context, timeout time.Duration) error {
 // client has gone, and the next command of a script must find them free.
 func (l *TableLocks) Release(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
+	unlock := "SELECT pg_advisory_unlock($1)"
+	if l.shared {
+		unlock = "SELECT pg_advisory_unlock_shared($1)"
+	}
 	for i := len(l.kinds) - 1; i >= 0; i-- {
-		_, _ = l.conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", l.kinds[i].key(l.table))
+		_, _ = l.conn.Exec(ctx, unlock, l.kinds[i].key(l.table))
 	}
 }
 
-// lockOne takes one session advisory lock. The wait is bounded by
-// lock_timeout, set for a transaction only, so a pooled connection keeps
-// its settings; the session lock outlives that transaction.
-func lockOne(ctx context.Context, conn SessionConn, key int64, timeout time.Duration) error {
+// lockOne takes one session advisory lock, shared or exclusive. The wait
+// is bounded by lock_timeout, set for a transaction only, so a pooled
+// connection keeps its settings; the session lock outlives that
+// transaction. [WaitForever] sets no bound.
+func lockOne(ctx context.Context, conn SessionConn, key int64, timeout time.Duration, shared bool) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	try, lock := "SELECT pg_try_advisory_lock($1)", "SELECT pg_advisory_lock($1)"
+	if shared {
+		try, lock = "SELECT pg_try_advisory_lock_shared($1)", "SELECT pg_advisory_lock_shared($1)"
+	}
 	if timeout <= 0 {
 		var ok bool
-		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+		if err := tx.QueryRow(ctx, try, key).Scan(&ok); err != nil {
 			return err
 		}
 		if !ok {
@@ -120,10 +141,13 @@ func lockOne(ctx context.Context, conn SessionConn, key int64, timeout time.Dura
 		return tx.Commit(ctx)
 	}
 	ms := max(1, timeout.Milliseconds())
+	if timeout == WaitForever {
+		ms = 0 // lock_timeout 0 waits as long as it takes
+	}
 	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprint(ms)); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+	if _, err := tx.Exec(ctx, lock, key); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
 			return ErrBusy
@@ -143,11 +167,21 @@ type OwnLock struct {
 // LockTable takes the lock of kind on table on a new connection, waiting
 // up to timeout for another process to let go of it.
 func LockTable(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, kind LockKind, table string) (*OwnLock, error) {
+	return lockTable(ctx, pool, timeout, kind, table, false)
+}
+
+// LockTableShared takes the lock of kind on table in shared mode: other
+// shared holders come in, exclusive ones ([LockTable]) wait.
+func LockTableShared(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, kind LockKind, table string) (*OwnLock, error) {
+	return lockTable(ctx, pool, timeout, kind, table, true)
+}
+
+func lockTable(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, kind LockKind, table string, shared bool) (*OwnLock, error) {
 	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: connecting for the table lock: %w", kind, table, err)
 	}
-	l := &OwnLock{conn: conn, locks: TableLocks{conn: conn, table: table, kinds: []LockKind{kind}}}
+	l := &OwnLock{conn: conn, locks: TableLocks{conn: conn, table: table, kinds: []LockKind{kind}, shared: shared}}
 	if err := l.locks.Acquire(ctx, timeout); err != nil {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -171,4 +205,11 @@ func LockWait(d time.Duration) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// LockInTx takes the lock of kind on table for the rest of transaction
+// tx, waiting as long as a session holding it keeps it.
+func LockInTx(ctx context.Context, tx pgx.Tx, kind LockKind, table string) error {
+	_, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", kind.key(table))
+	return err
 }

@@ -111,3 +111,24 @@ func TestLock_FailedAcquireReleasesWhatItTook(t *testing.T) {
 	require.NoError(t, conn.QueryRow(t.Context(), "SHOW lock_timeout").Scan(&timeout))
 	require.Equal(t, "0", timeout)
 }
+
+// Load workers share a table's load lock; a plain load has it alone, and
+// each waits for the other.
+func TestLock_SharedHoldersKeepAnExclusiveOneOut(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	a, err := LockTableShared(t.Context(), pool, 0, LockLoad, "T")
+	require.NoError(t, err)
+	b, err := LockTableShared(t.Context(), pool, 0, LockLoad, "T")
+	require.NoError(t, err, "a second worker comes in")
+	_, err = LockTable(t.Context(), pool, 0, LockLoad, "T")
+	require.ErrorIs(t, err, ErrBusy, "a plain load stays out while workers run")
+	a.Release(t.Context())
+	b.Release(t.Context())
+
+	excl, err := LockTable(t.Context(), pool, 0, LockLoad, "T")
+	require.NoError(t, err, "the workers' releases free the lock")
+	_, err = LockTableShared(t.Context(), pool, 0, LockLoad, "T")
+	require.ErrorIs(t, err, ErrBusy, "a worker stays out while a plain load runs")
+	excl.Release(t.Context())
+}

@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TableStatus is where one table's copy stands.
@@ -51,6 +55,9 @@ type LoadStatus struct {
 	FilesDone  int64     `json:"files_done"`
 	FilesTotal int64     `json:"files_total"`
 	StartedAt  time.Time `json:"started_at"`
+	// Workers are the processes that copied files of the load or are
+	// copying one now (`load --worker` runs several).
+	Workers []WorkerProgress `json:"workers,omitempty"`
 }
 
 // Status reports every table ddbsync serves (or only table, when given).
@@ -79,6 +86,24 @@ func Status(ctx context.Context, pool Querier, table string, now time.Time) ([]T
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	// A table whose first load is under way has no copy yet, but its
+	// load's progress is what the user wants to see.
+	rows, err = pool.Query(ctx, `SELECT table_name, format('%I.%I', pg_schema, pg_table), key_schema FROM ddbsync.loads l
+		WHERE state = $2 AND ($1 = '' OR table_name = $1)
+			AND NOT EXISTS (SELECT FROM ddbsync.tables t WHERE t.table_name = l.table_name)
+		ORDER BY table_name`, table, LoadLoading)
+	if err != nil {
+		return nil, err
+	}
+	first, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TableStatus, error) {
+		var ts TableStatus
+		return ts, r.Scan(&ts.Table, &ts.PGTable, &ts.Key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, first...)
+	slices.SortFunc(out, func(a, b TableStatus) int { return strings.Compare(a.Table, b.Table) })
 	for i := range out {
 		if err := shardStatus(ctx, pool, &out[i]); err != nil {
 			return nil, err
@@ -86,7 +111,7 @@ func Status(ctx context.Context, pool Querier, table string, now time.Time) ([]T
 		p, err := Loads.Progress(ctx, pool, out[i].Table)
 		if err == nil && p != nil {
 			out[i].UnfinishedLoad = &LoadStatus{LoadID: p.LoadID, ExportArn: p.ExportArn, FilesDone: p.FilesDone,
-				FilesTotal: p.FilesTotal, StartedAt: p.StartedAt}
+				FilesTotal: p.FilesTotal, StartedAt: p.StartedAt, Workers: p.Workers}
 		}
 		if out[i].LastDiff, err = DiffRuns.Last(ctx, pool, out[i].Table); err != nil {
 			return nil, err
