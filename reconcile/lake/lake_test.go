@@ -481,3 +481,23 @@ func listS3(t *testing.T, client *s3.Client, prefix string) []string {
 	sort.Strings(names)
 	return names
 }
+
+func TestPublish_ValueWithoutParquetForm_StopsWithoutSuccess(t *testing.T) {
+	t.Parallel()
+	pool, _, _ := loadTable(t, 2, &w0)
+	_, err := pool.Exec(t.Context(), `CREATE SCHEMA analytics;
+		CREATE VIEW analytics.tenure_information AS SELECT * FROM (VALUES ('a', 1.5::numeric(5,2)), ('b', 'NaN'::numeric(5,2))) v (id, price)`)
+	require.NoError(t, err)
+	out := t.TempDir()
+	_, err = Publish(t.Context(), pool, Config{Table: tenure.TableName, To: out, ViewSchema: "analytics"})
+	require.ErrorContains(t, err, "row 2 of analytics.tenure_information: column price: NaN and infinity have no Parquet DECIMAL")
+	require.ErrorContains(t, err, "no _SUCCESS written")
+	var files []string
+	require.NoError(t, filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	}))
+	require.Empty(t, files, "nothing is left behind")
+}
