@@ -393,7 +393,7 @@ type partWriter struct {
 	files     []ManifestFile
 	f         *os.File
 	hash      hashCounter
-	w         *parquet.Writer
+	w         *parquet.GenericWriter[any]
 	fileRows  int64
 	groupSize int64 // bytes of data buffered in the current row group
 }
@@ -419,7 +419,7 @@ func (p *partWriter) open() error {
 	}
 	p.f, p.hash = f, hashCounter{h: sha256.New()}
 	p.files = append(p.files, ManifestFile{Name: name})
-	p.w = parquet.NewWriter(io.MultiWriter(f, &p.hash), p.schema, parquet.Compression(&parquet.Snappy),
+	p.w = parquet.NewGenericWriter[any](io.MultiWriter(f, &p.hash), p.schema, parquet.Compression(&parquet.Snappy),
 		parquet.CreatedBy("ddbsync", p.cfg.Version, ""))
 	p.fileRows, p.groupSize = 0, 0
 	return nil
