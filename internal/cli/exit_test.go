@@ -116,6 +116,10 @@ func exitContract() map[string]map[string]exitCase {
 				return runCode(t, "sample-export", "--items", "3", "--out", t.TempDir())
 			},
 			"migrate": func(t *testing.T) (int, string) { return runCode(t, "migrate", "--database-url", pgtest.URL(t)) },
+			"publish": func(t *testing.T) (int, string) {
+				db, _ := loadedSample(t)
+				return runCode(t, "publish", "--table", table, "--to", t.TempDir(), "--database-url", db)
+			},
 		},
 		"a mistake on the command line (unknown flag or command, bad value)": everyCommand(func(t *testing.T, cmd string) (int, string) {
 			code, errOut := runCode(t, cmd, "--no-such-flag")
@@ -133,6 +137,7 @@ func exitContract() map[string]map[string]exitCase {
 				"status":  {"status"},
 				"diff":    {"diff", "--table", table, "--against", sampleExport(t, 5, 1)},
 				"migrate": {"migrate"},
+				"publish": {"publish", "--table", table, "--to", t.TempDir()},
 			}[cmd]
 			if cmd == "export" {
 				emu := emulatedPITRTable(t)
@@ -141,14 +146,15 @@ func exitContract() map[string]map[string]exitCase {
 			code, errOut := runCode(t, append(args, "--database-url", unreachable)...)
 			require.Contains(t, errOut, "connecting to PostgreSQL at 127.0.0.1:1")
 			return code, errOut
-		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate"),
+		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate", "publish"),
 		"the table has not been loaded": commands(func(t *testing.T, cmd string) (int, string) {
 			args := map[string][]string{
-				"follow": {"follow", "--table", table, "--endpoint-url", nowhere},
-				"heal":   {"heal", "--table", table, "--s3", "s3://exports/t", "--endpoint-url", nowhere},
-				"sync":   {"sync", "--table", table, "--s3", "s3://exports/t", "--once", "--endpoint-url", nowhere},
-				"status": {"status", "--table", table},
-				"diff":   {"diff", "--table", table, "--against", sampleExport(t, 5, 1)},
+				"follow":  {"follow", "--table", table, "--endpoint-url", nowhere},
+				"heal":    {"heal", "--table", table, "--s3", "s3://exports/t", "--endpoint-url", nowhere},
+				"sync":    {"sync", "--table", table, "--s3", "s3://exports/t", "--once", "--endpoint-url", nowhere},
+				"status":  {"status", "--table", table},
+				"diff":    {"diff", "--table", table, "--against", sampleExport(t, 5, 1)},
+				"publish": {"publish", "--table", table, "--to", t.TempDir()},
 			}[cmd]
 			if cmd == "load" { // an incremental export needs a loaded copy
 				emu, _ := emulatedTable(t, 5)
@@ -158,7 +164,7 @@ func exitContract() map[string]map[string]exitCase {
 			code, errOut := runCode(t, append(args, "--database-url", pgtest.URL(t))...)
 			require.Contains(t, errOut, "has not been loaded")
 			return code, errOut
-		}, "load", "follow", "heal", "sync", "status", "diff"),
+		}, "load", "follow", "heal", "sync", "status", "diff", "publish"),
 		"another ddbsync holds the table longer than `--lock-timeout` allows": commands(func(t *testing.T, cmd string) (int, string) {
 			db, dir := loadedSample(t)
 			holdLock(t, db, cmd, table)
@@ -304,6 +310,7 @@ func exitContract() map[string]map[string]exitCase {
 				"status":  {"status"},
 				"diff":    {"diff", "--table", table, "--against", dir},
 				"migrate": {"migrate"},
+				"publish": {"publish", "--table", table, "--to", t.TempDir()},
 			}[cmd]
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel() // the signal arrives as the command starts
@@ -314,8 +321,39 @@ func exitContract() map[string]map[string]exitCase {
 				require.NotContains(t, stderr.String(), "panic")
 			}
 			return code, stderr.String()
-		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate"),
+		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate", "publish"),
+		"an `--as-of` instant whose history is not kept": {
+			"publish": func(t *testing.T) (int, string) {
+				db, at := followedSample(t)
+				code, errOut := runCode(t, "publish", "--table", table, "--to", t.TempDir(), "--as-of", at.Add(time.Hour).Format(time.RFC3339),
+					"--database-url", db)
+				require.Contains(t, errOut, "history is not kept for table "+table)
+				require.Contains(t, errOut, "without --as-of")
+				return code, errOut
+			},
+		},
+		"an `--as-of` instant not before the copy's watermark W": {
+			"publish": func(t *testing.T) (int, string) {
+				db, at := followedSample(t)
+				code, errOut := runCode(t, "publish", "--table", table, "--to", t.TempDir(), "--as-of", at.Add(25*time.Hour).Format(time.RFC3339),
+					"--database-url", db)
+				require.Contains(t, errOut, "is not before its watermark W")
+				return code, errOut
+			},
+		},
 	}
+}
+
+// followedSample is [loadedSample] with a watermark W a day after the
+// export's instant T, which it returns.
+func followedSample(t *testing.T) (db string, exportTime time.Time) {
+	t.Helper()
+	db, _ = loadedSample(t)
+	execSQL(t, db, `INSERT INTO ddbsync.streams (table_name, stream_arn, start_time, watermark)
+		SELECT table_name, 'arn:aws:dynamodb:eu-west-2:000000000000:table/T/stream/1', export_time, export_time + interval '1 day'
+		FROM ddbsync.tables`)
+	execQuery(t, db, `SELECT export_time FROM ddbsync.tables`, &exportTime)
+	return db, exportTime
 }
 
 // TestExitStatuses_MatchTheREADME runs every command in every condition the
@@ -381,7 +419,7 @@ func runCode(t *testing.T, args ...string) (int, string) {
 	return code, errOut
 }
 
-var allCommands = []string{"demo", "export", "load", "follow", "heal", "sync", "status", "diff", "sample-export", "migrate"}
+var allCommands = []string{"demo", "export", "load", "follow", "heal", "sync", "status", "diff", "sample-export", "migrate", "publish"}
 
 func everyCommand(f func(t *testing.T, cmd string) (int, string)) map[string]exitCase {
 	return commands(f, allCommands...)

@@ -116,6 +116,7 @@ so analysts can query the table with SQL.`,
 		{newDiffCmd(g), diffRefusals},
 		{newSampleExportCmd(g), nil},
 		{newMigrateCmd(g), nil},
+		{newPublishCmd(g), publishRefusals},
 	}
 	for _, c := range commands {
 		c.cmd.RunE = c.refusals.runE(c.cmd.RunE)

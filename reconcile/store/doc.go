@@ -43,6 +43,9 @@
 //     [Loads], [LoadFiles], [Streams], [Shards], [Tombstones], [DiffRuns],
 //     [Repairs], [Verifications]); states.go: their states as typed
 //     constants.
+//   - lake.go: what publish reads: a relation (data table, typed view or
+//     as-of function), its columns' types, and the REPEATABLE READ
+//     snapshot a cut is read in ([BeginSnapshot], [CutQuery]).
 //   - status.go: what the status command reads; querier.go: [Querier] and
 //     the bookkeeping schema; quote.go: [QuoteLiterals].
 package store
