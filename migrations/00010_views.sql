@@ -5,38 +5,52 @@
 -- inference then saw no such value: it chose the type only when every value
 -- parsed). The shapes are reconcile/views' (infer.go), kept in step.
 
+-- view_is_day: year (1 to 9999), month and day make a real day, so that
+-- the casts below cannot fail. No exception handler: a handler starts a
+-- subtransaction, which a parallel query refuses.
+-- +goose StatementBegin
+CREATE FUNCTION ddbsync.view_is_day(y int, m int, d int) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT y >= 1 AND m BETWEEN 1 AND 12 AND d >= 1
+        AND d <= extract(day FROM make_date(y, m, 1) + interval '1 month' - interval '1 day')
+$$;
+-- +goose StatementEnd
+
 -- view_date reads YYYY-MM-DD.
 -- +goose StatementBegin
 CREATE FUNCTION ddbsync.view_date(s text) RETURNS date
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 BEGIN
-    IF s !~ '^\d{4}-\d{2}-\d{2}$' THEN
+    IF s !~ '^\d{4}-\d{2}-\d{2}$'
+        OR NOT ddbsync.view_is_day(substr(s, 1, 4)::int, substr(s, 6, 2)::int, substr(s, 9, 2)::int) THEN
         RETURN NULL;
     END IF;
-    RETURN s::date;
-EXCEPTION WHEN data_exception THEN
-    RETURN NULL;
+    RETURN make_date(substr(s, 1, 4)::int, substr(s, 6, 2)::int, substr(s, 9, 2)::int);
 END $$;
 -- +goose StatementEnd
 
 -- view_timestamptz reads a date, or a date and time with an optional
--- fraction and zone; without a zone the time is UTC (never the session's).
+-- fraction and zone (within ±14 hours); without a zone the time is UTC
+-- (never the session's time zone).
 -- +goose StatementBegin
 CREATE FUNCTION ddbsync.view_timestamptz(s text) RETURNS timestamptz
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    p text[];
 BEGIN
-    IF s ~ '^\d{4}-\d{2}-\d{2}$' THEN
-        RETURN s::date::timestamp AT TIME ZONE 'UTC';
-    END IF;
-    IF s !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$' THEN
+    p := regexp_match(s, '^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$');
+    IF p IS NULL OR NOT ddbsync.view_is_day(p[1]::int, p[2]::int, p[3]::int)
+        OR coalesce(p[4]::int, 0) > 23 OR coalesce(p[5]::int, 0) > 59 OR coalesce(p[6]::int, 0) > 59
+        OR (length(p[8]) > 1 AND (substr(p[8], 2, 2)::int > 14 OR (length(p[8]) > 3 AND right(p[8], 2)::int > 59))) THEN
         RETURN NULL;
     END IF;
-    IF s ~ ':\d{2}(\.\d+)?$' THEN
+    IF p[4] IS NULL THEN
+        RETURN make_date(p[1]::int, p[2]::int, p[3]::int)::timestamp AT TIME ZONE 'UTC';
+    END IF;
+    IF p[8] IS NULL THEN
         RETURN s::timestamp AT TIME ZONE 'UTC';
     END IF;
     RETURN s::timestamptz;
-EXCEPTION WHEN data_exception THEN
-    RETURN NULL;
 END $$;
 -- +goose StatementEnd
 
@@ -59,8 +73,6 @@ BEGIN
         END IF;
     END LOOP;
     RETURN convert_from(out, 'UTF8');
-EXCEPTION WHEN data_exception OR character_not_in_repertoire OR untranslatable_character THEN
-    RETURN NULL;
 END $$;
 -- +goose StatementEnd
 
@@ -68,3 +80,4 @@ END $$;
 DROP FUNCTION ddbsync.view_nul_text(text);
 DROP FUNCTION ddbsync.view_timestamptz(text);
 DROP FUNCTION ddbsync.view_date(text);
+DROP FUNCTION ddbsync.view_is_day(int, int, int);

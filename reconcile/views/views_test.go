@@ -110,6 +110,19 @@ func TestRun_EdgeItems(t *testing.T) {
 	require.Nil(t, bb["asset__uprn"])
 	require.NotNil(t, a["mixed"], "conflicting types stay, as jsonb")
 
+	// The conversions run in parallel workers too (no subtransactions).
+	conn, err := pool.Acquire(t.Context())
+	require.NoError(t, err)
+	defer conn.Release()
+	_, err = conn.Exec(t.Context(), `SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0`)
+	require.NoError(t, err)
+	var plan string
+	require.NoError(t, conn.QueryRow(t.Context(), `EXPLAIN (FORMAT JSON) SELECT count(*) FROM analytics.tenure_information WHERE "when" IS NOT NULL`).Scan(&plan))
+	require.Contains(t, plan, "Gather", "the planner runs the view in parallel")
+	var dated int
+	require.NoError(t, conn.QueryRow(t.Context(), `SELECT count(*) FROM analytics.tenure_information WHERE "when" IS NOT NULL AND "at" IS NOT NULL`).Scan(&dated))
+	require.Equal(t, 1, dated)
+
 	members := selectAll(t, pool, `SELECT * FROM analytics.tenure_information__members ORDER BY parent_id, ordinal`)
 	require.Len(t, members, 2)
 	require.Equal(t, "a", members[0]["parent_id"])
@@ -117,11 +130,10 @@ func TestRun_EdgeItems(t *testing.T) {
 	require.Equal(t, "m2", members[1]["id"])
 	require.Equal(t, false, members[1]["is_responsible"])
 
-	var missing []string
 	rowsC, err := pool.Query(t.Context(), `SELECT c.relname || '.' || a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 		WHERE c.relnamespace = 'analytics'::regnamespace AND a.attnum > 0 AND col_description(c.oid, a.attnum) IS NULL`)
 	require.NoError(t, err)
-	missing, err = pgx.CollectRows(rowsC, pgx.RowTo[string])
+	missing, err := pgx.CollectRows(rowsC, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.Empty(t, missing, "columns without a comment")
 	var comment string
