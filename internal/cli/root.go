@@ -114,6 +114,7 @@ so analysts can query the table with SQL.`,
 		{newSyncCmd(g), syncRefusals},
 		{newStatusCmd(g), statusRefusals},
 		{newDiffCmd(g), diffRefusals},
+		{newViewsCmd(g), viewsRefusals},
 		{newSampleExportCmd(g), nil},
 		{newMigrateCmd(g), nil},
 	}
