@@ -19,6 +19,9 @@
 //     repairs it on request (diff.Run, diff.Report, diff.AttrDiffs).
 //   - reconcile/report renders a diff's findings as text, JSON lines or
 //     HTML; each is a diff.Report.
+//   - reconcile/views writes a loaded table's typed views, inferred from
+//     its items, and keeps them current beside a follower (views.Run,
+//     views.Keep).
 //   - reconcile (this package) holds only what load, follow and diff
 //     share: the errors callers branch on (errors.go), the data table's
 //     [Layout] and key schema, named after [store]'s (layout.go), which
@@ -41,9 +44,9 @@
 //     the errors of errors.go into exit statuses and advice.
 //
 // The imports, top to bottom: internal/cli imports load, follow, diff,
-// heal and report (internal/metrics and internal/scenario some of them);
-// report imports diff; heal imports load; load, follow and diff import
-// reconcile and store;
+// heal, report and views (internal/metrics and internal/scenario some of them);
+// report imports diff; heal imports load; load, follow, diff and views
+// import reconcile and store;
 // reconcile imports store; store imports only internal/ddbjson of
 // ddbsync's own packages. Tests share their helpers through internal/reconciletest,
 // which only _test.go files import.

@@ -43,6 +43,12 @@
 //     [Loads], [LoadFiles], [Streams], [Shards], [Tombstones], [DiffRuns],
 //     [Repairs], [Verifications]); states.go: their states as typed
 //     constants.
+//   - views.go: the typed views of package views: each column's
+//     expression over item ([ViewDef], the same SELECT list over the data
+//     table or the history's as-of function), reading the items to infer
+//     them from ([ReadItems]), writing a view with its comments
+//     ([WriteView]) and its as-of twin ([WriteAsOf]), and reading an
+//     existing view's columns and dependents from the catalog.
 //   - status.go: what the status command reads; querier.go: [Querier] and
 //     the bookkeeping schema; quote.go: [QuoteLiterals].
 package store

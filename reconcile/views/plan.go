@@ -260,15 +260,6 @@ func existingID(comment string) (id string, path []string, ok bool) {
 	return "", nil, false
 }
 
-// change is what writing a view changes.
-type change struct {
-	def      store.ViewDef
-	exists   bool
-	added    []string
-	widened  []string // "name: old → new"
-	recreate bool
-}
-
 // reconcileColumns keeps the existing view's columns, in their order,
 // with their names, widened where the items call for a wider type, and
 // appends the new ones, named so that no two collide (in the order of the
