@@ -21,6 +21,9 @@
 //     HTML; each is a diff.Report.
 //   - reconcile/lake publishes the copy as of one instant as Parquet
 //     files, with a manifest and _SUCCESS, to S3 or a folder (lake.Publish).
+//   - reconcile/views writes a loaded table's typed views, inferred from
+//     its items, and keeps them current beside a follower (views.Run,
+//     views.Keep).
 //   - reconcile (this package) holds only what load, follow and diff
 //     share: the errors callers branch on (errors.go), the data table's
 //     [Layout] and key schema, named after [store]'s (layout.go), which
@@ -43,8 +46,8 @@
 //     the errors of errors.go into exit statuses and advice.
 //
 // The imports, top to bottom: internal/cli imports load, follow, diff,
-// heal, report and lake (internal/metrics and internal/scenario some of them);
-// report imports diff; heal imports load; load, follow, diff and lake
+// heal, report, lake and views (internal/metrics and internal/scenario some of them);
+// report imports diff; heal imports load; load, follow, diff, lake and views
 // import reconcile and store;
 // reconcile imports store; store imports only internal/ddbjson of
 // ddbsync's own packages. Tests share their helpers through internal/reconciletest,

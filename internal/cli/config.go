@@ -47,6 +47,11 @@ type tableConfig struct {
 	// Doc gives the data table the doc column (load --doc); unset keeps
 	// the copy's choice.
 	Doc *bool `yaml:"doc"`
+	// Views has load write the table's typed views after publishing, and
+	// follow keep them current (ddbsync views), in ViewsSchema (default
+	// analytics).
+	Views       bool   `yaml:"views"`
+	ViewsSchema string `yaml:"views_schema"`
 }
 
 func readConfig(path string) (*fileConfig, error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ddbsync/ddbsync/reconcile"
+	"github.com/ddbsync/ddbsync/reconcile/views"
 	"github.com/ddbsync/ddbsync/snapshot"
 	"github.com/ddbsync/ddbsync/stream"
 )
@@ -194,6 +195,8 @@ var (
 		{err: snapshot.ErrMissingFile, hint: corruptIncrementalHint}, {err: snapshot.ErrCorrupt, hint: corruptIncrementalHint},
 		{err: snapshot.ErrOutsideExport, hint: corruptIncrementalHint}, {err: snapshot.ErrUnsupported, hint: corruptIncrementalHint},
 	}, busy)
+	viewsRefusals = join(notLoaded, refusals{{err: views.ErrDependents, hint: say("drop the views named, run ddbsync views " +
+		"again, and create them again; or write the typed views to another --schema")}})
 	syncRefusals   = healRefusals
 	statusRefusals = notLoaded
 	demoRefusals   = refusals{{err: errDemoNeedsItsOwnDatabase}}

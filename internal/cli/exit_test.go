@@ -120,6 +120,10 @@ func exitContract() map[string]map[string]exitCase {
 				db, _ := loadedSample(t)
 				return runCode(t, "publish", "--table", table, "--to", t.TempDir(), "--database-url", db)
 			},
+			"views": func(t *testing.T) (int, string) {
+				db, _ := loadedSample(t)
+				return runCode(t, "views", "--table", table, "--database-url", db)
+			},
 		},
 		"a mistake on the command line (unknown flag or command, bad value)": everyCommand(func(t *testing.T, cmd string) (int, string) {
 			code, errOut := runCode(t, cmd, "--no-such-flag")
@@ -138,6 +142,7 @@ func exitContract() map[string]map[string]exitCase {
 				"diff":    {"diff", "--table", table, "--against", sampleExport(t, 5, 1)},
 				"migrate": {"migrate"},
 				"publish": {"publish", "--table", table, "--to", t.TempDir()},
+				"views":   {"views", "--table", table},
 			}[cmd]
 			if cmd == "export" {
 				emu := emulatedPITRTable(t)
@@ -146,7 +151,7 @@ func exitContract() map[string]map[string]exitCase {
 			code, errOut := runCode(t, append(args, "--database-url", unreachable)...)
 			require.Contains(t, errOut, "connecting to PostgreSQL at 127.0.0.1:1")
 			return code, errOut
-		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate", "publish"),
+		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate", "publish", "views"),
 		"the table has not been loaded": commands(func(t *testing.T, cmd string) (int, string) {
 			args := map[string][]string{
 				"follow":  {"follow", "--table", table, "--endpoint-url", nowhere},
@@ -155,6 +160,7 @@ func exitContract() map[string]map[string]exitCase {
 				"status":  {"status", "--table", table},
 				"diff":    {"diff", "--table", table, "--against", sampleExport(t, 5, 1)},
 				"publish": {"publish", "--table", table, "--to", t.TempDir()},
+				"views":   {"views", "--table", table},
 			}[cmd]
 			if cmd == "load" { // an incremental export needs a loaded copy
 				emu, _ := emulatedTable(t, 5)
@@ -164,7 +170,7 @@ func exitContract() map[string]map[string]exitCase {
 			code, errOut := runCode(t, append(args, "--database-url", pgtest.URL(t))...)
 			require.Contains(t, errOut, "has not been loaded")
 			return code, errOut
-		}, "load", "follow", "heal", "sync", "status", "diff", "publish"),
+		}, "load", "follow", "heal", "sync", "status", "diff", "publish", "views"),
 		"another ddbsync holds the table longer than `--lock-timeout` allows": commands(func(t *testing.T, cmd string) (int, string) {
 			db, dir := loadedSample(t)
 			holdLock(t, db, cmd, table)
@@ -298,6 +304,21 @@ func exitContract() map[string]map[string]exitCase {
 				return code, errOut
 			},
 		},
+		"a typed view must change a column's type while views depend on it": {
+			"views": func(t *testing.T) (int, string) {
+				db, _ := loadedSample(t)
+				code, errOut := runCode(t, "views", "--table", table, "--database-url", db)
+				require.Equal(t, 0, code, errOut)
+				execSQL(t, db, `CREATE VIEW public.versions AS SELECT version_number FROM analytics.tenure_information;
+					UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{versionNumber}', '{"N": "1.5"}')
+					WHERE id = (SELECT min(id) FROM dynamodb.tenure_information)`)
+				code, errOut = runCode(t, "views", "--table", table, "--sample", "0", "--database-url", db)
+				require.Contains(t, errOut, "version_number: bigint → numeric")
+				require.Contains(t, errOut, "versions")
+				require.Contains(t, errOut, "drop the views named")
+				return code, errOut
+			},
+		},
 		"interrupted (SIGINT, SIGTERM)": commands(func(t *testing.T, cmd string) (int, string) {
 			db, dir := loadedSample(t)
 			args := map[string][]string{
@@ -311,6 +332,7 @@ func exitContract() map[string]map[string]exitCase {
 				"diff":    {"diff", "--table", table, "--against", dir},
 				"migrate": {"migrate"},
 				"publish": {"publish", "--table", table, "--to", t.TempDir()},
+				"views":   {"views", "--table", table},
 			}[cmd]
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel() // the signal arrives as the command starts
@@ -321,7 +343,7 @@ func exitContract() map[string]map[string]exitCase {
 				require.NotContains(t, stderr.String(), "panic")
 			}
 			return code, stderr.String()
-		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate", "publish"),
+		}, "demo", "export", "load", "follow", "heal", "sync", "status", "diff", "migrate", "publish", "views"),
 		"an `--as-of` instant whose history is not kept": {
 			"publish": func(t *testing.T) (int, string) {
 				db, at := followedSample(t)
@@ -419,7 +441,7 @@ func runCode(t *testing.T, args ...string) (int, string) {
 	return code, errOut
 }
 
-var allCommands = []string{"demo", "export", "load", "follow", "heal", "sync", "status", "diff", "sample-export", "migrate", "publish"}
+var allCommands = []string{"demo", "export", "load", "follow", "heal", "sync", "status", "diff", "sample-export", "migrate", "publish", "views"}
 
 func everyCommand(f func(t *testing.T, cmd string) (int, string)) map[string]exitCase {
 	return commands(f, allCommands...)

@@ -171,6 +171,7 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 			arn = f.streamArn
 		}
 		go func() {
+			stopViews := keepViews(ctx, g, pool, t)
 			res, err := follow.Run(ctx, pool, follow.Config{
 				Table:            t.Name,
 				Streams:          streams,
@@ -186,6 +187,7 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 				LockTimeout:      lockTimeout(f.lockTimeout),
 				Verify:           verify[i],
 			})
+			stopViews()
 			if err != nil && len(tables) > 1 {
 				g.logger.Error("follow stopped", "table", t.Name, "error", err.Error())
 			}

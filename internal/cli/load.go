@@ -251,6 +251,9 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 		fmt.Fprintf(g.stdout, "; this worker copied %d files and published the load", res.FilesCopied)
 	}
 	fmt.Fprintf(g.stdout, "\nexport %s, data as of %s\n", res.ExportArn, res.ExportTime.UTC().Format("2006-01-02T15:04:05.000Z"))
+	if t := g.config.table(table); t.Views {
+		return writeViews(ctx, g, pool, viewsConfig(g, t))
+	}
 	return nil
 }
 

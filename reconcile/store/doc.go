@@ -46,6 +46,12 @@
 //   - lake.go: what publish reads: a relation (data table, typed view or
 //     as-of function), its columns' types, and the REPEATABLE READ
 //     snapshot a cut is read in ([BeginSnapshot], [CutQuery]).
+//   - views.go: the typed views of package views: each column's
+//     expression over item ([ViewDef], the same SELECT list over the data
+//     table or the history's as-of function), reading the items to infer
+//     them from ([ReadItems]), writing a view with its comments
+//     ([WriteView]) and its as-of twin ([WriteAsOf]), and reading an
+//     existing view's columns and dependents from the catalog.
 //   - status.go: what the status command reads; querier.go: [Querier] and
 //     the bookkeeping schema; quote.go: [QuoteLiterals].
 package store
