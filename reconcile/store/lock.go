@@ -67,6 +67,9 @@ type TableLocks struct {
 	conn  SessionConn
 	table string
 	kinds []LockKind
+	// shared takes the locks shared: holders of a shared lock exclude
+	// only holders of the exclusive one (a shared follow's processes).
+	shared bool
 }
 
 // NewTableLocks are the locks of kinds on table, to be taken on conn.
@@ -78,8 +81,8 @@ func NewTableLocks(conn SessionConn, table string, kinds ...LockKind) *TableLock
 // timeout for each (0: not at all). On failure it releases what it took.
 func (l *TableLocks) Acquire(ctx context.Context, timeout time.Duration) error {
 	for i, k := range l.kinds {
-		if err := lockOne(ctx, l.conn, k.key(l.table), timeout); err != nil {
-			held := &TableLocks{conn: l.conn, table: l.table, kinds: l.kinds[:i]}
+		if err := lockOne(ctx, l.conn, k.key(l.table), timeout, l.shared); err != nil {
+			held := &TableLocks{conn: l.conn, table: l.table, kinds: l.kinds[:i], shared: l.shared}
 			held.Release(ctx)
 			if errors.Is(err, ErrBusy) {
 				return &BusyError{Table: l.table, Holder: string(k), Waited: timeout}
@@ -95,15 +98,23 @@ func (l *TableLocks) Acquire(ctx context.Context, timeout time.Duration) error {
 // client has gone, and the next command of a script must find them free.
 func (l *TableLocks) Release(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
+	unlock := "SELECT pg_advisory_unlock($1)"
+	if l.shared {
+		unlock = "SELECT pg_advisory_unlock_shared($1)"
+	}
 	for i := len(l.kinds) - 1; i >= 0; i-- {
-		_, _ = l.conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", l.kinds[i].key(l.table))
+		_, _ = l.conn.Exec(ctx, unlock, l.kinds[i].key(l.table))
 	}
 }
 
 // lockOne takes one session advisory lock. The wait is bounded by
 // lock_timeout, set for a transaction only, so a pooled connection keeps
 // its settings; the session lock outlives that transaction.
-func lockOne(ctx context.Context, conn SessionConn, key int64, timeout time.Duration) error {
+func lockOne(ctx context.Context, conn SessionConn, key int64, timeout time.Duration, shared bool) error {
+	try, lock := "SELECT pg_try_advisory_lock($1)", "SELECT pg_advisory_lock($1)"
+	if shared {
+		try, lock = "SELECT pg_try_advisory_lock_shared($1)", "SELECT pg_advisory_lock_shared($1)"
+	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
@@ -111,7 +122,7 @@ func lockOne(ctx context.Context, conn SessionConn, key int64, timeout time.Dura
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if timeout <= 0 {
 		var ok bool
-		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+		if err := tx.QueryRow(ctx, try, key).Scan(&ok); err != nil {
 			return err
 		}
 		if !ok {
@@ -123,7 +134,7 @@ func lockOne(ctx context.Context, conn SessionConn, key int64, timeout time.Dura
 	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprint(ms)); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+	if _, err := tx.Exec(ctx, lock, key); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
 			return ErrBusy
@@ -143,11 +154,21 @@ type OwnLock struct {
 // LockTable takes the lock of kind on table on a new connection, waiting
 // up to timeout for another process to let go of it.
 func LockTable(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, kind LockKind, table string) (*OwnLock, error) {
+	return lockTable(ctx, pool, timeout, kind, table, false)
+}
+
+// LockTableShared is [LockTable] with the lock taken shared: any number of
+// holders of the shared lock, and none of the exclusive one, at a time.
+func LockTableShared(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, kind LockKind, table string) (*OwnLock, error) {
+	return lockTable(ctx, pool, timeout, kind, table, true)
+}
+
+func lockTable(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, kind LockKind, table string, shared bool) (*OwnLock, error) {
 	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: connecting for the table lock: %w", kind, table, err)
 	}
-	l := &OwnLock{conn: conn, locks: TableLocks{conn: conn, table: table, kinds: []LockKind{kind}}}
+	l := &OwnLock{conn: conn, locks: TableLocks{conn: conn, table: table, kinds: []LockKind{kind}, shared: shared}}
 	if err := l.locks.Acquire(ctx, timeout); err != nil {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, err
