@@ -297,4 +297,3 @@ func TestFollowShared_TakesOverFromACutOffPeerAndFencesIt(t *testing.T) {
 	require.NoError(t, <-doneA, "a went on after the cut, and stopped cleanly")
 	doneA <- nil
 }
-
