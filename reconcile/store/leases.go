@@ -244,60 +244,54 @@ func (leasesAccessor) PublishWatermark(ctx context.Context, q Querier, table str
 	return at, by, nil
 }
 
-// FollowerStatus is one process of a shared follow, for status.
+// FollowerStatus is one process of a shared follow, for status. The ages
+// are on the database's clock, which judges the leases.
 type FollowerStatus struct {
-	Owner     string
-	StartedAt time.Time
-	RenewedAt time.Time
-	Live      bool
-	Leases    []LeaseStatus
+	Owner     string        `json:"owner"`
+	StartedAt time.Time     `json:"started_at"`
+	Renewed   string        `json:"renewed_ago"` // how long ago it last renewed
+	Live      bool          `json:"live"`        // renewed within its lease duration
+	Leases    []LeaseStatus `json:"leases"`
 }
 
-// LeaseStatus is one lease, for status.
+// LeaseStatus is one shard's lease, for status.
 type LeaseStatus struct {
-	Shard     string
-	Counter   int64
-	TakenAt   time.Time
-	ExpiresAt time.Time
+	Shard     string `json:"shard_id"`
+	Counter   int64  `json:"counter"`
+	Held      string `json:"held_for"`   // since this owner took it
+	ExpiresIn string `json:"expires_in"` // negative: expired, to be taken over
 }
 
-// Followers lists table's follower processes and their leases, and the
-// database's now, to which the times compare.
-func (leasesAccessor) Followers(ctx context.Context, q Querier, table string) ([]FollowerStatus, time.Time, error) {
-	var now time.Time
-	if err := q.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
-		return nil, now, err
-	}
-	rows, err := q.Query(ctx, `SELECT coalesce(f.owner, l.owner), f.started_at, f.renewed_at, f.expires_at > now(),
-			l.shard_id, l.counter, l.taken_at, l.expires_at
+// Followers lists table's shared follow processes and their leases.
+func (leasesAccessor) Followers(ctx context.Context, q Querier, table string) ([]FollowerStatus, error) {
+	rows, err := q.Query(ctx, `SELECT coalesce(f.owner, l.owner), coalesce(f.started_at, l.taken_at),
+			coalesce(now() - f.renewed_at, now() - l.renewed_at), coalesce(f.expires_at > now(), false),
+			l.shard_id, l.counter, now() - l.taken_at, l.expires_at - now()
 		FROM ddbsync.followers f FULL JOIN ddbsync.leases l ON l.table_name = f.table_name AND l.owner = f.owner
-		WHERE coalesce(f.table_name, l.table_name) = $1 ORDER BY coalesce(f.owner, l.owner), l.shard_id`, table)
+		WHERE coalesce(f.table_name, l.table_name) = $1 ORDER BY 1, l.shard_id`, table)
 	if err != nil {
-		return nil, now, fmt.Errorf("table %s: listing followers: %w", table, err)
+		return nil, fmt.Errorf("table %s: listing followers: %w", table, err)
 	}
 	defer rows.Close()
 	var out []FollowerStatus
 	for rows.Next() {
-		var owner, shard *string
-		var started, renewed, taken, expires *time.Time
-		var live *bool
+		var fs FollowerStatus
+		var renewed time.Duration
+		var shard *string
 		var counter *int64
-		if err := rows.Scan(&owner, &started, &renewed, &live, &shard, &counter, &taken, &expires); err != nil {
-			return nil, now, err
+		var held, expires *time.Duration
+		if err := rows.Scan(&fs.Owner, &fs.StartedAt, &renewed, &fs.Live, &shard, &counter, &held, &expires); err != nil {
+			return nil, err
 		}
-		if owner == nil {
-			continue
-		}
-		if len(out) == 0 || out[len(out)-1].Owner != *owner {
-			fs := FollowerStatus{Owner: *owner}
-			if started != nil {
-				fs.StartedAt, fs.RenewedAt, fs.Live = *started, *renewed, *live
-			}
+		if len(out) == 0 || out[len(out)-1].Owner != fs.Owner {
+			fs.Renewed = renewed.Round(time.Millisecond).String()
 			out = append(out, fs)
 		}
 		if shard != nil {
-			out[len(out)-1].Leases = append(out[len(out)-1].Leases, LeaseStatus{Shard: *shard, Counter: *counter, TakenAt: *taken, ExpiresAt: *expires})
+			last := &out[len(out)-1]
+			last.Leases = append(last.Leases, LeaseStatus{Shard: *shard, Counter: *counter,
+				Held: held.Round(time.Millisecond).String(), ExpiresIn: expires.Round(time.Millisecond).String()})
 		}
 	}
-	return out, now, rows.Err()
+	return out, rows.Err()
 }
