@@ -22,6 +22,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile/follow"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
 // sharedLease is the lease of the shared follows of these tests: short, so
@@ -296,4 +297,78 @@ func TestFollowShared_TakesOverFromACutOffPeerAndFencesIt(t *testing.T) {
 	stopA()
 	require.NoError(t, <-doneA, "a went on after the cut, and stopped cleanly")
 	doneA <- nil
+}
+
+func TestFollowShared_FenceRejectsAStaleOwnersPage(t *testing.T) {
+	t.Parallel()
+	h := reconciletest.NewHarness(t)
+	h.ExportAndLoad(h.Now())
+	ctx, pool, table := t.Context(), h.Pool, tenure.TableName
+	start := h.Now().Add(-5 * time.Minute)
+	require.NoError(t, store.Streams.Begin(ctx, pool, table, "arn:stream", start))
+	require.NoError(t, store.Shards.Add(ctx, pool, table, "shard-1", ""))
+	const d = 200 * time.Millisecond
+	require.NoError(t, store.Leases.Join(ctx, pool, table, "a", d))
+	require.NoError(t, store.Leases.Join(ctx, pool, table, "b", d))
+	taken, err := store.Leases.Take(ctx, pool, table, "a", d, 1)
+	require.NoError(t, err)
+	require.Equal(t, []store.Lease{{Shard: "shard-1", Owner: "a", Counter: 1}}, taken)
+	leaseA := taken[0]
+
+	// a's page is in flight when its lease expires: b cannot take the
+	// shard over until the page is committed.
+	txA, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer txA.Rollback(context.WithoutCancel(ctx))
+	require.NoError(t, store.Leases.Fence(ctx, txA, table, leaseA, time.Minute))
+	require.Eventually(t, func() bool {
+		var expired bool
+		require.NoError(t, pool.QueryRow(ctx, `SELECT expires_at < now() FROM ddbsync.leases WHERE table_name = $1`, table).Scan(&expired))
+		return expired
+	}, 10*time.Second, 10*time.Millisecond)
+	taken, err = store.Leases.Take(ctx, pool, table, "b", d, 1)
+	require.NoError(t, err)
+	require.Empty(t, taken, "a lease whose page is in flight is skipped")
+	b := &pgx.Batch{}
+	store.Shards.QueueAdvance(b, store.Advance{Table: table, ShardID: "shard-1", Position: "100", Changes: 1})
+	require.NoError(t, txA.SendBatch(ctx, b).Close())
+	require.NoError(t, txA.Commit(ctx))
+
+	// Then b takes it, with a new counter, and finds a's checkpoint.
+	taken, err = store.Leases.Take(ctx, pool, table, "b", time.Minute, 1)
+	require.NoError(t, err)
+	require.Equal(t, []store.Lease{{Shard: "shard-1", Owner: "b", Counter: 2}}, taken)
+	leaseB := taken[0]
+	at, err := store.Shards.AtPosition(ctx, pool, table, "shard-1", "100")
+	require.NoError(t, err)
+	require.True(t, at)
+
+	// a's next page is refused, and b's goes through.
+	txStale, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer txStale.Rollback(context.WithoutCancel(ctx))
+	require.ErrorIs(t, store.Leases.Fence(ctx, txStale, table, leaseA, time.Minute), store.ErrLeaseLost)
+	txB, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer txB.Rollback(context.WithoutCancel(ctx))
+	require.NoError(t, store.Leases.Fence(ctx, txB, table, leaseB, time.Minute))
+	require.NoError(t, txB.Commit(ctx))
+
+	// Only the holder's proven time counts, and W is their minimum; a
+	// pending shard nobody read holds W where it is.
+	require.NoError(t, store.Leases.Prove(ctx, pool, table, leaseA, start.Add(time.Hour)))
+	w, _, err := store.Leases.PublishWatermark(ctx, pool, table)
+	require.NoError(t, err)
+	require.True(t, w.IsZero(), "a stale owner's proof is ignored")
+	require.NoError(t, store.Leases.Prove(ctx, pool, table, leaseB, start.Add(90*time.Second+300*time.Millisecond)))
+	w, by, err := store.Leases.PublishWatermark(ctx, pool, table)
+	require.NoError(t, err)
+	require.Equal(t, start.Add(90*time.Second).UTC(), w.UTC(), "floored to the second")
+	require.Equal(t, "shard-1", by)
+	require.NoError(t, store.Shards.Add(ctx, pool, table, "shard-2", ""))
+	require.NoError(t, store.Leases.Prove(ctx, pool, table, leaseB, start.Add(time.Hour)))
+	w, by, err = store.Leases.PublishWatermark(ctx, pool, table)
+	require.NoError(t, err)
+	require.Equal(t, start.Add(90*time.Second).UTC(), w.UTC(), "an unread shard holds W")
+	require.Equal(t, "shard-2", by)
 }
