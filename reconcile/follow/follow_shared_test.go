@@ -21,6 +21,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/emulator"
 	"github.com/ddbsync/ddbsync/internal/reconciletest"
 	"github.com/ddbsync/ddbsync/internal/tenure"
+	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/follow"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
@@ -71,7 +72,7 @@ func publishedW(t *testing.T, pool *pgxpool.Pool) time.Time {
 // waitW waits until the published W is at or after at.
 func waitW(t *testing.T, pool *pgxpool.Pool, at time.Time) {
 	t.Helper()
-	require.Eventually(t, func() bool { return !publishedW(t, pool).Before(at) }, 30*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return !publishedW(t, pool).Before(at) }, 90*time.Second, 5*time.Millisecond,
 		"the shared follow's watermark did not reach %s", at)
 }
 
@@ -111,7 +112,16 @@ func TestFollowShared_ShareShardsFairlyAndCopyExactly(t *testing.T) {
 			total += by[o]
 		}
 		return total == 8
-	}, 20*time.Second, 10*time.Millisecond, "8 shards over 3 followers: 3, 3 and 2")
+	}, 60*time.Second, 10*time.Millisecond, "8 shards over 3 followers: 3, 3 and 2")
+	st, err := reconcile.Status(t.Context(), h.Pool, tenure.TableName, h.Now())
+	require.NoError(t, err)
+	require.Len(t, st[0].Followers, 3, "status shows each process")
+	shown := 0
+	for _, f := range st[0].Followers {
+		require.True(t, f.Live, f.Owner)
+		shown += len(f.Leases)
+	}
+	require.GreaterOrEqual(t, shown, 8, "and its leases")
 	waitW(t, h.Pool, last.Add(time.Second))
 	h.RequireCopyEqualsTable()
 	requireAppliedOnce(t, h.Pool, 130)
@@ -124,7 +134,7 @@ func TestFollowShared_ExcludesAFollowAlone(t *testing.T) {
 	h.Tick(time.Minute)
 	h.ExportAndLoad(h.Now())
 	h.FollowInBackground(sharedConfig(h, "a"))
-	require.Eventually(t, func() bool { return leasesByOwner(t, h.Pool)["a"] == 2 }, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return leasesByOwner(t, h.Pool)["a"] == 2 }, 60*time.Second, 10*time.Millisecond)
 	cfg := h.FollowConfig()
 	cfg.LockTimeout = -1
 	_, err := follow.Run(t.Context(), h.Pool, cfg)
@@ -260,7 +270,7 @@ func TestFollowShared_TakesOverFromACutOffPeerAndFencesIt(t *testing.T) {
 	t.Cleanup(func() { stopA(); <-doneA })
 	h.FollowInBackground(sharedConfig(h, "b"))
 	require.Eventually(t, func() bool { by := leasesByOwner(t, h.Pool); return by["a"] == 2 && by["b"] == 2 },
-		20*time.Second, 10*time.Millisecond, "4 shards over 2 followers: %v", func() any {
+		60*time.Second, 10*time.Millisecond, "4 shards over 2 followers: %v", func() any {
 			select {
 			case err := <-doneA:
 				return err
@@ -274,7 +284,7 @@ func TestFollowShared_TakesOverFromACutOffPeerAndFencesIt(t *testing.T) {
 	path.cut()
 	cutAt := time.Now()
 	h.Insert(20)
-	require.Eventually(t, func() bool { return leasesByOwner(t, h.Pool)["b"] == 4 }, 20*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return leasesByOwner(t, h.Pool)["b"] == 4 }, 60*time.Second, 5*time.Millisecond,
 		"b took a's shards over")
 	t.Logf("takeover %s after the cut (lease %s)", time.Since(cutAt).Round(time.Millisecond), sharedLease)
 	var maxCounter int
@@ -290,7 +300,7 @@ func TestFollowShared_TakesOverFromACutOffPeerAndFencesIt(t *testing.T) {
 	last := h.Now()
 	h.Tick(time.Minute)
 	require.Eventually(t, func() bool { by := leasesByOwner(t, h.Pool); return by["a"] == 2 && by["b"] == 2 },
-		20*time.Second, 10*time.Millisecond, "a is back and shares again")
+		60*time.Second, 10*time.Millisecond, "a is back and shares again")
 	waitW(t, h.Pool, last.Add(time.Second))
 	h.RequireCopyEqualsTable()
 	requireAppliedOnce(t, h.Pool, 100)
