@@ -58,7 +58,12 @@
 //   - SQL written? In reconcile/store, and nowhere else.
 //   - the watermark W decided? In stream/tracker.go: every change created
 //     before W has been applied. reconcile/follow/follow_loop.go
-//     publishes it.
+//     publishes it. A shared follow (several processes, follow.Config.Shared)
+//     publishes each shard's part (stream.Tracker.Proven), and W is their
+//     minimum, in one statement of reconcile/store/leases.go.
+//   - shards shared between follow processes? reconcile/follow/share.go
+//     (fair shares, takeover), on the leases of reconcile/store/leases.go;
+//     each page is fenced by its lease in reconcile/follow/apply.go.
 //   - a page of stream changes applied? reconcile/follow/apply.go, in one
 //     transaction with the shard's checkpoint.
 //   - a load published? reconcile/load/publish.go, all-or-nothing,

@@ -33,6 +33,7 @@ func retryableSQLState(code string) bool {
 		"57P02", // crash_shutdown
 		"57P03", // cannot_connect_now
 		"57P05", // idle_session_timeout: the server closed the session
+		"25P03", // idle_in_transaction_session_timeout: a stalled transaction was ended
 		"40001", // serialization_failure
 		"40P01": // deadlock_detected
 		return true

@@ -26,6 +26,8 @@ type (
 	// VerifyStatus is what follow --verify checked of a table, from
 	// ddbsync.verify_totals.
 	VerifyStatus = store.VerifyStatus
+	// FollowerStatus is one process of a shared follow, with its leases.
+	FollowerStatus = store.FollowerStatus
 )
 
 // Status reports every table ddbsync serves (or only table, when given).

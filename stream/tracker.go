@@ -331,3 +331,43 @@ func computeWatermark(states []ShardState) Watermark {
 	}
 	return w
 }
+
+// Proven returns what shard id alone proves, by the rules of [Tracker]:
+// every change of the shard created before the time returned is applied
+// (false while nothing is known of it). It is a shard's part of W when
+// several processes read a stream's shards, each publishing its own shards'
+// and W taken as their minimum in one place; a process's tracker then knows
+// only the shards it read, and the listings it made. Unlike [Tracker.Watermark]
+// it is not floored to the second and may go back (a record read after a
+// caught-up run): each value returned was true when it was.
+func (t *Tracker) Proven(id string) (time.Time, bool) {
+	b, ok := t.proven(id, true)
+	return b.Time, ok
+}
+
+// ProvenListingDue reports whether a listing asked for now could move
+// [Tracker.Proven] of shard id on by a second or more: it is
+// [Tracker.ListingDue] for one shard.
+func (t *Tracker) ProvenListingDue(id string) bool {
+	free, ok := t.proven(id, false)
+	if !ok {
+		return false
+	}
+	held, _ := t.proven(id, true)
+	return free.Time.Truncate(time.Second).After(held.Time.Truncate(time.Second))
+}
+
+func (t *Tracker) proven(id string, capped bool) (ShardState, bool) {
+	s := t.shards[id]
+	switch {
+	case s == nil || !s.read:
+		return ShardState{}, false
+	case s.finished:
+		return t.recordBound(id, s), true
+	case s.state.Progress == ProgressCaughtUp:
+		return t.caughtUpBound(id, s, capped), true
+	case s.state.Progress == ProgressReading && !s.latest.IsZero():
+		return t.recordBound(id, s), true
+	}
+	return ShardState{}, false
+}

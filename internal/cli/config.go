@@ -23,6 +23,9 @@ type fileConfig struct {
 	MetricsAddr string        `yaml:"metrics_addr"`
 	ReadyLag    time.Duration `yaml:"ready_lag"`
 	Tables      []tableConfig `yaml:"tables"`
+	// follow --shared and --lease-duration.
+	Shared        bool          `yaml:"shared"`
+	LeaseDuration time.Duration `yaml:"lease_duration"`
 }
 
 // tableConfig is one DynamoDB table in the configuration file.
@@ -106,6 +109,9 @@ func (c *fileConfig) Validate() error {
 	}
 	if c.ReadyLag < 0 {
 		return fmt.Errorf("ready_lag must not be negative")
+	}
+	if c.LeaseDuration < 0 {
+		return fmt.Errorf("lease_duration must not be negative")
 	}
 	return nil
 }

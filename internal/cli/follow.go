@@ -34,6 +34,9 @@ type followFlags struct {
 	readyLag      time.Duration
 	lockTimeout   time.Duration
 	verify        verifyFlags
+	// shared follows share a table's shards through leases.
+	shared        bool
+	leaseDuration time.Duration
 }
 
 func newFollowCmd(g *globals) *cobra.Command {
@@ -70,6 +73,12 @@ logged (log), ends follow with exit status 1 (stop), or is repaired from DynamoD
 			if !cmd.Flags().Changed("ready-lag") && g.config != nil && g.config.ReadyLag > 0 {
 				f.readyLag = g.config.ReadyLag
 			}
+			if !cmd.Flags().Changed("shared") && g.config != nil {
+				f.shared = g.config.Shared
+			}
+			if !cmd.Flags().Changed("lease-duration") && g.config != nil && g.config.LeaseDuration > 0 {
+				f.leaseDuration = g.config.LeaseDuration
+			}
 			f.verify.changed = cmd.Flags().Changed
 			err := runFollow(cmd.Context(), g, f)
 			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
@@ -100,12 +109,16 @@ logged (log), ends follow with exit status 1 (stop), or is repaired from DynamoD
 	fl.DurationVar(&f.readyLag, "ready-lag", time.Minute, "/readyz answers 200 while every table's watermark is within this of now")
 	addLockTimeoutFlag(fl, &f.lockTimeout)
 	addVerifyFlags(fl, &f.verify)
+	fl.BoolVar(&f.shared, "shared", false,
+		"share the table's shards with every other `follow --shared` of it, through leases in PostgreSQL (hot standby); without it, one follow per table")
+	fl.DurationVar(&f.leaseDuration, "lease-duration", follow.DefaultLeaseDuration,
+		"with --shared: how long a shard's lease lasts unless renewed; a dead follower's shards are taken over within about 4/3 of it")
 	return cmd
 }
 
 func runFollow(ctx context.Context, g *globals, f followFlags) error {
-	if f.pollInterval <= 0 || f.discover <= 0 || f.readyLag <= 0 {
-		return usageErrorf("--poll-interval, --discover-interval and --ready-lag must be positive")
+	if f.pollInterval <= 0 || f.discover <= 0 || f.readyLag <= 0 || f.leaseDuration <= 0 {
+		return usageErrorf("--poll-interval, --discover-interval, --ready-lag and --lease-duration must be positive")
 	}
 	if f.caughtUpPages < stream.MinCaughtUpPages {
 		return usageErrorf("--caught-up-pages must be at least %d", stream.MinCaughtUpPages)
@@ -186,6 +199,8 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 				Logger:           g.logger,
 				LockTimeout:      lockTimeout(f.lockTimeout),
 				Verify:           verify[i],
+				Shared:           f.shared,
+				LeaseDuration:    f.leaseDuration,
 			})
 			stopViews()
 			if err != nil && len(tables) > 1 {

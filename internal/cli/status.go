@@ -100,6 +100,7 @@ func printStatus(w io.Writer, st []reconcile.TableStatus) {
 		if t.AcceptedGap != "" {
 			fmt.Fprintf(w, "  accepted gaps (run diff):\n    %s\n", t.AcceptedGap)
 		}
+		printFollowers(w, t.Followers)
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  SHARD\tPARENT\tSTATE\tLAST SEQUENCE\tAPPLIED\tTTL")
 		for _, s := range t.Shards {
@@ -166,4 +167,19 @@ func printUnfinishedLoad(w io.Writer, l *reconcile.LoadStatus) {
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\n", name, wp.FilesDone, wp.ItemsDone, wp.Copying)
 	}
 	tw.Flush()
+}
+
+// printFollowers shows the processes of a shared follow, their shards and
+// how old their leases are.
+func printFollowers(w io.Writer, fs []reconcile.FollowerStatus) {
+	for _, f := range fs {
+		state := "live"
+		if !f.Live {
+			state = "gone"
+		}
+		fmt.Fprintf(w, "  follower   %s (%s, renewed %s ago, %d shards)\n", f.Owner, state, f.Renewed, len(f.Leases))
+		for _, l := range f.Leases {
+			fmt.Fprintf(w, "    lease    %s counter %d, held %s, expires in %s\n", l.Shard, l.Counter, l.Held, l.ExpiresIn)
+		}
+	}
 }

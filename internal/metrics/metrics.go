@@ -159,8 +159,14 @@ func (r *Registry) Ready(maxLag time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
-	var behind, wrong []string
+	var behind, wrong, unleased []string
 	for table, s := range r.follows {
+		// A shared follow is ready while it renews its leases, holding
+		// shards or standing by; one that cannot reach the database has
+		// lost them to its peers.
+		if shared, renewed, lease := s.Shared(); shared && (renewed.IsZero() || now.Sub(renewed) > lease) {
+			unleased = append(unleased, table)
+		}
 		if v := s.Verify; v != nil {
 			if n := v.Unresolved.Load(); n > 0 {
 				wrong = append(wrong, fmt.Sprintf("%s (%d keys)", table, n))
@@ -187,6 +193,11 @@ func (r *Registry) Ready(maxLag time.Duration) error {
 	if len(behind) > 0 {
 		sort.Strings(behind)
 		errs = append(errs, fmt.Sprintf("not caught up within %s: %s", maxLag, strings.Join(behind, ", ")))
+	}
+	if len(unleased) > 0 {
+		sort.Strings(unleased)
+		errs = append(errs, "a shared follow has not renewed its leases within the lease duration (is the database reachable?): "+
+			strings.Join(unleased, ", "))
 	}
 	if len(wrong) > 0 {
 		sort.Strings(wrong)

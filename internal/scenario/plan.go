@@ -28,10 +28,15 @@ const (
 	// gap, chained past 24 hours) must recover an exact copy without a new
 	// full export (heal.go).
 	KindHeal
+	// KindShared runs 2 to 4 `ddbsync follow --shared` child processes
+	// at once while writes go on, SIGKILLs some and stalls others
+	// (SIGSTOP past their lease, then SIGCONT): their shards change owner,
+	// and a stalled process's page must be fenced off (shared.go).
+	KindShared
 )
 
 func (k Kind) String() string {
-	return [...]string{"follow", "cli", "export-too-old", "away", "heal"}[k]
+	return [...]string{"follow", "cli", "export-too-old", "away", "heal", "shared"}[k]
 }
 
 // StepKind is one thing that happens after the load.
@@ -50,10 +55,11 @@ const (
 	StepBackground                   // follow in the background during N writes, then cancel
 	StepCLIFollow                    // ddbsync follow --until-caught-up as a child process
 	StepCLIKill                      // ddbsync follow as a child process, SIGKILLed after N changes
+	StepShared                       // N ddbsync follow --shared child processes, killed and stalled at random
 )
 
 var stepNames = [...]string{"writes", "rollover", "split", "faults", "clear-faults", "clock-jump", "follow",
-	"follow-cancel", "background", "cli-follow", "cli-kill"}
+	"follow-cancel", "background", "cli-follow", "cli-kill", "shared"}
 
 func (k StepKind) String() string { return stepNames[k] }
 
@@ -123,6 +129,18 @@ func NewPlan(seed uint64) Plan {
 		h := rand.New(rand.NewPCG(seed, 0x4ea8))
 		p.Kind = KindHeal
 		p.Away = 25*time.Hour + time.Duration(h.Int64N(int64(30*time.Hour)))
+	}
+	// The shared kind too: half the cli plans become shared ones, whose
+	// child processes are shared follows.
+	if p.Kind == KindCLI && rand.New(rand.NewPCG(seed, 0x5ea7)).IntN(2) == 0 {
+		h := rand.New(rand.NewPCG(seed, 0x5ea8))
+		p.Kind = KindShared
+		for i, st := range p.Steps {
+			if st.Kind == StepCLIFollow || st.Kind == StepCLIKill {
+				p.Steps[i] = Step{Kind: StepShared, N: 2 + h.IntN(3)}
+			}
+		}
+		p.Steps = append(p.Steps, Step{Kind: StepShared, N: 2 + h.IntN(3)})
 	}
 	return p
 }

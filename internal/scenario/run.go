@@ -107,6 +107,8 @@ func (e *env) step(s Step) {
 		e.cliFollow()
 	case StepCLIKill:
 		e.cliKill(s.N)
+	case StepShared:
+		e.sharedFollowers(s.N)
 	}
 }
 

@@ -49,6 +49,11 @@ type pageUpdate struct {
 	finished bool
 	first    time.Time // FirstRecordTime
 	last     time.Time // creation time of the last record read
+	// lease, in a shared follow, is the reader's lease of the shard: the
+	// page commits only while it still holds (store.Leases.Fence), and
+	// leaseIdle bounds how long the transaction may sit idle holding it.
+	lease     *store.Lease
+	leaseIdle time.Duration
 }
 
 // apply writes the page in one transaction: the rows and the shard's
@@ -103,6 +108,11 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		return 0, 0, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	if u.lease != nil {
+		if err := store.Leases.Fence(ctx, tx, u.table, *u.lease, u.leaseIdle); err != nil {
+			return 0, 0, err
+		}
+	}
 	if len(upserts) > 0 {
 		// One round trip: the lock and the stage (no parameters: one simple query).
 		if _, err := tx.Exec(ctx, a.lockSQL+"; "+a.createSQL); err != nil {

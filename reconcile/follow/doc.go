@@ -12,6 +12,10 @@
 // verify.go and verify_run.go check the copy beside the loop: keys read
 // from DynamoDB with strongly consistent reads are compared with their
 // rows once W has passed the read, and a mismatch is recorded, then
-// logged, stopped on or repaired. Every statement is [store]'s;
+// logged, stopped on or repaired. With [Config].Shared, share.go makes the
+// Run one of several processes of the table: each reads the shards it
+// holds a lease of (a fair share, and the expired leases of dead peers),
+// each page is fenced by its lease's counter, and each publishes what its
+// shards prove, from which W is the minimum. Every statement is [store]'s;
 // the errors callers branch on are [reconcile]'s.
 package follow

@@ -104,6 +104,19 @@ type Config struct {
 	// Verify checks the copy against strongly consistent reads of DynamoDB
 	// while following (the zero value: off); see [VerifyConfig].
 	Verify VerifyConfig
+	// Shared makes this Run one of any number of processes following the
+	// table together: they share its shards through leases in
+	// ddbsync.leases, each taking a fair share and the shards of a peer
+	// whose lease expired, and W is computed from every shard's proven
+	// time in the database. Without it a Run follows the table alone, and
+	// a second one refuses. The two modes exclude each other.
+	Shared bool
+	// LeaseDuration is how long a shared Run's lease lasts unless renewed
+	// (0: [DefaultLeaseDuration]); a dead peer's shards are taken over
+	// within about 4/3 of it.
+	LeaseDuration time.Duration
+	// Owner names a shared Run in ddbsync.leases (default: host:pid:random).
+	Owner string
 }
 
 // Stats are a follower's running totals, safe to read while it runs.
@@ -117,6 +130,10 @@ type Stats struct {
 	retries        [8]atomic.Int64 // by stream.RetryCause
 	events         [3]atomic.Int64 // by event: insert, modify, remove
 	shardStates    [4]atomic.Int64 // shards by state: pending, reading, finished, gap
+	// LeasesHeld is how many shards a shared follow holds a lease of.
+	LeasesHeld        atomic.Int64
+	leaseRenewedNanos atomic.Int64
+	leaseDuration     atomic.Int64
 	// Verify are verification's totals, nil unless Config.Verify is on.
 	// A follow that verifies sets it when it is nil; set it before Run to
 	// read it while the follow runs.
@@ -178,6 +195,20 @@ func (s *Stats) countRetry(ev stream.RetryEvent) {
 	}
 }
 
+// Shared tells whether the follow is shared, and if so when it last
+// renewed its leases and for how long they last: a shared follow that has
+// not renewed them within that time may have lost them all.
+func (s *Stats) Shared() (shared bool, renewed time.Time, lease time.Duration) {
+	d := s.leaseDuration.Load()
+	if d == 0 {
+		return false, time.Time{}, 0
+	}
+	if n := s.leaseRenewedNanos.Load(); n != 0 {
+		renewed = time.Unix(0, n)
+	}
+	return true, renewed, time.Duration(d)
+}
+
 // Watermark returns the last published watermark (zero if none).
 func (s *Stats) Watermark() time.Time {
 	n := s.watermarkNanos.Load()
@@ -232,6 +263,12 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = DefaultLeaseDuration
+	}
+	if c.Owner == "" {
+		c.Owner = newOwner()
+	}
 	return c.Verify.defaults()
 }
 
@@ -254,6 +291,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	f := &follower{cfg: cfg, pool: pool, log: cfg.Logger.With(slog.String("table", cfg.Table))}
+	if cfg.Shared {
+		f.share = &sharing{owner: cfg.Owner, d: cfg.LeaseDuration, held: map[string]*heldShard{}, since: cfg.Now()}
+		cfg.Stats.leaseDuration.Store(int64(cfg.LeaseDuration))
+	}
 	res, err := f.run(ctx)
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) && !errors.Is(err, stream.ErrGap) {
 		err = nil // a requested stop, wherever it found the follower (even while starting)
@@ -281,6 +322,8 @@ type follower struct {
 	verify *verifier
 	// listedAt is when the latest listing began, on the Now clock.
 	listedAt time.Time
+	// share is a shared follow's leases (nil: the follow is alone).
+	share *sharing
 }
 
 // shardRun is the run loop's view of one shard.
@@ -298,6 +341,9 @@ type shardEvent struct {
 	id    string
 	state stream.ShardState
 	err   error
+	// counter is the lease counter the reader holds the shard with, in a
+	// shared follow: an event of a former lease is stale.
+	counter int64
 }
 
 func (f *follower) run(ctx context.Context) (Result, error) {
@@ -307,7 +353,11 @@ func (f *follower) run(ctx context.Context) (Result, error) {
 	}
 	f.apply = newApplier(f.table.Layout)
 
-	lock, err := store.LockTable(ctx, f.pool, store.LockWait(f.cfg.LockTimeout), store.LockFollow, f.cfg.Table)
+	lockTable := store.LockTable
+	if f.share != nil {
+		lockTable = store.LockTableShared
+	}
+	lock, err := lockTable(ctx, f.pool, store.LockWait(f.cfg.LockTimeout), store.LockFollow, f.cfg.Table)
 	if err != nil {
 		return Result{}, err
 	}
@@ -375,7 +425,16 @@ func (f *follower) beginOrResume(ctx context.Context) error {
 					f.table.ExportTime.UTC().Format(time.RFC3339), f.cfg.Retention, oldest.UTC().Format(time.RFC3339), f.cfg.RetentionMargin)}
 		}
 		if err := store.Streams.Begin(ctx, f.pool, f.cfg.Table, f.arn, f.start); err != nil {
-			return err
+			if f.share == nil {
+				return err
+			}
+			// A peer of the shared follow began first: follow from its S.
+			peer, gerr := store.Streams.Get(ctx, f.pool, f.cfg.Table)
+			if gerr != nil || peer == nil || peer.Arn != f.arn {
+				return err
+			}
+			f.start = peer.Start
+			f.tracker = stream.NewTracker(f.start)
 		}
 		f.log.Info("following from the export time", slog.String("stream_arn", f.arn),
 			slog.Time("export_time", f.table.ExportTime), slog.Time("replay_from", f.start))

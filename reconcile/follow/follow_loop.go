@@ -26,16 +26,33 @@ func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt t
 	defer func() {
 		cancel()
 		wg.Wait()
+		if f.share != nil {
+			f.leave()
+		}
 	}()
 	events := make(chan shardEvent)
 	if err := f.discover(ctx, desc, listedAt); err != nil {
 		return err
 	}
-	f.startReady(ctx, events, &wg)
+	var leaseTick <-chan time.Time // a shared follow's rounds: renew, take over, balance
+	if f.share != nil {
+		if err := f.join(ctx, events, &wg); err != nil {
+			return err
+		}
+		t := time.NewTicker(f.share.d / 3)
+		defer t.Stop()
+		leaseTick = t.C
+	} else {
+		f.startReady(ctx, events, &wg)
+	}
 	ticker := time.NewTicker(f.cfg.DiscoverInterval)
 	defer ticker.Stop()
 	for {
-		if f.cfg.UntilCaughtUp && f.tracker.CaughtUp() {
+		if f.cfg.UntilCaughtUp && f.share != nil && f.sharedCaughtUp() {
+			f.log.Info("caught up", slog.Time("watermark", f.watermark), slog.Int64("applied", f.cfg.Stats.Applied.Load()))
+			return nil
+		}
+		if f.cfg.UntilCaughtUp && f.share == nil && f.tracker.CaughtUp() {
 			// Confirm against a fresh listing: a shard may have appeared.
 			if err := f.rediscover(ctx, events, &wg); err != nil {
 				return err
@@ -47,7 +64,22 @@ func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt t
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-leaseTick:
+			if err := f.balance(ctx, events, &wg); err != nil {
+				return err
+			}
+			if err := f.publishShared(ctx); err != nil {
+				return err
+			}
 		case ev := <-events:
+			if f.share != nil && !f.heldEvent(ev) {
+				continue // a reader of a lease since lost
+			}
+			if f.share != nil && leaseLost(ev.err) {
+				f.log.Info("shard taken over by another follower", slog.String("shard_id", ev.id))
+				f.drop(ev.id)
+				continue
+			}
 			if ev.err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -59,9 +91,19 @@ func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt t
 			if ev.state.Progress == stream.ProgressFinished {
 				s.state, s.running = store.ShardFinished, false
 				f.log.Info("shard finished", slog.String("shard_id", s.id))
+				if f.share != nil {
+					if err := f.finishShared(ctx, s.id); err != nil {
+						return err
+					}
+				}
 				// Its children may not have been listed yet.
 				if err := f.rediscover(ctx, events, &wg); err != nil {
 					return err
+				}
+				if f.share != nil {
+					if err := f.balance(ctx, events, &wg); err != nil {
+						return err
+					}
 				}
 			} else if s.state == store.ShardPending {
 				s.state = store.ShardReading
@@ -101,7 +143,11 @@ func (f *follower) describe(ctx context.Context) (time.Time, stream.Description,
 // since the latest listing began, and publishes the W it allows. On a quiet
 // table that is about one listing a second.
 func (f *follower) listIfDue(ctx context.Context, events chan<- shardEvent, wg *sync.WaitGroup) error {
-	if !f.tracker.ListingDue() || f.cfg.Now().Sub(f.listedAt) < f.cfg.ListingInterval {
+	due := f.tracker.ListingDue()
+	if f.share != nil {
+		due = f.sharedListingDue()
+	}
+	if !due || f.cfg.Now().Sub(f.listedAt) < f.cfg.ListingInterval {
 		return nil
 	}
 	if err := f.rediscover(ctx, events, wg); err != nil {
@@ -178,6 +224,13 @@ func (f *follower) startReady(ctx context.Context, events chan<- shardEvent, wg 
 		if s == nil || s.running || s.state == store.ShardFinished {
 			continue
 		}
+		readCtx, lease := ctx, (*heldShard)(nil)
+		if f.share != nil {
+			if lease = f.share.held[id]; lease == nil {
+				continue // a peer's, or nobody's yet
+			}
+			readCtx, lease.cancel = context.WithCancel(ctx)
+		}
 		orphan := s.parent != "" && f.lineage.ParentState(id, finished) == stream.ParentAbsent
 		if orphan && (stream.Orphan{ShardID: id, ParentID: s.parent}).ParentClosedBefore(f.start) {
 			// Its id proves the parent closed before S: every change the
@@ -192,17 +245,26 @@ func (f *follower) startReady(ctx context.Context, events chan<- shardEvent, wg 
 		}
 		s.running = true
 		wg.Add(1)
+		var l *store.Lease
+		if lease != nil {
+			l = &lease.lease
+		}
 		go func() {
 			defer wg.Done()
-			f.readShard(ctx, s.id, s.parent, start, orphan, events)
+			f.readShard(readCtx, s.id, s.parent, start, orphan, l, events)
 		}()
 	}
 }
 
 // readShard reads one shard to its end (or until ctx is done), applying
 // each page before reading the next.
-func (f *follower) readShard(ctx context.Context, id, parent string, start stream.Position, orphan bool, events chan<- shardEvent) {
+func (f *follower) readShard(ctx context.Context, id, parent string, start stream.Position, orphan bool, lease *store.Lease, events chan<- shardEvent) {
+	var counter int64
+	if lease != nil {
+		counter = lease.Counter
+	}
 	send := func(ev shardEvent) bool {
+		ev.counter = counter
 		select {
 		case events <- ev:
 			return true
@@ -237,7 +299,8 @@ func (f *follower) readShard(ctx context.Context, id, parent string, start strea
 			panic("unreachable: changes from an unchecked orphan shard")
 		}
 		if len(p.Changes) > 0 || p.Skipped > 0 || p.Finished {
-			u := pageUpdate{table: f.cfg.Table, shardID: id, changes: p.Changes, finished: p.Finished, first: p.FirstRecordTime}
+			u := pageUpdate{table: f.cfg.Table, shardID: id, changes: p.Changes, finished: p.Finished, first: p.FirstRecordTime,
+				lease: lease, leaseIdle: f.cfg.LeaseDuration}
 			if p.Position.Kind == stream.PositionAfterSequenceNumber {
 				u.position = p.Position.SequenceNumber
 			}
@@ -312,8 +375,12 @@ func (f *follower) countShards() {
 	}
 }
 
-// updateWatermark persists W when the tracker moves it on.
+// updateWatermark persists W when the tracker moves it on; a shared
+// follow publishes its shards' proven times, and W from every shard's.
 func (f *follower) updateWatermark(ctx context.Context) error {
+	if f.share != nil {
+		return f.prove(ctx)
+	}
 	w := f.tracker.Watermark(f.cfg.Now())
 	if !w.Time.After(f.watermark) {
 		return nil

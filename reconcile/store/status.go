@@ -33,6 +33,9 @@ type TableStatus struct {
 	LastDiff *DiffStatus `json:"last_diff,omitempty"`
 	// Verify is what `follow --verify` checked, if it ever ran.
 	Verify *VerifyStatus `json:"verify,omitempty"`
+	// Followers are the processes of a shared follow (`follow --shared`),
+	// with their leases.
+	Followers []FollowerStatus `json:"followers,omitempty"`
 }
 
 // ShardStatus is one shard's checkpoint.
@@ -117,6 +120,9 @@ func Status(ctx context.Context, pool Querier, table string, now time.Time) ([]T
 			return nil, err
 		}
 		if out[i].Verify, err = Verifications.Totals(ctx, pool, out[i].Table); err != nil {
+			return nil, err
+		}
+		if out[i].Followers, err = Leases.Followers(ctx, pool, out[i].Table); err != nil {
 			return nil, err
 		}
 	}
