@@ -104,6 +104,12 @@ type Config struct {
 	// Verify checks the copy against strongly consistent reads of DynamoDB
 	// while following (the zero value: off); see [VerifyConfig].
 	Verify VerifyConfig
+	// History turns the table's history on (it stays on once it is; see
+	// [store.StartHistory]), refusing with [reconcile.ErrHistoryUnknown]
+	// when the copy has changed since its export.
+	History bool
+	// HistoryRetention, when positive, replaces the history's retention.
+	HistoryRetention time.Duration
 }
 
 // Stats are a follower's running totals, safe to read while it runs.
@@ -281,6 +287,8 @@ type follower struct {
 	verify *verifier
 	// listedAt is when the latest listing began, on the Now clock.
 	listedAt time.Time
+	// prunedAt is when the history's retention last ran.
+	prunedAt time.Time
 }
 
 // shardRun is the run loop's view of one shard.
@@ -312,6 +320,17 @@ func (f *follower) run(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	defer lock.Release(ctx)
+
+	hist, err := f.startHistory(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if hist != nil {
+		f.apply.history = newHistoryRecorder(f.table.Layout, hist.From)
+		if err := f.pruneHistory(ctx); err != nil {
+			return Result{}, err
+		}
+	}
 
 	if f.arn, err = f.streamArn(ctx); err != nil {
 		return Result{}, err

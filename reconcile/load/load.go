@@ -43,6 +43,12 @@ type Config struct {
 	// built on it, in the publishing transaction. Without it [Run] returns
 	// [reconcile.ErrSchemaMoved].
 	MoveSchema bool
+	// History turns the table's history on: the export's rows become its
+	// versions at T, in the publishing transaction. Once on, it stays on
+	// for later loads and follows (ddbsync.history records it).
+	History bool
+	// HistoryRetention, when positive, replaces the history's retention.
+	HistoryRetention time.Duration
 }
 
 // Stats are a load's running totals, safe to read while it runs.
@@ -188,8 +194,12 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 	}
 	res.Bytes = stats.BytesDone.Load()
 
-	items, err := publish(ctx, pool, publication{exp: exp, layout: l, loadID: loadID, loadTable: loadTable, log: log})
+	items, err := publish(ctx, pool, publication{exp: exp, layout: l, loadID: loadID, loadTable: loadTable, log: log,
+		history: cfg.History, retention: cfg.HistoryRetention})
 	if err != nil {
+		return res, fmt.Errorf("loading %s: %w", l.Table, err)
+	}
+	if _, err := store.PruneHistory(ctx, pool, l); err != nil {
 		return res, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
 	res.Items = items
