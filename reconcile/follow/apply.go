@@ -25,7 +25,7 @@ type applier struct {
 	createSQL string
 	mergeSQL  string
 	deleteSQL string
-	lockSQL   string // the table's apply lock, shared: a repair beside the follower waits for the page
+	lockSQL   string           // the table's apply lock, shared: a repair beside the follower waits for the page
 	history   *historyRecorder // nil: the table keeps no history
 }
 
