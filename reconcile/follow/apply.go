@@ -25,8 +25,10 @@ type applier struct {
 	createSQL string
 	mergeSQL  string
 	deleteSQL string
-	lockSQL   string           // the table's apply lock, shared: a repair beside the follower waits for the page
-	history   *historyRecorder // nil: the table keeps no history
+	lockSQL   string // the table's apply lock, shared: a repair beside the follower waits for the page
+
+	// history records each change as a version; nil: the table keeps none.
+	history *historyRecorder
 }
 
 func newApplier(l reconcile.Layout) *applier {
