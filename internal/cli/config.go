@@ -47,6 +47,11 @@ type tableConfig struct {
 	// Doc gives the data table the doc column (load --doc); unset keeps
 	// the copy's choice.
 	Doc *bool `yaml:"doc"`
+	// History keeps every version in <table>_history (load/follow
+	// --history); HistoryRetention drops versions ended longer ago, e.g.
+	// 400d (--history-retention).
+	History          bool   `yaml:"history"`
+	HistoryRetention string `yaml:"history_retention"`
 }
 
 func readConfig(path string) (*fileConfig, error) {
@@ -94,6 +99,11 @@ func (c *fileConfig) Validate() error {
 		}
 		if (t.VerifyRCU != nil && *t.VerifyRCU < 0) || t.VerifyWindow < 0 {
 			return fmt.Errorf("table %s: verify_rcu and verify_window must not be negative", t.Name)
+		}
+		if t.HistoryRetention != "" {
+			if _, err := parseRetention(t.HistoryRetention); err != nil {
+				return fmt.Errorf("table %s: history_retention: %v", t.Name, err)
+			}
 		}
 		if err := checkSyncEvery(t.SyncEvery, true); err != nil {
 			return fmt.Errorf("table %s: sync_every %v", t.Name, err)

@@ -34,6 +34,7 @@ type followFlags struct {
 	readyLag      time.Duration
 	lockTimeout   time.Duration
 	verify        verifyFlags
+	history       historyFlags
 }
 
 func newFollowCmd(g *globals) *cobra.Command {
@@ -71,6 +72,7 @@ logged (log), ends follow with exit status 1 (stop), or is repaired from DynamoD
 				f.readyLag = g.config.ReadyLag
 			}
 			f.verify.changed = cmd.Flags().Changed
+			f.history.changed = cmd.Flags().Changed
 			err := runFollow(cmd.Context(), g, f)
 			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
 				// A requested stop is a clean stop at any moment, even
@@ -100,6 +102,7 @@ logged (log), ends follow with exit status 1 (stop), or is repaired from DynamoD
 	fl.DurationVar(&f.readyLag, "ready-lag", time.Minute, "/readyz answers 200 while every table's watermark is within this of now")
 	addLockTimeoutFlag(fl, &f.lockTimeout)
 	addVerifyFlags(fl, &f.verify)
+	addHistoryFlags(fl, &f.history)
 	return cmd
 }
 
@@ -127,8 +130,13 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 		return usageErrorf("--stream-arn needs --table")
 	}
 	verify := make([]follow.VerifyConfig, len(tables))
+	history := make([]bool, len(tables))
+	retention := make([]time.Duration, len(tables))
 	for i, t := range tables {
 		if verify[i], err = f.verify.config(t); err != nil {
+			return err
+		}
+		if history[i], retention[i], err = f.history.forTable(t); err != nil {
 			return err
 		}
 	}
@@ -185,6 +193,8 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 				Logger:           g.logger,
 				LockTimeout:      lockTimeout(f.lockTimeout),
 				Verify:           verify[i],
+				History:          history[i],
+				HistoryRetention: retention[i],
 			})
 			if err != nil && len(tables) > 1 {
 				g.logger.Error("follow stopped", "table", t.Name, "error", err.Error())
