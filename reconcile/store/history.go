@@ -101,6 +101,9 @@ func retentionValue(d time.Duration) any {
 	if d <= 0 {
 		return nil
 	}
+	if d%(24*time.Hour) == 0 {
+		return pgtype.Interval{Days: int32(d / (24 * time.Hour)), Valid: true} // shown as "400 days"
+	}
 	return pgtype.Interval{Microseconds: d.Microseconds(), Valid: true}
 }
 
@@ -389,4 +392,33 @@ func ChangedSinceExport(ctx context.Context, q Querier, l Layout) (bool, error) 
 		OR EXISTS (SELECT 1 FROM ddbsync.tombstones WHERE table_name = $2)`,
 		l.Ident().Sanitize(), pgx.Identifier{ColOrigin}.Sanitize()), string(OriginExport), l.Table).Scan(&changed)
 	return changed, err
+}
+
+// RecordRepairHistory records the repair of c written in tx
+// ([Comparison.StageRepairs], [Comparison.WriteRepairs],
+// [Comparison.DeleteExtra]) as versions of operation repair, made now:
+// the images written, and a removal for each extra row deleted. from is
+// the history's start.
+func (c Comparison) RecordRepairHistory(ctx context.Context, tx pgx.Tx, from time.Time) error {
+	l := c.Layout
+	if _, err := tx.Exec(ctx, l.CreateHistoryStageSQL()); err != nil {
+		return err
+	}
+	keys := strings.Join(l.QuotedKeyColumns(), ", ")
+	fkeys := make([]string, len(l.KeyColumns))
+	for i, k := range l.QuotedKeyColumns() {
+		fkeys[i] = "f." + k
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s (%[2]s, ord, changed_at, operation, item)
+		SELECT %[2]s, 0, now(), $1, %[3]s FROM %[4]s
+		UNION ALL
+		SELECT %[5]s, 0, now(), $1, NULL FROM %[6]s f WHERE f.kind = 'extra' AND NOT f.in_flight`,
+		l.HistoryStage().Sanitize(), keys, pgx.Identifier{ColItem}.Sanitize(), repairStage.Sanitize(),
+		strings.Join(fkeys, ", "), c.Findings.Sanitize()), HistoryRepair); err != nil {
+		return fmt.Errorf("staging the repairs' history: %w", err)
+	}
+	if _, err := tx.Exec(ctx, l.MergeHistorySQL(), from); err != nil {
+		return fmt.Errorf("recording the repairs' history: %w", err)
+	}
+	return nil
 }
