@@ -44,6 +44,9 @@ var (
 	// ErrNotCaughtUp is a copy whose follow watermark W is earlier than the
 	// source's instant: a diff cannot compare it yet.
 	ErrNotCaughtUp = errors.New("the copy has not caught up with the source's instant")
+	// ErrHistoryUnknown is history asked for on a copy that has changed
+	// since its export: the versions in between were never recorded.
+	ErrHistoryUnknown = errors.New("the copy's history since its export is unknown")
 )
 
 // TableError is a condition of one DynamoDB table, for callers that say

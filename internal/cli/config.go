@@ -55,6 +55,11 @@ type tableConfig struct {
 	// analytics).
 	Views       bool   `yaml:"views"`
 	ViewsSchema string `yaml:"views_schema"`
+	// History keeps every version in <table>_history (load/follow
+	// --history); HistoryRetention drops versions ended longer ago, e.g.
+	// 400d (--history-retention).
+	History          bool   `yaml:"history"`
+	HistoryRetention string `yaml:"history_retention"`
 }
 
 func readConfig(path string) (*fileConfig, error) {
@@ -102,6 +107,11 @@ func (c *fileConfig) Validate() error {
 		}
 		if (t.VerifyRCU != nil && *t.VerifyRCU < 0) || t.VerifyWindow < 0 {
 			return fmt.Errorf("table %s: verify_rcu and verify_window must not be negative", t.Name)
+		}
+		if t.HistoryRetention != "" {
+			if _, err := parseRetention(t.HistoryRetention); err != nil {
+				return fmt.Errorf("table %s: history_retention: %v", t.Name, err)
+			}
 		}
 		if err := checkSyncEvery(t.SyncEvery, true); err != nil {
 			return fmt.Errorf("table %s: sync_every %v", t.Name, err)

@@ -179,6 +179,7 @@ var (
 		{err: reconcile.ErrStreamChanged, hint: gapHint},
 		{err: stream.ErrGap, hint: gapHint},
 		{err: reconcile.ErrInconsistent, hint: mismatchHint}, // --verify with --on-mismatch stop
+		{err: reconcile.ErrHistoryUnknown, hint: say("load the table again with --history: its history then starts at the new export's time")},
 	})
 	diffRefusals = join(notLoaded, busy, refusals{
 		{err: reconcile.ErrInconsistent},

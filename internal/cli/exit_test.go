@@ -294,6 +294,15 @@ func exitContract() map[string]map[string]exitCase {
 		"a mismatch found by `--verify` (with `--on-mismatch stop`)": {
 			"follow": func(t *testing.T) (int, string) { return followStoppedByVerify(t) },
 		},
+		"history asked for on a copy changed since its export": {
+			"follow": func(t *testing.T) (int, string) {
+				db, _ := loadedSample(t)
+				execSQL(t, db, `UPDATE dynamodb.tenure_information SET origin = 'stream' WHERE id = (SELECT min(id) FROM dynamodb.tenure_information)`)
+				code, errOut := runCode(t, "follow", "--table", table, "--history", "--database-url", db, "--endpoint-url", nowhere)
+				require.Contains(t, errOut, "history since its export is unknown")
+				return code, errOut
+			},
+		},
 		"the copy has not caught up with the diff's source": {
 			"diff": func(t *testing.T) (int, string) {
 				db, dir := loadedSample(t)

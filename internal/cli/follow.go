@@ -37,6 +37,7 @@ type followFlags struct {
 	// shared follows share a table's shards through leases.
 	shared        bool
 	leaseDuration time.Duration
+	history       historyFlags
 }
 
 func newFollowCmd(g *globals) *cobra.Command {
@@ -80,6 +81,7 @@ logged (log), ends follow with exit status 1 (stop), or is repaired from DynamoD
 				f.leaseDuration = g.config.LeaseDuration
 			}
 			f.verify.changed = cmd.Flags().Changed
+			f.history.changed = cmd.Flags().Changed
 			err := runFollow(cmd.Context(), g, f)
 			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
 				// A requested stop is a clean stop at any moment, even
@@ -113,6 +115,7 @@ logged (log), ends follow with exit status 1 (stop), or is repaired from DynamoD
 		"share the table's shards with every other `follow --shared` of it, through leases in PostgreSQL (hot standby); without it, one follow per table")
 	fl.DurationVar(&f.leaseDuration, "lease-duration", follow.DefaultLeaseDuration,
 		"with --shared: how long a shard's lease lasts unless renewed; a dead follower's shards are taken over within about 4/3 of it")
+	addHistoryFlags(fl, &f.history)
 	return cmd
 }
 
@@ -140,8 +143,13 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 		return usageErrorf("--stream-arn needs --table")
 	}
 	verify := make([]follow.VerifyConfig, len(tables))
+	history := make([]bool, len(tables))
+	retention := make([]time.Duration, len(tables))
 	for i, t := range tables {
 		if verify[i], err = f.verify.config(t); err != nil {
+			return err
+		}
+		if history[i], retention[i], err = f.history.forTable(t); err != nil {
 			return err
 		}
 	}
@@ -201,6 +209,8 @@ func runFollow(ctx context.Context, g *globals, f followFlags) error {
 				Verify:           verify[i],
 				Shared:           f.shared,
 				LeaseDuration:    f.leaseDuration,
+				History:          history[i],
+				HistoryRetention: retention[i],
 			})
 			stopViews()
 			if err != nil && len(tables) > 1 {

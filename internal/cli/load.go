@@ -39,6 +39,7 @@ type loadFlags struct {
 	docValue    bool              // --doc as parsed
 	doc         *bool             // --doc when given, else the table's setting in the config file
 	registry    *metrics.Registry // serving --metrics-addr, once started
+	history     historyFlags
 }
 
 // addDocFlag adds --doc, whether the data table gets the doc column.
@@ -87,6 +88,7 @@ and every worker exits once the load is published, by whichever finished first.`
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.schemaSet = cmd.Flags().Changed("schema")
 			f.doc = docChoice(cmd, &f)
+			f.history.changed = cmd.Flags().Changed
 			if !f.schemaSet {
 				f.schema = g.schemaFor(g.config.table(f.table), f.schema, false)
 			}
@@ -107,6 +109,7 @@ and every worker exits once the load is published, by whichever finished first.`
 	fl.StringVar(&f.metricsAddr, "metrics-addr", os.Getenv("DDBSYNC_METRICS_ADDR"), "serve load progress on /metrics at this address (env DDBSYNC_METRICS_ADDR)")
 	fl.DurationVar(&f.skew, "skew", load.DefaultSkew, "with an incremental export: the replay margin (a followed copy is complete up to its watermark minus this)")
 	addDocFlag(fl, &f)
+	addHistoryFlags(fl, &f.history)
 	addLockTimeoutFlag(fl, &f.lockTimeout)
 	return cmd
 }
@@ -204,6 +207,10 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
+	history, retention, err := f.history.forTable(g.config.table(table))
+	if err != nil {
+		return err
+	}
 	if f.restart {
 		if ok, err := load.Abandon(ctx, pool, table); err != nil {
 			return fmt.Errorf("discarding the unfinished load of %s: %w", table, err)
@@ -219,7 +226,8 @@ func loadOne(ctx context.Context, g *globals, f loadFlags) error {
 	}
 	stopProgress := startProgress(ctx, g, f.progress, stats)
 	res, err := load.Run(ctx, pool, exp, load.Config{Layout: layout, Doc: f.doc, Workers: f.workers, Stats: stats, Logger: g.logger,
-		LockTimeout: lockTimeout(f.lockTimeout), Force: f.force, MoveSchema: f.moveSchema, Worker: f.worker})
+		LockTimeout: lockTimeout(f.lockTimeout), Force: f.force, MoveSchema: f.moveSchema, Worker: f.worker,
+		History: history, HistoryRetention: retention})
 	stopProgress()
 	if err != nil {
 		if ctx.Err() != nil {

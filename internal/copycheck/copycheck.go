@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -56,9 +57,19 @@ func Scan(ctx context.Context, api ScanAPI, table string, key ddbjson.KeySchema)
 
 // Copy reads every row of the data table pgTable from its lossless item column.
 func Copy(ctx context.Context, q Querier, pgTable pgx.Identifier, key ddbjson.KeySchema) (Items, error) {
-	rows, err := q.Query(ctx, "SELECT item::text FROM "+pgTable.Sanitize())
+	return readItems(ctx, q, pgTable.Sanitize(), key, "SELECT item::text FROM "+pgTable.Sanitize())
+}
+
+// AsOf reads the items a table's as-of function (dynamodb.<table>_as_of)
+// returns for instant ts, keyed as [Copy] keys them.
+func AsOf(ctx context.Context, q Querier, fn pgx.Identifier, ts time.Time, key ddbjson.KeySchema) (Items, error) {
+	return readItems(ctx, q, fn.Sanitize(), key, "SELECT item::text FROM "+fn.Sanitize()+"($1)", ts)
+}
+
+func readItems(ctx context.Context, q Querier, name string, key ddbjson.KeySchema, sql string, args ...any) (Items, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", pgTable.Sanitize(), err)
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	defer rows.Close()
 	out := Items{}
@@ -69,10 +80,10 @@ func Copy(ctx context.Context, q Querier, pgTable pgx.Identifier, key ddbjson.Ke
 		}
 		it, err := ddbjson.DecodeItem([]byte(raw))
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", pgTable.Sanitize(), err)
+			return nil, fmt.Errorf("reading %s: %w", name, err)
 		}
 		if err := out.add(key, it); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", pgTable.Sanitize(), err)
+			return nil, fmt.Errorf("reading %s: %w", name, err)
 		}
 	}
 	return out, rows.Err()

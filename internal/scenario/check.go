@@ -65,7 +65,61 @@ func (e *env) checkWatermark(when string) {
 		e.fail("%s: key %s is in the copy but was never written", when, k)
 	}
 	e.checkOnce(when)
+	e.checkHistory(when, w)
 	e.totals.Checks.Add(1)
+}
+
+// checkHistory reads the table as of instants between the history's start
+// T and w through its as-of function: T itself, the latest whole second
+// before w, and random ones (half on a version's second, where
+// neighbouring versions meet). Each must be the model's state then.
+func (e *env) checkHistory(when string, w time.Time) {
+	e.t.Helper()
+	if !e.plan.History {
+		return
+	}
+	var from time.Time
+	err := e.pool.QueryRow(e.t.Context(), `SELECT history_from FROM ddbsync.history WHERE table_name = $1`, tableName).Scan(&from)
+	e.must(err, "reading the history's start")
+	from = from.UTC()
+	if !w.After(from) {
+		return
+	}
+	instants := []time.Time{from, w.Add(-time.Nanosecond).Truncate(time.Second)}
+	var seconds []time.Time
+	for _, vs := range e.m.keys {
+		for _, v := range vs {
+			if !v.acdt.Before(from) && v.acdt.Before(w) {
+				seconds = append(seconds, v.acdt)
+			}
+		}
+	}
+	for range 3 {
+		if len(seconds) > 0 && e.instants.IntN(2) == 0 {
+			instants = append(instants, seconds[e.instants.IntN(len(seconds))])
+		} else {
+			instants = append(instants, from.Add(time.Duration(e.instants.Int64N(int64(w.Sub(from))))))
+		}
+	}
+	fn := e.layout.AsOfIdent()
+	for _, ts := range instants {
+		if ts.Before(from) || !ts.Before(w) {
+			continue
+		}
+		got, err := copycheck.AsOf(e.t.Context(), e.pool, fn, ts, e.key)
+		e.must(err, "reading the history as of "+ts.Format(time.RFC3339Nano))
+		for k := range e.m.keys {
+			if want := e.m.asOf(k, ts); got[k] != want {
+				e.fail("%s: as of %s (T %s, W %s), key %s is %q, its state then is %q",
+					when, ts.Format(time.RFC3339Nano), from.Format(time.RFC3339Nano), w.Format(time.RFC3339Nano), k, got[k], want)
+			}
+			delete(got, k)
+		}
+		for k := range got {
+			e.fail("%s: as of %s, key %s is in the history but was never written", when, ts.Format(time.RFC3339Nano), k)
+		}
+		e.totals.AsOfChecks.Add(1)
+	}
 }
 
 // checkFinal asserts the copy is exactly the table, and every shard's

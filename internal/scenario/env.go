@@ -62,6 +62,8 @@ type env struct {
 
 	// early draws which writes' records are dated early (dateEarly).
 	early *rand.Rand
+	// instants draws the instants the history is read as of (checkHistory).
+	instants *rand.Rand
 
 	// emptiesPending is how many forced empty pages were still to come
 	// when GetRecords had been called emptiesCalls times (pendingEmpties).
@@ -96,13 +98,14 @@ func newEnv(t T, plan Plan, dbURL string, totals *Totals) *env {
 	t.Cleanup(emu.Close)
 	e := &env{
 		t: t, plan: plan, totals: totals,
-		r:      rand.New(rand.NewPCG(plan.Seed, 0xd41e)),
-		emu:    emu,
-		ddb:    emu.DynamoDB(),
-		tables: emu.DynamoDB(func(o *dynamodb.Options) { o.Retryer = fastRetryer() }),
-		plain:  emu.Streams(),
-		dbURL:  dbURL,
-		m:      newModel(),
+		r:        rand.New(rand.NewPCG(plan.Seed, 0xd41e)),
+		instants: rand.New(rand.NewPCG(plan.Seed, 0x4158)),
+		emu:      emu,
+		ddb:      emu.DynamoDB(),
+		tables:   emu.DynamoDB(func(o *dynamodb.Options) { o.Retryer = fastRetryer() }),
+		plain:    emu.Streams(),
+		dbURL:    dbURL,
+		m:        newModel(),
 	}
 	e.streams = countingStreams{
 		reads:    emu.Streams(func(o *dynamodbstreams.Options) { o.Retryer = aws.NopRetryer{} }),

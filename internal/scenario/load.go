@@ -27,7 +27,7 @@ func (e *env) loadOnce(ctx context.Context, dir string, stats *load.Stats) error
 	if err != nil {
 		return err
 	}
-	_, err = load.Run(ctx, e.pool, exp, load.Config{Layout: e.layout, Workers: 1 + e.r.IntN(3), Stats: stats})
+	_, err = load.Run(ctx, e.pool, exp, load.Config{Layout: e.layout, Workers: 1 + e.r.IntN(3), Stats: stats, History: e.plan.History})
 	return err
 }
 
@@ -56,7 +56,11 @@ func (e *env) load(dir string, at time.Time, crash LoadCrash) {
 		e.logf("load cancelled (files done %d): %v", stats.FilesDone.Load(), err)
 		e.totals.LoadCrashes.Add(1)
 	case LoadKillChild:
-		cmd, out := e.child("load", "--export", dir, "--key", keySpec, "--workers", "1", "--progress", "none")
+		args := []string{"load", "--export", dir, "--key", keySpec, "--workers", "1", "--progress", "none"}
+		if e.plan.History {
+			args = append(args, "--history")
+		}
+		cmd, out := e.child(args...)
 		e.waitUntil(3*time.Second, func() bool { return e.count(`SELECT count(*) FROM ddbsync.load_files`) >= 1 || exited(cmd) })
 		e.kill(cmd, out, "load")
 	}

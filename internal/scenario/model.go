@@ -62,6 +62,27 @@ func (m *model) stateAt(key string, t time.Time) string {
 	return enc
 }
 
+// asOf is the key's state at ts as the copy's history tells it: the last
+// version whose time has passed by ts, a version's time being the latest
+// ApproximateCreationDateTime of it and the versions before it (a record
+// dated earlier than the one before it takes effect with it, never
+// before). ts is at or after the loaded export's time T: the versions
+// before T are then all past, as the export and the replay from T − 5 min
+// have them.
+func (m *model) asOf(key string, ts time.Time) string {
+	enc := ""
+	var since time.Time
+	for _, v := range m.keys[key] {
+		if v.acdt.After(since) {
+			since = v.acdt
+		}
+		if !since.After(ts) {
+			enc = v.enc
+		}
+	}
+	return enc
+}
+
 // allowed lists the states a copy with watermark w may show for key: the
 // state after the key's last change created before w, or any later one.
 func (m *model) allowed(key string, w time.Time) []string {

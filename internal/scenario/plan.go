@@ -117,6 +117,10 @@ type Plan struct {
 	// Away is how long KindAway stays away; ExportAge how old the export
 	// of KindExportTooOld is when following starts.
 	Away, ExportAge time.Duration
+	// History is whether the table keeps its history (load --history):
+	// then each check also reads the table as of random instants between
+	// T and W through its as-of function.
+	History bool
 }
 
 // NewPlan derives a plan from seed. The same seed gives the same plan.
@@ -142,6 +146,10 @@ func NewPlan(seed uint64) Plan {
 		}
 		p.Steps = append(p.Steps, Step{Kind: StepShared, N: 2 + h.IntN(3)})
 	}
+	// Also a stream of its own, leaving the rest of each plan as it was.
+	// Not for heal: an incremental export dates its changes by their exact
+	// write time, which the model's second-precision stream times are not.
+	p.History = p.Kind != KindHeal && rand.New(rand.NewPCG(seed, 0x4157)).IntN(3) != 0
 	return p
 }
 
@@ -232,6 +240,9 @@ func (p Plan) String() string {
 	}
 	if p.ExportAge > 0 {
 		fmt.Fprintf(&b, " exportAge=%s", p.ExportAge)
+	}
+	if p.History {
+		b.WriteString(" history")
 	}
 	for i, s := range p.Steps {
 		fmt.Fprintf(&b, "\n  %2d %s", i, s)

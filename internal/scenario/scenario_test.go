@@ -65,9 +65,11 @@ func TestCISeeds_CoverEverything(t *testing.T) {
 	kinds := map[scenario.Kind]int{}
 	steps := map[scenario.StepKind]int{}
 	loads := map[scenario.LoadCrash]int{}
+	history := map[bool]int{}
 	for _, s := range ciSeeds {
 		p := scenario.NewPlan(s)
 		kinds[p.Kind]++
+		history[p.History]++
 		loads[p.LoadCrash]++
 		for _, st := range p.Steps {
 			steps[st.Kind]++
@@ -82,6 +84,9 @@ func TestCISeeds_CoverEverything(t *testing.T) {
 		if steps[k] == 0 {
 			t.Errorf("no CI seed has a %s step", k)
 		}
+	}
+	if history[true] == 0 || history[false] == 0 {
+		t.Errorf("the CI seeds keep history in %d scenarios and none in %d: want some of each", history[true], history[false])
 	}
 	for k := scenario.LoadClean; k <= scenario.LoadKillChild; k++ {
 		if loads[k] == 0 {

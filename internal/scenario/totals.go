@@ -23,6 +23,7 @@ type Totals struct {
 	Diffs         atomic.Int64 // ddbsync diff runs that found nothing
 	Heals         atomic.Int64 // copies recovered by heal, exact after it
 	Stalls        atomic.Int64 // shared follow processes stopped (SIGSTOP) past their lease, then continued
+	AsOfChecks    atomic.Int64 // history read as of an instant, equal to the model's state then
 }
 
 // Crashes is the number of crashes injected.
@@ -39,8 +40,8 @@ func (t *Totals) String() string {
 	return fmt.Sprintf("scenarios run: %d\ncrashes injected: %d (load %d, follow cancelled %d, child SIGKILL %d)\n"+
 		"faults injected: %d (API errors and expired iterators retried %d, forced empty pages %d, records dated early %d, clock jumps %d, shard rollovers and splits %d)\n"+
 		"changes applied: %d\nwatermark checks: %d\ndiffs with 0 findings: %d\ndivergences found: %d\nrefusals that were correct: %d\n"+
-		"copies healed with incremental exports: %d\nshared follow processes stalled past their lease: %d",
+		"copies healed with incremental exports: %d\nshared follow processes stalled past their lease: %d\nas-of checks of the history: %d",
 		t.Scenarios.Load(), t.Crashes(), t.LoadCrashes.Load(), t.FollowCancels.Load(), t.ChildKills.Load(),
 		t.Faults(), t.APIRetries.Load(), t.EmptyPages.Load(), t.DatedEarly.Load(), t.ClockJumps.Load(), t.ShardEvents.Load(),
-		t.Changes.Load(), t.Checks.Load(), t.Diffs.Load(), t.Divergences.Load(), t.Refusals.Load(), t.Heals.Load(), t.Stalls.Load())
+		t.Changes.Load(), t.Checks.Load(), t.Diffs.Load(), t.Divergences.Load(), t.Refusals.Load(), t.Heals.Load(), t.Stalls.Load(), t.AsOfChecks.Load())
 }

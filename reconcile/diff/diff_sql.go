@@ -71,6 +71,13 @@ func (d *differ) repair(ctx context.Context) error {
 	if deleted != d.sum.Extra {
 		return fmt.Errorf("deleted %d rows, expected %d extra", deleted, d.sum.Extra)
 	}
+	if hist, err := store.History.Get(ctx, tx, d.cfg.Table); err != nil {
+		return err
+	} else if hist != nil {
+		if err := cmp.RecordRepairHistory(ctx, tx, hist.From); err != nil {
+			return err
+		}
+	}
 	if err := store.Repairs.RecordFindings(ctx, tx, d.sum.DiffID, d.cfg.Table, d.findings); err != nil {
 		return err
 	}

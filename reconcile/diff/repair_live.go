@@ -141,13 +141,18 @@ func (d *differ) repairLive(ctx context.Context) error {
 // deadlock), and counts what it wrote and skipped.
 func (d *differ) writeLiveBatch(ctx context.Context, batch []store.RepairCandidate, prov reconcile.Provenance) error {
 	l := d.table.Layout
+	hist, err := store.History.Get(ctx, d.pool, d.cfg.Table)
+	if err != nil {
+		return fmt.Errorf("reading the history setting: %w", err)
+	}
 	repairs := make([]store.CASRepair, len(batch))
 	for i, c := range batch {
 		key, err := ddbjson.DecodeItem(c.Key)
 		if err != nil {
 			return fmt.Errorf("decoding key %s: %w", c.Key, err)
 		}
-		r := store.CASRepair{Table: d.cfg.Table, Key: key, Kind: c.Kind, Seen: c.Seen, Prov: prov, DiffID: d.sum.DiffID}
+		r := store.CASRepair{Table: d.cfg.Table, Key: key, Kind: c.Kind, Seen: c.Seen, Prov: prov, DiffID: d.sum.DiffID,
+			History: hist != nil}
 		if c.Kind != KindExtra {
 			if r.Image, err = ddbjson.DecodeItem(c.Image); err != nil {
 				return fmt.Errorf("key %s: decoding the source's image: %w", c.Key, err)

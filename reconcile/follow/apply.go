@@ -26,6 +26,9 @@ type applier struct {
 	mergeSQL  string
 	deleteSQL string
 	lockSQL   string // the table's apply lock, shared: a repair beside the follower waits for the page
+
+	// history records each change as a version; nil: the table keeps none.
+	history *historyRecorder
 }
 
 func newApplier(l reconcile.Layout) *applier {
@@ -100,6 +103,13 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		}
 		upserts = append(upserts, vals)
 	}
+	var versions [][]any
+	if a.history != nil && len(u.changes) > 0 {
+		if versions, err = a.history.versions(u); err != nil {
+			return 0, 0, err
+		}
+		batch.Queue(a.history.mergeSQL, a.history.from)
+	}
 	store.Shards.QueueAdvance(batch, store.Advance{Table: u.table, ShardID: u.shardID, Position: u.position, Finished: u.finished,
 		Changes: int64(len(u.changes)), TTL: ttl, First: u.first, Last: u.last})
 
@@ -127,6 +137,11 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 	}
 	if len(upserts) == 0 && len(changes) > 0 {
 		if _, err := tx.Exec(ctx, a.lockSQL); err != nil {
+			return 0, 0, err
+		}
+	}
+	if len(versions) > 0 {
+		if err := a.history.stageRows(ctx, tx, versions); err != nil {
 			return 0, 0, err
 		}
 	}

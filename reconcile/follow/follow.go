@@ -117,6 +117,12 @@ type Config struct {
 	LeaseDuration time.Duration
 	// Owner names a shared Run in ddbsync.leases (default: host:pid:random).
 	Owner string
+	// History turns the table's history on (it stays on once it is; see
+	// [store.StartHistory]), refusing with [reconcile.ErrHistoryUnknown]
+	// when the copy has changed since its export.
+	History bool
+	// HistoryRetention, when positive, replaces the history's retention.
+	HistoryRetention time.Duration
 }
 
 // Stats are a follower's running totals, safe to read while it runs.
@@ -324,6 +330,8 @@ type follower struct {
 	listedAt time.Time
 	// share is a shared follow's leases (nil: the follow is alone).
 	share *sharing
+	// prunedAt is when the history's retention last ran.
+	prunedAt time.Time
 }
 
 // shardRun is the run loop's view of one shard.
@@ -362,6 +370,17 @@ func (f *follower) run(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	defer lock.Release(ctx)
+
+	hist, err := f.startHistory(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if hist != nil {
+		f.apply.history = newHistoryRecorder(f.table.Layout, hist.From)
+		if err := f.pruneHistory(ctx); err != nil {
+			return Result{}, err
+		}
+	}
 
 	if f.arn, err = f.streamArn(ctx); err != nil {
 		return Result{}, err

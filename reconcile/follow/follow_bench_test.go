@@ -48,6 +48,23 @@ func smallItem(id string, version int) ddbjson.Item {
 	}
 }
 
+// benchItem is the item of a key's version the benchmarks write:
+// [smallItem], or with DDBSYNC_BENCH_ITEM=tenure a tenure-shaped one.
+func benchItem() func(id string, version int) ddbjson.Item {
+	if os.Getenv("DDBSYNC_BENCH_ITEM") != "tenure" {
+		return smallItem
+	}
+	gen := tenure.NewGenerator(1)
+	var mu sync.Mutex
+	return func(id string, version int) ddbjson.Item {
+		mu.Lock()
+		defer mu.Unlock()
+		it := gen.ItemWithID(id)
+		it["versionNumber"] = &types.AttributeValueMemberN{Value: strconv.Itoa(version)}
+		return it
+	}
+}
+
 // writeChanges writes n changes over keys keys with BatchWriteItem, from a
 // few writers at once.
 func writeChanges(b *testing.B, ddb *dynamodb.Client, n, keys int, item func(id string, version int) ddbjson.Item) {
@@ -91,18 +108,7 @@ func writeChanges(b *testing.B, ddb *dynamodb.Client, n, keys int, item func(id 
 func BenchmarkFollowApply(b *testing.B) {
 	changes := envInt(b, "DDBSYNC_BENCH_CHANGES", 1_000_000)
 	keys := envInt(b, "DDBSYNC_BENCH_KEYS", 250_000)
-	item := smallItem
-	if os.Getenv("DDBSYNC_BENCH_ITEM") == "tenure" {
-		gen := tenure.NewGenerator(1)
-		var mu sync.Mutex
-		item = func(id string, version int) ddbjson.Item {
-			mu.Lock()
-			defer mu.Unlock()
-			it := gen.ItemWithID(id)
-			it["versionNumber"] = &types.AttributeValueMemberN{Value: strconv.Itoa(version)}
-			return it
-		}
-	}
+	item := benchItem()
 	h := reconciletest.NewHarness(b, emulator.WithShards(4))
 	h.ExportAndLoad(h.Now())
 	h.Tick(time.Second)

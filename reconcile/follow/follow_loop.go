@@ -387,7 +387,10 @@ func (f *follower) updateWatermark(ctx context.Context) error {
 	}
 	f.watermark = w.Time
 	f.cfg.Stats.watermarkNanos.Store(w.Time.UnixNano())
-	return f.exec(ctx, func() error { return store.Streams.SetWatermark(ctx, f.pool, f.cfg.Table, w.Time, w.ShardID) })
+	if err := f.exec(ctx, func() error { return store.Streams.SetWatermark(ctx, f.pool, f.cfg.Table, w.Time, w.ShardID) }); err != nil {
+		return err
+	}
+	return f.exec(ctx, func() error { return f.pruneHistory(ctx) })
 }
 
 // exec runs a bookkeeping statement, retrying while the database is away.

@@ -587,7 +587,7 @@ func (v *verifier) repair(ctx context.Context, b *verifyBatch, w time.Time, foun
 					image = b.images[m.i]
 				}
 				if err := v.layout.QueueCASRepair(batch, store.CASRepair{Table: v.f.cfg.Table, Key: b.keys[m.i], Kind: m.kind,
-					Seen: m.row.Seen, Image: image, Prov: prov, VerificationID: m.id}); err != nil {
+					Seen: m.row.Seen, Image: image, Prov: prov, VerificationID: m.id, History: v.f.apply.history != nil}); err != nil {
 					return err
 				}
 			}

@@ -418,6 +418,13 @@ func applyStaged(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Incremen
 	if err != nil {
 		return a, err
 	}
+	if hist, err := store.History.Get(ctx, tx, l.Table); err != nil {
+		return a, err
+	} else if hist != nil {
+		if err := store.RecordIncrementalHistory(ctx, tx, l, stage, hist.From); err != nil {
+			return a, err
+		}
+	}
 	if err := store.Tables.RecordIncremental(ctx, tx, l.Table, id, exp.ID(), exp.To, a.Inserted-a.Deleted-a.Swept); err != nil {
 		return a, fmt.Errorf("recording the table: %w", err)
 	}

@@ -56,6 +56,12 @@ type Config struct {
 	// WorkerName is this process in the bookkeeping: the files it copied,
 	// the load it published (default: [WorkerName]).
 	WorkerName string
+	// History turns the table's history on: the export's rows become its
+	// versions at T, in the publishing transaction. Once on, it stays on
+	// for later loads and follows (ddbsync.history records it).
+	History bool
+	// HistoryRetention, when positive, replaces the history's retention.
+	HistoryRetention time.Duration
 }
 
 // WorkerName is the default name of a load process: host:pid.
@@ -220,7 +226,8 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 	}
 	res.Bytes = stats.BytesDone.Load()
 
-	pub := publication{exp: exp, layout: l, loadID: loadID, loadTable: loadTable, worker: name, log: log}
+	pub := publication{exp: exp, layout: l, loadID: loadID, loadTable: loadTable, worker: name, log: log,
+		history: cfg.History, retention: cfg.HistoryRetention}
 	var items int64
 	if cfg.Worker {
 		items, res.PublishedBy, err = publishAsWorker(ctx, pool, pub)
@@ -230,6 +237,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Conf
 		res.PublishedBy, res.Published = name, err == nil
 	}
 	if err != nil {
+		return res, fmt.Errorf("loading %s: %w", l.Table, err)
+	}
+	if _, err := store.PruneHistory(ctx, pool, l); err != nil {
 		return res, fmt.Errorf("loading %s: %w", l.Table, err)
 	}
 	res.Items = items

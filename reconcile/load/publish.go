@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,6 +25,8 @@ type publication struct {
 	loadTable pgx.Identifier
 	worker    string // the process publishing, recorded as the load's publisher
 	log       *slog.Logger
+	history   bool          // turn the table's history on
+	retention time.Duration // the history's retention, when positive
 }
 
 // publishAsWorker publishes the load unless another worker did: one at a
@@ -119,6 +122,9 @@ func publishTx(ctx context.Context, pool *pgxpool.Pool, p publication, tmpPK str
 		return fmt.Errorf("publishing: %w", err)
 	}
 	if err := recordPublished(ctx, tx, p, items); err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	if err := startHistory(ctx, tx, p); err != nil {
 		return fmt.Errorf("publishing: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -306,6 +312,34 @@ func recordPublished(ctx context.Context, tx pgx.Tx, p publication, items int64)
 	}
 	if err := store.Loads.MarkPublished(ctx, tx, p.loadID, p.worker); err != nil {
 		return fmt.Errorf("recording the load: %w", err)
+	}
+	return nil
+}
+
+// startHistory starts the table's history at the export's time T when the
+// load asks for it or the table already keeps one: the published rows
+// become its versions, in the publishing transaction, so a copy is never
+// published without them ([store.StartHistory] says what becomes of the
+// previous copy's versions).
+func startHistory(ctx context.Context, tx pgx.Tx, p publication) error {
+	l := p.layout
+	was, err := store.History.Get(ctx, tx, l.Table)
+	if err != nil {
+		return fmt.Errorf("reading the history setting: %w", err)
+	}
+	if !p.history && was == nil {
+		return nil
+	}
+	t := p.exp.Summary.ExportTime
+	if t == nil {
+		return fmt.Errorf("table %s: the export records no export time, so there is no instant for its history to start at", l.Table)
+	}
+	retention := p.retention
+	if retention <= 0 && was != nil {
+		retention = was.Retention
+	}
+	if err := store.StartHistory(ctx, tx, l, *t, retention); err != nil {
+		return fmt.Errorf("starting the history: %w", err)
 	}
 	return nil
 }

@@ -41,6 +41,9 @@ type CASRepair struct {
 
 	DiffID         int64
 	VerificationID int64
+	// History records the repair as a version in the table's history
+	// ([StartHistory]): set it when the table has history on.
+	History bool
 }
 
 // QueueCASRepair queues on b one statement that repairs w's key if its row
@@ -129,9 +132,13 @@ func (l Layout) QueueCASRepair(b *pgx.Batch, w CASRepair) error {
 	} else {
 		verID = w.VerificationID
 	}
-	sql := fmt.Sprintf(`WITH w AS (%s)
+	var hist string
+	if w.History {
+		hist = l.historyRepairCTEs(&p, w.Table, keyVals, after, "w")
+	}
+	sql := fmt.Sprintf(`WITH w AS (%s)%s
 		INSERT INTO ddbsync.repairs (diff_id, verification_id, table_name, key, kind, before, after)
-		SELECT %s, %s, %s, %s, %s, %s, %s FROM w`, stmt,
+		SELECT %s, %s, %s, %s, %s, %s, %s FROM w`, stmt, hist,
 		p.add(diffID, "bigint"), p.add(verID, "bigint"), p.add(w.Table, "text"), p.add(keyJSON, "jsonb"),
 		p.add(string(w.Kind), "text"), p.add(nullBytes(before), "jsonb"), p.add(nullBytes(after), "jsonb"))
 	b.Queue(sql, p.args...)
