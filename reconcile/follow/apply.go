@@ -152,15 +152,18 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 			return 0, 0, err
 		}
 	}
-	tag, err := res.Exec()
-	if err != nil {
+	var moved bool
+	advanced := true
+	if err := res.QueryRow().Scan(&moved); errors.Is(err, pgx.ErrNoRows) {
+		advanced = false
+	} else if err != nil {
 		res.Close()
 		return 0, 0, err
 	}
 	if err := res.Close(); err != nil {
 		return 0, 0, err
 	}
-	if tag.RowsAffected() != 1 {
+	if !advanced {
 		// A retry of a page whose commit succeeded but was never
 		// acknowledged finds the checkpoint already there: nothing to do.
 		if already, err := store.Shards.AtPosition(ctx, tx, u.table, u.shardID, u.position); err == nil && already && !u.finished {
@@ -168,6 +171,17 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		}
 		return 0, 0, fmt.Errorf("shard %s: checkpoint not advanced (at or past %s already, or marked as a gap): %w",
 			u.shardID, u.position, errCheckpointMoved)
+	}
+	if !moved && len(u.changes) > 0 {
+		// The shard's last page, applied already by a follower whose commit
+		// landed after this one read the checkpoint: only the finishing is
+		// new. Writing the page again would record its history twice.
+		if err := tx.Rollback(ctx); err != nil {
+			return 0, 0, err
+		}
+		again := u
+		again.changes = nil
+		return a.apply(ctx, pool, again)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, 0, err

@@ -144,25 +144,29 @@ type Advance struct {
 
 // QueueAdvance queues the checkpoint update of a: it moves forward only
 // (a replayed page changes nothing), and never out of state gap. It
-// affects one row when the checkpoint advanced, or when a finishes the
+// returns one row when the checkpoint advanced, or when a finishes the
 // shard at its checkpoint: the last page may be empty, or a replay of a
 // page already applied (a follower stopped while its commit was on the
 // way, whose commit landed after the next follower read the checkpoint).
-// The counts grow only when the checkpoint moves, so a replayed page is
-// never counted twice.
+// The row says whether the checkpoint moved: the counts grow only then,
+// and a caller whose page did not move it must not write the page again.
 func (shardsAccessor) QueueAdvance(b *pgx.Batch, a Advance) {
 	state := ShardReading
 	if a.Finished {
 		state = ShardFinished
 	}
-	const moves = `($4::numeric IS NULL OR last_sequence IS NULL OR last_sequence < $4::numeric)`
-	b.Queue(`UPDATE ddbsync.shards SET state = $3, last_sequence = coalesce($4::numeric, last_sequence),
-		changes_applied = changes_applied + CASE WHEN `+moves+` THEN $5 ELSE 0 END,
-		ttl_removes = ttl_removes + CASE WHEN `+moves+` THEN $6 ELSE 0 END,
-		first_record_time = coalesce(first_record_time, $7),
-		last_record_time = CASE WHEN `+moves+` THEN coalesce($8, last_record_time) ELSE last_record_time END,
+	const moves = `($4::numeric IS NULL OR old.seq IS NULL OR old.seq < $4::numeric)`
+	b.Queue(`WITH old AS (SELECT last_sequence AS seq FROM ddbsync.shards
+			WHERE table_name = $1 AND shard_id = $2 FOR UPDATE)
+		UPDATE ddbsync.shards s SET state = $3, last_sequence = coalesce($4::numeric, s.last_sequence),
+		changes_applied = s.changes_applied + CASE WHEN `+moves+` THEN $5 ELSE 0 END,
+		ttl_removes = s.ttl_removes + CASE WHEN `+moves+` THEN $6 ELSE 0 END,
+		first_record_time = coalesce(s.first_record_time, $7),
+		last_record_time = CASE WHEN `+moves+` THEN coalesce($8, s.last_record_time) ELSE s.last_record_time END,
 		updated_at = now()
-		WHERE table_name = $1 AND shard_id = $2 AND state <> $9 AND (`+moves+` OR $3::text = $10::text)`,
+		FROM old
+		WHERE s.table_name = $1 AND s.shard_id = $2 AND s.state <> $9 AND (`+moves+` OR $3::text = $10::text)
+		RETURNING `+moves,
 		a.Table, a.ShardID, string(state), nullString(a.Position), a.Changes, a.TTL, NullTime(a.First), NullTime(a.Last),
 		string(ShardGap), string(ShardFinished))
 }
