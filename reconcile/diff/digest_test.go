@@ -122,3 +122,28 @@ func TestDiff_ExportChangedBetweenReadsIsAFailure(t *testing.T) {
 	require.NotErrorIs(t, err, reconcile.ErrInconsistent)
 	require.ErrorContains(t, err, "the source changed while it was compared")
 }
+
+// A copy loaded before the stored digest existed (no item_digest column)
+// is diffed all the same: its digests are computed from its items, and a
+// clean copy stays clean.
+func TestDiff_CopyWithoutStoredDigests(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	items := diffItems(40)
+	exp := loadedCopy(t, pool, items)
+	sqlExec(t, pool, `ALTER TABLE dynamodb.tenure_information DROP COLUMN item_digest`)
+	sum, _, err := diffExport(t, pool, exp, false)
+	require.NoError(t, err)
+	require.Zero(t, sum.Inconsistencies())
+
+	changed := idOf(items[7])
+	sqlExec(t, pool, `UPDATE dynamodb.tenure_information SET item = jsonb_set(item, '{charges,M,rent,N}', '"1.01"') WHERE id = $1`, changed)
+	sqlExec(t, pool, `DELETE FROM dynamodb.tenure_information WHERE id = $1`, idOf(items[8]))
+	sum, c, err := diffExport(t, pool, exp, false)
+	require.ErrorIs(t, err, reconcile.ErrInconsistent)
+	require.EqualValues(t, 1, sum.Different)
+	require.EqualValues(t, 1, sum.Missing)
+	f := c.byKey(changed)
+	require.NotNil(t, f)
+	require.Equal(t, "charges.rent", f.Differences[0].Path)
+}

@@ -34,8 +34,8 @@ const (
 //
 // The comparison is of digests, not images: a source row holds its key,
 // the [Digest] of its item and, for an export, where the item is in the
-// export ([DigestColumns]); the copy's digests are computed by PostgreSQL
-// in the join ([DigestSQL]). So the source costs PostgreSQL a few dozen bytes
+// export ([DigestColumns]); the copy's are stored beside its items
+// ([ColItemDigest]). So the source costs PostgreSQL a few dozen bytes
 // a row instead of parsing every image, and only the keys that differ
 // need images: a scan's rows keep theirs ([ImageColumns]), and an
 // export's are read again from the export ([Comparison.ImageLines],
@@ -96,15 +96,25 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 		return n, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// The copy's digests are most of the work: let the planner spread them
-	// over parallel workers (it takes md5 for cheap, and would not).
+	// Reading the copy (and computing its digests, for a copy without
+	// them) is most of the work: let the planner spread it over parallel
+	// workers (it takes md5 for cheap, and would not).
 	for _, set := range [][2]string{{"work_mem", diffWorkMem}, {"parallel_setup_cost", "0"}, {"parallel_tuple_cost", "0"}} {
 		if _, err := tx.Exec(ctx, "SELECT set_config($1, $2, true)", set[0], set[1]); err != nil {
 			return n, err
 		}
 	}
+	// A copy loaded before the stored digest existed, and not loaded
+	// since, has none: its digests are computed here, as PostgreSQL would
+	// have stored them.
+	copyDigest := DigestSQL(ColItem)
+	if stored, err := hasColumn(ctx, tx, l.Ident(), ColItemDigest); err != nil {
+		return n, err
+	} else if stored {
+		copyDigest = pgx.Identifier{ColItemDigest}.Sanitize()
+	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s ON COMMIT DROP AS SELECT %s, %s AS digest FROM %s",
-		copyDigests.Sanitize(), strings.Join(keyCols, ", "), DigestSQL("item"), l.Ident().Sanitize())); err != nil {
+		copyDigests.Sanitize(), strings.Join(keyCols, ", "), copyDigest, l.Ident().Sanitize())); err != nil {
 		return n, err
 	}
 	if _, err := tx.Exec(ctx, "ANALYZE "+copyDigests.Sanitize()); err != nil {

@@ -43,9 +43,14 @@ var knownOrigins = []Origin{OriginExport, OriginStream, OriginIncremental, Origi
 // false when there is no such table. The table itself is the record of its
 // layout: a copy loaded before doc became opt-in has it, and keeps it.
 func HasDoc(ctx context.Context, q Querier, ident pgx.Identifier) (bool, error) {
+	return hasColumn(ctx, q, ident, ColDoc)
+}
+
+// hasColumn reports whether table ident has column col.
+func hasColumn(ctx context.Context, q Querier, ident pgx.Identifier, col string) (bool, error) {
 	var has bool
 	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
-		WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)`, ident.Sanitize(), ColDoc).Scan(&has)
+		WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)`, ident.Sanitize(), col).Scan(&has)
 	return has, err
 }
 

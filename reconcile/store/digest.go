@@ -21,8 +21,8 @@ import (
 // equal as jsonb have the same text and the same digest. [Digest] computes
 // in Go, from the bytes a writer sends PostgreSQL for the item column,
 // exactly the text PostgreSQL would print, and hashes it: the source's
-// digests are computed as they are read, and only the copy's are computed
-// by the server ([DigestSQL]).
+// digests are computed as they are read, and the copy's by the server
+// ([DigestSQL]) as each row is written, into [ColItemDigest].
 
 // DigestSQL is the SQL expression of the digest of item, an expression
 // of type jsonb (a data table's item column), as a uuid (16 bytes,

@@ -24,7 +24,18 @@ const (
 	ColShardID    = "shard_id"        // stream rows: the shard the change came from
 	ColSequence   = "sequence_number" // stream rows: the change's sequence number
 	ColSyncedAt   = "synced_at"       // when ddbsync wrote the row
+	// ColItemDigest is the item's [Digest], stored: PostgreSQL computes it
+	// from item ([itemDigestDef]) whoever writes the row, so a diff compares
+	// it with the source's without reading an image.
+	ColItemDigest = "item_digest"
 )
+
+// itemDigestDef defines [ColItemDigest]: a generated column, so that no
+// writer (a load's COPY, stream apply, a repair, an incremental export, an
+// analyst's UPDATE) can leave it disagreeing with item.
+func itemDigestDef() string {
+	return ColItemDigest + " uuid GENERATED ALWAYS AS (" + DigestSQL(ColItem) + ") STORED"
+}
 
 // Origin is where a row's image came from: the origin column.
 type Origin string
@@ -58,7 +69,7 @@ func originCheck(origins []Origin) string {
 	return "CHECK (origin IN (" + strings.Join(lits, ", ") + "))"
 }
 
-var reservedColumns = []string{ColItem, ColDoc, ColOrigin, ColOriginTime, ColShardID, ColSequence, ColSyncedAt}
+var reservedColumns = []string{ColItem, ColDoc, ColOrigin, ColOriginTime, ColShardID, ColSequence, ColSyncedAt, ColItemDigest}
 
 // MaxIdentLen is PostgreSQL's NAMEDATALEN - 1.
 const MaxIdentLen = 63
@@ -151,7 +162,8 @@ func (l Layout) createTableSQL(ident pgx.Identifier) string {
 		b.WriteString(`doc jsonb NOT NULL, `)
 	}
 	b.WriteString(`origin text NOT NULL ` + originCheck(createdOrigins) + `, ` +
-		`origin_time timestamptz, shard_id text, sequence_number numeric, synced_at timestamptz NOT NULL DEFAULT now())`)
+		`origin_time timestamptz, shard_id text, sequence_number numeric, synced_at timestamptz NOT NULL DEFAULT now(), ` +
+		itemDigestDef() + `)`)
 	return b.String()
 }
 

@@ -1,0 +1,135 @@
+package store_test
+
+import (
+	"maps"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/tenure"
+	"github.com/ddbsync/ddbsync/reconcile/store"
+)
+
+// storedDigests checks that every row of table ident holds in item_digest
+// the Go digest of the item want names by key.
+func storedDigests(t *testing.T, pool *pgxpool.Pool, ident pgx.Identifier, want map[string]ddbjson.Item) {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), "SELECT id, item_digest FROM "+ident.Sanitize())
+	require.NoError(t, err)
+	got := map[string][16]byte{}
+	for rows.Next() {
+		var id string
+		var d [16]byte
+		require.NoError(t, rows.Scan(&id, &d))
+		got[id] = d
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, got, len(want))
+	var scratch store.DigestScratch
+	for id, it := range want {
+		d, err := store.Digest(it, &scratch)
+		require.NoError(t, err)
+		require.Equal(t, d, got[id], "item_digest of %s", id)
+	}
+}
+
+// copyRows writes items into table ident through the encoder, as a load does.
+func copyRows(t *testing.T, pool *pgxpool.Pool, l store.Layout, ident pgx.Identifier, items map[string]ddbjson.Item) {
+	t.Helper()
+	enc := store.NewEncoder(l, store.RowColumns)
+	var rows [][]any
+	for _, it := range items {
+		vals, err := enc.Encode(it, store.Provenance{Origin: store.OriginExport})
+		require.NoError(t, err)
+		rows = append(rows, detach(vals))
+	}
+	_, err := pool.CopyFrom(t.Context(), ident, l.Columns(), pgx.CopyFromRows(rows))
+	require.NoError(t, err)
+}
+
+// detach copies an encoder's row out of the buffers it reuses.
+func detach(vals []any) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		if b, ok := v.([]byte); ok {
+			v = append([]byte{}, b...)
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// The stored digest, which a diff compares with the source's, is the one
+// ddbsync computes in Go for the item, whichever way the row was written: a
+// load's COPY, the upsert stream apply and repairs write through, and a
+// reload into a copy from before the column existed, which gains it.
+func TestItemDigest_StoredByEveryWriter(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	ctx := t.Context()
+	ks, err := store.ParseKeySchema("id:S")
+	require.NoError(t, err)
+	l, err := store.NewLayout("Digests", "", ks)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{l.Schema}.Sanitize())
+	require.NoError(t, err)
+	require.NoError(t, store.CreateLoadTable(ctx, pool, l, l.Ident()))
+	_, err = pool.Exec(ctx, l.PrimaryKeySQL(l.Ident(), "digests_pkey"))
+	require.NoError(t, err)
+
+	gen := tenure.NewGenerator(5)
+	items := map[string]ddbjson.Item{}
+	for range 40 {
+		it := gen.Item()
+		items[it["id"].(*types.AttributeValueMemberS).Value] = it
+	}
+	copyRows(t, pool, l, l.Ident(), items)
+	storedDigests(t, pool, l.Ident(), items)
+
+	// The upsert replaces half the items with new images.
+	changed := map[string]ddbjson.Item{}
+	for id, it := range items {
+		if len(changed) == len(items)/2 {
+			break
+		}
+		it = maps.Clone(it)
+		it["status"] = &types.AttributeValueMemberS{Value: "changed \"quoted\"\n"}
+		changed[id], items[id] = it, it
+	}
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, l.CreateStageSQL())
+	require.NoError(t, err)
+	enc := store.NewEncoder(l, store.RowColumns)
+	var rows [][]any
+	for _, it := range changed {
+		vals, err := enc.Encode(it, store.Provenance{Origin: store.OriginStream})
+		require.NoError(t, err)
+		rows = append(rows, detach(vals))
+	}
+	_, err = tx.CopyFrom(ctx, l.StageTable(), l.Columns(), pgx.CopyFromRows(rows))
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, l.UpsertSQL(l.StageTable()))
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	conn.Release()
+	storedDigests(t, pool, l.Ident(), items)
+
+	// A copy from before the column: a reload copying into it adds it.
+	_, err = pool.Exec(ctx, "ALTER TABLE "+l.Ident().Sanitize()+" DROP COLUMN item_digest")
+	require.NoError(t, err)
+	loadTable := pgx.Identifier{l.Schema, "digests_load"}
+	require.NoError(t, store.CreateLoadTable(ctx, pool, l, loadTable))
+	copyRows(t, pool, l, loadTable, items)
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return store.CopyInto(ctx, tx, l, loadTable)
+	}))
+	storedDigests(t, pool, l.Ident(), items)
+}
