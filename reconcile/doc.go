@@ -78,6 +78,11 @@
 //     (follow --verify), both through store's compare-and-set
 //     (cas_repair.go) under the apply lock (apply_lock.go), which each
 //     page of stream changes takes shared.
+//   - a table's history (every version, <table>_history) and its as-of
+//     function written? reconcile/store/history.go; each writer records
+//     its versions in its own transaction: load/publish.go (the export's
+//     rows at T), follow/history.go (every change of a page), the
+//     repairs (cas_repair.go, diff/diff_sql.go) and load/incremental.go.
 //   - an exit status decided? internal/cli/exit.go.
 //
 // # The data table
