@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // A table with history on keeps every version of its items in
@@ -274,7 +274,7 @@ func (l Layout) CreateHistoryStageSQL() string {
 // HistoryRow returns the values of one staged version: key (the key
 // attributes), its place ord, when its change was made, the operation,
 // the item (nil for a removal), and its stream position ("" for none).
-func (l Layout) HistoryRow(key ddbjson.Item, ord int64, changedAt time.Time, op string, item []byte, shardID, seq string) ([]any, error) {
+func (l Layout) HistoryRow(key map[string]types.AttributeValue, ord int64, changedAt time.Time, op string, item []byte, shardID, seq string) ([]any, error) {
 	vals := make([]any, len(l.KeyColumns), len(l.KeyColumns)+6)
 	if err := l.KeyValues(key, vals); err != nil {
 		return nil, err
