@@ -259,7 +259,14 @@ func TestFollowShared_TakesOverFromACutOffPeerAndFencesIt(t *testing.T) {
 	require.NoError(t, err)
 	portN, err := strconv.Atoi(port)
 	require.NoError(t, err)
+	// Every way pgconn may connect goes through the path: a URL without
+	// sslmode (prefer) yields a fallback without TLS to the server itself,
+	// which a refused or failed TLS attempt through the path falls back to,
+	// and a would then never be cut off at all.
 	pc.ConnConfig.Host, pc.ConnConfig.Port = host, uint16(portN)
+	for _, fb := range pc.ConnConfig.Fallbacks {
+		fb.Host, fb.Port = host, uint16(portN)
+	}
 	poolA, err := pgxpool.NewWithConfig(t.Context(), pc)
 	require.NoError(t, err)
 	t.Cleanup(poolA.Close)
@@ -283,6 +290,9 @@ func TestFollowShared_TakesOverFromACutOffPeerAndFencesIt(t *testing.T) {
 	// once their leases expire, and a's pages in flight are fenced off.
 	path.cut()
 	cutAt := time.Now()
+	pingCtx, cancelPing := context.WithTimeout(t.Context(), 10*time.Second)
+	require.Error(t, poolA.Ping(pingCtx), "a has no way to the database but the path")
+	cancelPing()
 	h.Insert(20)
 	require.Eventually(t, func() bool { return leasesByOwner(t, h.Pool)["b"] == 4 }, 60*time.Second, 5*time.Millisecond,
 		"b took a's shards over")

@@ -177,13 +177,25 @@ func (leasesAccessor) Release(ctx context.Context, q Querier, table, owner, shar
 // tx ends: the lease row is locked FOR SHARE, so a peer taking the shard
 // over waits for the page to commit, or skips the shard. The transaction
 // ends by itself if it sits idle longer than idle (a stopped process must
-// not hold the row, and so the shard, for ever). It returns [ErrLeaseLost]
-// when the lease changed owner or counter.
+// not hold the row, and so the shard, for ever). A reader cut off by a
+// silent partition (no FIN, no RST) may leave the server mid-statement
+// instead, in a COPY waiting for rows that never come, which neither the
+// idle timeout nor a statement timeout ends: TCP keepalives probed from a
+// third of idle on, and a user timeout of idle, make the server drop such a
+// connection, and so roll the page back, within about idle of the last
+// packet rather than after the system's keepalive (two hours on Linux). The
+// settings are local to tx; on a Unix socket they do nothing. It returns
+// [ErrLeaseLost] when the lease changed owner or counter.
 func (leasesAccessor) Fence(ctx context.Context, tx pgx.Tx, table string, l Lease, idle time.Duration) error {
+	ms := max(1, idle.Milliseconds())
+	probeAfter := max(1, (ms/3+999)/1000) // keepalive settings are whole seconds
+	probes := max(1, (ms+999)/1000)       // where TCP_USER_TIMEOUT is missing: about idle of probes a second apart
 	var set string
-	err := tx.QueryRow(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $5, true) FROM ddbsync.leases
-		WHERE table_name = $1 AND shard_id = $2 AND owner = $3 AND counter = $4 FOR SHARE`,
-		table, l.Shard, l.Owner, l.Counter, fmt.Sprint(max(1, idle.Milliseconds()))).Scan(&set)
+	err := tx.QueryRow(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $5, true)
+			|| set_config('tcp_user_timeout', $5, true) || set_config('tcp_keepalives_idle', $6, true)
+			|| set_config('tcp_keepalives_interval', '1', true) || set_config('tcp_keepalives_count', $7, true)
+		FROM ddbsync.leases WHERE table_name = $1 AND shard_id = $2 AND owner = $3 AND counter = $4 FOR SHARE`,
+		table, l.Shard, l.Owner, l.Counter, fmt.Sprint(ms), fmt.Sprint(probeAfter), fmt.Sprint(probes)).Scan(&set)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("shard %s (lease counter %d of %s): %w", l.Shard, l.Counter, l.Owner, ErrLeaseLost)
 	}
