@@ -17,6 +17,7 @@
 package perfkit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -242,7 +243,16 @@ func Upsert(ctx context.Context, pool *pgxpool.Pool, l store.Layout, n, pageSize
 					if err != nil {
 						return err
 					}
-					rows = append(rows, append([]any(nil), vals...))
+					// The encoder reuses its buffers from row to row (the
+					// item's bytes among them): the page keeps copies.
+					row := make([]any, len(vals))
+					for j, v := range vals {
+						if bs, ok := v.([]byte); ok {
+							v = bytes.Clone(bs)
+						}
+						row[j] = v
+					}
+					rows = append(rows, row)
 				}
 				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 					if _, err := tx.Exec(ctx, createSQL); err != nil {
