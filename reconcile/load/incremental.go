@@ -96,18 +96,7 @@ type IncrementalResult struct {
 // interruption at any point stages only the files not yet staged.
 func RunIncremental(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.IncrementalExport, cfg IncrementalConfig) (IncrementalResult, error) {
 	start := time.Now()
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	stats := cfg.Stats
-	if stats == nil {
-		stats = &Stats{}
-	}
-	workers := cfg.Workers
-	if workers <= 0 {
-		workers = reconcile.DefaultWorkers()
-	}
+	log, stats, workers := withDefaults(cfg.Logger, cfg.Stats, cfg.Workers)
 	skew := cfg.Skew
 	if skew <= 0 {
 		skew = DefaultSkew

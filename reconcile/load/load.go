@@ -64,6 +64,22 @@ type Config struct {
 	HistoryRetention time.Duration
 }
 
+// withDefaults fills in what a load's caller left unset: a logger that
+// discards, fresh stats, and [reconcile.DefaultWorkers] files at a time.
+// Run and RunIncremental share it.
+func withDefaults(log *slog.Logger, stats *Stats, workers int) (*slog.Logger, *Stats, int) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if stats == nil {
+		stats = &Stats{}
+	}
+	if workers <= 0 {
+		workers = reconcile.DefaultWorkers()
+	}
+	return log, stats, workers
+}
+
 // WorkerName is the default name of a load process: host:pid.
 func WorkerName() string {
 	host, err := os.Hostname()
@@ -120,18 +136,7 @@ type Result struct {
 // abandons an unfinished one. Nothing is published when any check fails.
 func Run(ctx context.Context, pool *pgxpool.Pool, exp *snapshot.Export, cfg Config) (Result, error) {
 	start := time.Now()
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	stats := cfg.Stats
-	if stats == nil {
-		stats = &Stats{}
-	}
-	workers := cfg.Workers
-	if workers <= 0 {
-		workers = reconcile.DefaultWorkers()
-	}
+	log, stats, workers := withDefaults(cfg.Logger, cfg.Stats, cfg.Workers)
 	name := cfg.WorkerName
 	if name == "" {
 		name = WorkerName()
