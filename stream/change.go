@@ -41,11 +41,13 @@ type Change struct {
 	EventID string
 	// Keys holds the key attributes; always present.
 	Keys map[string]ddbtypes.AttributeValue
-	// NewImage is the item after an Insert or Modify; nil for Remove.
-	NewImage map[string]ddbtypes.AttributeValue
-	// OldImage is the item before a Modify or Remove, when the stream view
-	// type is NEW_AND_OLD_IMAGES; nil otherwise.
-	OldImage map[string]ddbtypes.AttributeValue
+	// NewImage is the item after an Insert or Modify; nil for Remove. A
+	// record read from the wire whose image is verbatim (its DynamoDB JSON
+	// already the lossless form: [ddbjson.VerbatimScanner]) is not decoded:
+	// NewImageText holds it, and NewImage is nil. [Change.Image] gives
+	// either. (The old image, which nothing here uses, is not kept.)
+	NewImage     map[string]ddbtypes.AttributeValue
+	NewImageText string
 	// ApproximateCreationTime is when the change happened, rounded down to
 	// the second by AWS (emulators may be finer). Approximate: never use it
 	// to order changes; the sequence number does that.
@@ -101,14 +103,24 @@ func ChangeFromRecord(shardID string, rec types.Record) (Change, error) {
 	if c.NewImage, err = ddbjson.FromStreams(sr.NewImage); err != nil {
 		return Change{}, fmt.Errorf("%w: shard %s seq %s new image: %w", ErrBadRecord, shardID, seq, err)
 	}
-	if c.OldImage, err = ddbjson.FromStreams(sr.OldImage); err != nil {
-		return Change{}, fmt.Errorf("%w: shard %s seq %s old image: %w", ErrBadRecord, shardID, seq, err)
-	}
 	if c.NewImage == nil && c.EventName != EventRemove {
 		return Change{}, fmt.Errorf("%w: shard %s seq %s is an %s without a new image (record view type %q)",
 			ErrViewType, shardID, seq, c.EventName, sr.StreamViewType)
 	}
 	return c, nil
+}
+
+// Image is the item after an Insert or Modify (nil for Remove), decoding
+// NewImageText when that is how the record came.
+func (c Change) Image() (ddbjson.Item, error) {
+	if c.NewImage != nil || c.NewImageText == "" {
+		return c.NewImage, nil
+	}
+	img, err := ddbjson.DecodeItem([]byte(c.NewImageText))
+	if err != nil {
+		return nil, fmt.Errorf("%w: shard %s seq %s new image: %w", ErrBadRecord, c.ShardID, c.SequenceNumber, err)
+	}
+	return img, nil
 }
 
 func isTTL(id *types.Identity) bool {

@@ -121,8 +121,8 @@ func changeFromStreamRecord(shardID string, rec *ddbjson.StreamRecord) (Change, 
 	if len(rec.Keys) == 0 {
 		return Change{}, fmt.Errorf("%w: shard %s seq %s has no keys", ErrBadRecord, shardID, seq)
 	}
-	c.Keys, c.NewImage, c.OldImage = rec.Keys, rec.NewImage, rec.OldImage
-	if c.NewImage == nil && c.EventName != EventRemove {
+	c.Keys, c.NewImage, c.NewImageText = rec.Keys, rec.NewImage, rec.NewImageText
+	if c.NewImage == nil && c.NewImageText == "" && c.EventName != EventRemove {
 		return Change{}, fmt.Errorf("%w: shard %s seq %s is an %s without a new image (record view type %q)",
 			ErrViewType, shardID, seq, c.EventName, rec.StreamViewType)
 	}

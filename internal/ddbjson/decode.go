@@ -150,6 +150,8 @@ type decoder struct {
 	nullVals slab[types.AttributeValueMemberNULL]
 	mVals    slab[types.AttributeValueMemberM]
 	lVals    slab[types.AttributeValueMemberL]
+	// verbatim tells the images a GetRecords response need not decode.
+	verbatim VerbatimScanner
 }
 
 // pathElem is an attribute name, or a list index when index >= 0. (Names
@@ -184,6 +186,7 @@ func (d *decoder) release() {
 	d.elems = d.elems[:0]
 	d.path = d.path[:0]
 	d.data, d.text, d.wire = nil, "", false
+	d.verbatim.Reset(nil, 0)
 	decoders.Put(d)
 }
 

@@ -24,11 +24,15 @@ type StreamRecord struct {
 	// meaningful when HasCreationTime is set.
 	ApproximateCreationDateTime time.Time
 	HasCreationTime             bool
-	// Keys, NewImage and OldImage are nil when absent.
-	Keys, NewImage, OldImage Item
-	SequenceNumber           string
-	SizeBytes                int64
-	StreamViewType           string
+	// Keys and NewImage are nil when absent. A verbatim new image (see
+	// [VerbatimScanner]) is not decoded: NewImageText holds it as sent, and
+	// NewImage is nil. A follower stores most images as they came, so
+	// decoding them would be wasted.
+	Keys, NewImage Item
+	NewImageText   string
+	SequenceNumber string
+	SizeBytes      int64
+	StreamViewType string
 	// UserIdentity is the record's userIdentity; empty when absent.
 	UserIdentity StreamIdentity
 }
@@ -64,14 +68,16 @@ const maxEpochSeconds = 1e11
 // stops decoding and is returned as it is. It returns the next shard
 // iterator, nil if absent (the shard is closed and read to its end).
 //
-// Images are decoded as by [DecodeItem], except that the S0 and SS0 tags of
-// the lossless form are unknown types here, as they are to DynamoDB. Like
+// Keys and images are decoded as by [DecodeItem], except that the S0 and
+// SS0 tags of the lossless form are unknown types here, as they are to
+// DynamoDB; a verbatim new image is kept as text instead, and the old image
+// is skipped, its syntax checked. Like
 // the SDK's decoder, it skips members it does not use or know and treats a
 // null member as absent; unlike it, it checks that numbers are numbers
 // DynamoDB accepts. Any error in a record is a [*RecordError].
 //
 // As with [DecodeItem], body is copied once and every string decoded shares
-// that copy.
+// that copy, NewImageText too.
 func DecodeGetRecords(body []byte, each func(i int, rec *StreamRecord) error) (next *string, err error) {
 	d := newDecoder(body)
 	defer d.release()
@@ -172,18 +178,22 @@ func (d *decoder) streamRecord(rec *StreamRecord) error {
 		case "ApproximateCreationDateTime":
 			rec.ApproximateCreationDateTime, err = d.epochSeconds()
 			rec.HasCreationTime = err == nil
-		case "Keys", "NewImage", "OldImage":
+		case "Keys":
 			d.path = append(d.path, pathElem{name: name, index: -1})
-			item, ierr := d.item(0)
+			rec.Keys, err = d.item(0)
 			d.path = d.path[:len(d.path)-1]
-			switch err = ierr; name {
-			case "Keys":
-				rec.Keys = item
-			case "NewImage":
-				rec.NewImage = item
-			default:
-				rec.OldImage = item
+		case "NewImage":
+			d.skipSpace()
+			if end, ok := d.verbatim.Item(d.data, d.pos, [2]string{}); ok {
+				rec.NewImageText = d.text[d.pos:end]
+				d.pos = end
+				break
 			}
+			d.path = append(d.path, pathElem{name: name, index: -1})
+			rec.NewImage, err = d.item(0)
+			d.path = d.path[:len(d.path)-1]
+		case "OldImage":
+			err = d.skip(0) // a follower has no use for it
 		case "SequenceNumber":
 			rec.SequenceNumber, err = d.str()
 		case "SizeBytes":

@@ -64,6 +64,7 @@ type Encoder struct {
 	key     []byte
 	digest  DigestScratch
 	line    lineScanner
+	image   []byte // scratch copy of an image being scanned
 }
 
 // NewEncoder returns an encoder of set's columns of layout l.

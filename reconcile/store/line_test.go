@@ -138,6 +138,10 @@ func writeLine(r *rand.Rand, item ddbjson.Item) []byte {
 // returns whether the fast path took it.
 func checkLine(t testing.TB, l Layout, line []byte) bool {
 	t.Helper()
+	var w struct{ Item json.RawMessage }
+	if json.Unmarshal(line, &w) == nil && len(w.Item) > 0 {
+		checkImage(t, l, w.Item)
+	}
 	took := false
 	for _, set := range []ColumnSet{RowColumns, DigestColumns} {
 		prov := Provenance{Origin: OriginExport, File: 3, Line: 7}
@@ -182,6 +186,42 @@ func checkLine(t testing.TB, l Layout, line []byte) bool {
 	return took
 }
 
+// checkImage is checkLine for a stream record's new image: when
+// EncodeImage takes it as it is, the decoder and encoder give the same row.
+func checkImage(t testing.TB, l Layout, image []byte) (took bool) {
+	t.Helper()
+	prov := Provenance{Origin: OriginStream, ShardID: "shard-1", Sequence: "100"}
+	fast, ok, err := NewEncoder(l, RowColumns).EncodeImage(string(image), prov)
+	require.NoError(t, err)
+	if !ok {
+		return false
+	}
+	item, err := ddbjson.DecodeItem(image)
+	require.NoError(t, err, "the fast path took an image the decoder refuses: %s", image)
+	slow, err := NewEncoder(l, RowColumns).Encode(item, prov)
+	require.NoError(t, err, "the fast path took an image the encoder refuses: %s", image)
+	require.Len(t, fast, len(slow))
+	n := len(l.KeyColumns)
+	ft, err := JSONBText(nil, fast[n].([]byte))
+	require.NoError(t, err)
+	st, err := JSONBText(nil, slow[n].([]byte))
+	require.NoError(t, err)
+	require.Equal(t, string(st), string(ft), "image %s", image)
+	for i := range slow {
+		if i == n {
+			continue
+		}
+		if fn, ok := fast[i].(pgtype.Numeric); ok {
+			fv, _ := fn.Value()
+			sv, _ := slow[i].(pgtype.Numeric).Value()
+			require.Equal(t, sv, fv, "value %d of image %s", i, image)
+			continue
+		}
+		require.Equal(t, slow[i], fast[i], "value %d of image %s", i, image)
+	}
+	return true
+}
+
 func lineLayouts(t testing.TB) []Layout {
 	var out []Layout
 	for _, spec := range []string{"id:S", "id:S,n:N"} {
@@ -207,6 +247,7 @@ func TestEncodeLine_IsTheLongWay(t *testing.T) {
 		require.NoError(t, err)
 		for _, l := range ls {
 			require.True(t, checkLine(t, l, append(append([]byte(`{"Item":`), raw...), '}')), "a tenure item went the long way")
+			require.True(t, checkImage(t, l, raw), "a tenure image went the long way")
 			checkLine(t, l, writeLine(r, it))
 		}
 	}
