@@ -42,11 +42,13 @@ func newApplier(l reconcile.Layout) *applier {
 	}
 }
 
-// pageUpdate is one shard page to apply: its changes and the checkpoint that
-// covers them, written in one transaction.
+// pageUpdate is one shard's pages to apply (one or several read in a row):
+// their changes and the checkpoint that covers them, written in one
+// transaction.
 type pageUpdate struct {
 	table    string
 	shardID  string
+	pages    int // GetRecords pages the changes came in
 	changes  []stream.Change
 	position string // the page's resume position: last sequence number read
 	finished bool
@@ -94,9 +96,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 			}
 			continue
 		}
-		// A fresh encoder per row: the rows are kept until the COPY.
-		enc := store.NewEncoder(a.layout, store.RowColumns)
-		vals, err := enc.Encode(c.NewImage, reconcile.Provenance{Origin: reconcile.OriginStream, Time: c.ApproximateCreationTime,
+		vals, err := encodeChange(a.layout, c, reconcile.Provenance{Origin: reconcile.OriginStream, Time: c.ApproximateCreationTime,
 			ShardID: u.shardID, Sequence: c.SequenceNumber})
 		if err != nil {
 			return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
@@ -187,6 +187,23 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		return 0, 0, err
 	}
 	return int64(len(u.changes)), ttl, nil
+}
+
+// encodeChange returns the data table row of an Insert or Modify: the new
+// image's own bytes when it came verbatim, else its encoding. A fresh
+// encoder each time: the rows are kept until the COPY.
+func encodeChange(l reconcile.Layout, c stream.Change, p reconcile.Provenance) ([]any, error) {
+	enc := store.NewEncoder(l, store.RowColumns)
+	if c.NewImageText != "" {
+		if vals, ok, err := enc.EncodeImage(c.NewImageText, p); ok || err != nil {
+			return vals, err
+		}
+	}
+	img, err := c.Image()
+	if err != nil {
+		return nil, err
+	}
+	return enc.Encode(img, p)
 }
 
 // errCheckpointMoved means another process advanced a shard's checkpoint.

@@ -296,7 +296,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, cfg Config) (Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return Result{}, err
 	}
-	f := &follower{cfg: cfg, pool: pool, log: cfg.Logger.With(slog.String("table", cfg.Table))}
+	f := &follower{cfg: cfg, pool: pool, log: cfg.Logger.With(slog.String("table", cfg.Table)), readAhead: newReadAhead()}
 	if cfg.Shared {
 		f.share = &sharing{owner: cfg.Owner, d: cfg.LeaseDuration, held: map[string]*heldShard{}, since: cfg.Now()}
 		cfg.Stats.leaseDuration.Store(int64(cfg.LeaseDuration))
@@ -316,7 +316,9 @@ type follower struct {
 	table reconcile.LoadedTable
 	apply *applier
 	arn   string
-	start time.Time // S: T − skew, as the first run after the load stored it
+	// readAhead bounds the pages read and not yet applied, over all shards.
+	readAhead *readAhead
+	start     time.Time // S: T − skew, as the first run after the load stored it
 
 	// Owned by the run loop.
 	shards  map[string]*shardRun

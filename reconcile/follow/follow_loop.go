@@ -257,7 +257,13 @@ func (f *follower) startReady(ctx context.Context, events chan<- shardEvent, wg 
 }
 
 // readShard reads one shard to its end (or until ctx is done), applying
-// each page before reading the next.
+// its pages in order. Reading runs one step ahead of applying (see
+// [readAhead]): while a batch of pages is written, the next pages are
+// fetched and decoded, so neither PostgreSQL nor the stream waits on the
+// other. Pages already read when a batch starts are applied together in
+// one transaction, with one checkpoint: a crash loses or replays the whole
+// batch, as it would a page, and the tracker hears of each page's state,
+// in order, only once the batch is in.
 func (f *follower) readShard(ctx context.Context, id, parent string, start stream.Position, orphan bool, lease *store.Lease, events chan<- shardEvent) {
 	var counter int64
 	if lease != nil {
@@ -281,41 +287,78 @@ func (f *follower) readShard(ctx context.Context, id, parent string, start strea
 		send(shardEvent{id: id, err: err})
 		return
 	}
-	checked := !orphan || start.Kind == stream.PositionAfterSequenceNumber
+	ahead := f.readAhead.start(ctx, func(ctx context.Context) (stream.Page, error) {
+		return f.nextPage(ctx, r, id, parent, &orphan, start)
+	})
+	defer ahead.stop()
 	for {
-		p, err := r.Next(ctx)
+		batch, err := ahead.take()
+		if len(batch) > 0 {
+			if u, ok := f.batchUpdate(id, lease, batch); ok {
+				if err := f.applyWithRetry(ctx, u); err != nil {
+					ahead.done(batch)
+					send(shardEvent{id: id, err: err})
+					return
+				}
+			}
+			ahead.done(batch)
+			for _, p := range batch {
+				if !send(shardEvent{id: id, state: p.State}) || p.Finished {
+					return
+				}
+			}
+		}
 		if err != nil {
 			send(shardEvent{id: id, err: err})
 			return
 		}
-		if !checked && !p.FirstRecordTime.IsZero() {
-			checked = true
-			if err := f.checkOrphan(ctx, id, parent, p.FirstRecordTime); err != nil {
-				send(shardEvent{id: id, err: err})
-				return
-			}
-		}
-		if !checked && len(p.Changes) > 0 {
-			panic("unreachable: changes from an unchecked orphan shard")
-		}
-		if len(p.Changes) > 0 || p.Skipped > 0 || p.Finished {
-			u := pageUpdate{table: f.cfg.Table, shardID: id, changes: p.Changes, finished: p.Finished, first: p.FirstRecordTime,
-				lease: lease, leaseIdle: f.cfg.LeaseDuration}
-			if p.Position.Kind == stream.PositionAfterSequenceNumber {
-				u.position = p.Position.SequenceNumber
-			}
-			if n := len(p.Changes); n > 0 {
-				u.last = p.Changes[n-1].ApproximateCreationTime
-			}
-			if err := f.applyWithRetry(ctx, u); err != nil {
-				send(shardEvent{id: id, err: err})
-				return
-			}
-		}
-		if !send(shardEvent{id: id, state: p.State}) || p.Finished {
-			return
-		}
 	}
+}
+
+// nextPage reads the shard's next page, checking an orphan shard's first
+// record before any of its changes is let through.
+func (f *follower) nextPage(ctx context.Context, r *stream.ShardReader, id, parent string, orphan *bool, start stream.Position) (stream.Page, error) {
+	p, err := r.Next(ctx)
+	if err != nil {
+		return p, err
+	}
+	checked := !*orphan || start.Kind == stream.PositionAfterSequenceNumber
+	if !checked && !p.FirstRecordTime.IsZero() {
+		*orphan = false
+		if err := f.checkOrphan(ctx, id, parent, p.FirstRecordTime); err != nil {
+			return stream.Page{}, err
+		}
+		checked = true
+	}
+	if !checked && len(p.Changes) > 0 {
+		panic("unreachable: changes from an unchecked orphan shard")
+	}
+	return p, nil
+}
+
+// batchUpdate is the one transaction that applies batch, pages of shard id
+// in order: their changes, and the checkpoint after the last. ok is false
+// when there is nothing to write (empty pages of an open shard).
+func (f *follower) batchUpdate(id string, lease *store.Lease, batch []stream.Page) (u pageUpdate, ok bool) {
+	u = pageUpdate{table: f.cfg.Table, shardID: id, lease: lease, leaseIdle: f.cfg.LeaseDuration, pages: len(batch)}
+	for _, p := range batch {
+		if len(p.Changes) > 0 || p.Skipped > 0 || p.Finished {
+			ok = true
+		}
+		u.changes = append(u.changes, p.Changes...)
+	}
+	if len(batch) == 1 {
+		u.changes = batch[0].Changes // no copy for the usual case
+	}
+	last := batch[len(batch)-1]
+	u.finished, u.first = last.Finished, last.FirstRecordTime
+	if last.Position.Kind == stream.PositionAfterSequenceNumber {
+		u.position = last.Position.SequenceNumber
+	}
+	if n := len(u.changes); n > 0 {
+		u.last = u.changes[n-1].ApproximateCreationTime
+	}
+	return u, ok
 }
 
 // checkOrphan applies the structural check: a shard whose parent is gone
@@ -349,7 +392,7 @@ func (f *follower) applyWithRetry(ctx context.Context, u pageUpdate) error {
 			f.cfg.Stats.countEvents(u.changes)
 			f.cfg.Stats.Applied.Add(n)
 			f.cfg.Stats.TTLRemoves.Add(ttl)
-			f.cfg.Stats.Pages.Add(1)
+			f.cfg.Stats.Pages.Add(int64(max(u.pages, 1)))
 			f.verify.observe(u.changes)
 		}
 		return err

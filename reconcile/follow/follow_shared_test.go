@@ -32,7 +32,9 @@ const sharedLease = 600 * time.Millisecond
 
 // sharedConfig is a shared follow named owner, running until stopped.
 func sharedConfig(h *reconciletest.Harness, owner string) follow.Config {
-	cfg := h.FollowConfig()
+	// On one clock: the tests move the emulator's, and wait for W to pass
+	// the writes before comparing the copy (see FollowConfigOnEmulatorClock).
+	cfg := h.FollowConfigOnEmulatorClock()
 	cfg.UntilCaughtUp = false
 	cfg.Shared, cfg.Owner, cfg.LeaseDuration = true, owner, sharedLease
 	return cfg

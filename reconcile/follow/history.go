@@ -49,7 +49,7 @@ func (h *historyRecorder) versions(u pageUpdate) ([][]any, error) {
 		case c.EventName != stream.EventRemove:
 			// The data table's own encoding, so a version and the row it
 			// became compare equal.
-			vals, err := store.NewEncoder(h.layout, store.RowColumns).Encode(c.NewImage, reconcile.Provenance{Origin: reconcile.OriginStream})
+			vals, err := encodeChange(h.layout, c, reconcile.Provenance{Origin: reconcile.OriginStream})
 			if err != nil {
 				return nil, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
