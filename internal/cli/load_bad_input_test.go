@@ -53,6 +53,7 @@ func gzLines(t *testing.T, lines ...string) []byte {
 }
 
 func TestLoadCmd_BadInputIsARefusal(t *testing.T) {
+	t.Parallel()
 	// Whatever is wrong with an export's content, the load refuses it with
 	// exit 1 and says where; none of it is an operational failure (exit 2).
 	db := pgtest.URL(t)

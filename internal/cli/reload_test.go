@@ -9,6 +9,7 @@ import (
 )
 
 func TestLoadCmd_SameExportIsANoOpUnlessForced(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	dir := sampleExport(t, 50, 2)
 	code, _, errOut := run(t, "load", "--export", dir, "--key", "id", "--database-url", db, "--progress", "none")
@@ -30,6 +31,7 @@ func TestLoadCmd_SameExportIsANoOpUnlessForced(t *testing.T) {
 }
 
 func TestLoadCmd_AnotherSchemaNeedsMoveSchema(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	dir := sampleExport(t, 50, 2)
 	code, _, errOut := run(t, "load", "--export", dir, "--key", "id", "--schema", "a", "--database-url", db, "--progress", "none")

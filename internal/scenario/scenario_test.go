@@ -41,9 +41,13 @@ func TestMain(m *testing.M) {
 }
 
 // ciSeeds is the fixed set CI runs (about 30 s on 2 shared cores): every kind (follow,
-// cli, shared (seeds 1 and 2), away past and short of the retention, export-too-old, heal), splits,
+// cli, shared (seeds 1877 and 2974), away past and short of the retention, export-too-old, heal), splits,
 // rollovers, faults, clock jumps and crashes of each sort; see
-// TestCISeeds_CoverEverything. Then the regressions, each with what it
+// TestCISeeds_CoverEverything. The shared seeds are ones with a single
+// round of 2 shared followers (a load killed with SIGKILL, history kept,
+// faults; 1877 also a clock jump past the 3-minute iterator life): seeds 1
+// and 2, with 2 and 3 rounds of 3 to 4 followers, cost 20 to 26 s each and
+// covered nothing more. Then the regressions, each with what it
 // found:
 //   - 635121793041: the watermark passed changes in the child of a shard
 //     that empty pages made look caught up after it had closed.
@@ -58,7 +62,7 @@ func TestMain(m *testing.M) {
 //     proves its parent closed before the replay start.
 //   - 635121793206: the same, where the orphan was created in its parent's
 //     millisecond (the harness now lets a millisecond pass first).
-var ciSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 38, 90, 110,
+var ciSeeds = []uint64{1877, 2974, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 38, 90, 110,
 	635121793041, 635121793078, 900000115, 900000181, 900000096, 635121793206}
 
 func TestCISeeds_CoverEverything(t *testing.T) {

@@ -131,6 +131,7 @@ func relationOID(t *testing.T, pool *pgxpool.Pool) uint32 {
 }
 
 func TestReload_KeepsDependentViews(t *testing.T) {
+	t.Parallel()
 	pool, _, reload := newReload(t)
 	role := newRole(t, pool)
 	mustExec(t, pool, `CREATE SCHEMA reports;
@@ -152,6 +153,7 @@ func TestReload_KeepsDependentViews(t *testing.T) {
 }
 
 func TestReload_KeepsGrants(t *testing.T) {
+	t.Parallel()
 	pool, _, reload := newReload(t)
 	reader, writer := newRole(t, pool), newRole(t, pool)
 	mustExec(t, pool, `GRANT USAGE ON SCHEMA dynamodb TO `+reader+`, `+writer+`;
@@ -167,6 +169,7 @@ func TestReload_KeepsGrants(t *testing.T) {
 }
 
 func TestReload_KeepsIndexes(t *testing.T) {
+	t.Parallel()
 	pool, _, reload := newReload(t)
 	mustExec(t, pool, `CREATE INDEX by_payment_ref ON dynamodb.tenure_information ((doc->>'paymentReference'));
 		CREATE UNIQUE INDEX by_lower_id ON dynamodb.tenure_information (lower(id)) INCLUDE (origin_time);
@@ -181,6 +184,7 @@ func TestReload_KeepsIndexes(t *testing.T) {
 }
 
 func TestReload_KeepsComments(t *testing.T) {
+	t.Parallel()
 	pool, _, reload := newReload(t)
 	mustExec(t, pool, `COMMENT ON TABLE dynamodb.tenure_information IS 'tenures, refreshed nightly — ask #housing-data';
 		COMMENT ON COLUMN dynamodb.tenure_information.doc IS 'plain JSON; use ->> for text'`)
@@ -188,6 +192,7 @@ func TestReload_KeepsComments(t *testing.T) {
 }
 
 func TestReload_KeepsRowLevelSecurity(t *testing.T) {
+	t.Parallel()
 	pool, _, reload := newReload(t)
 	analyst := newRole(t, pool)
 	mustExec(t, pool, `ALTER TABLE dynamodb.tenure_information ENABLE ROW LEVEL SECURITY;
@@ -201,6 +206,7 @@ func TestReload_KeepsRowLevelSecurity(t *testing.T) {
 }
 
 func TestReload_KeepsOwner(t *testing.T) {
+	t.Parallel()
 	pool, _, reload := newReload(t)
 	owner := newRole(t, pool)
 	mustExec(t, pool, `ALTER TABLE dynamodb.tenure_information OWNER TO `+owner+`;
@@ -213,6 +219,7 @@ func TestReload_KeepsOwner(t *testing.T) {
 // Dependents ddbsync does not re-create make it copy the rows into the
 // existing table instead, which keeps them.
 func TestReload_CopiesRowsWhenDependentsCannotBeRecreated(t *testing.T) {
+	t.Parallel()
 	pool, _, reload := newReload(t)
 	mustExec(t, pool, `CREATE TABLE public.audit (n int);
 		CREATE FUNCTION public.audit() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.audit VALUES (1); RETURN NULL; END$$;
@@ -232,6 +239,7 @@ func TestReload_CopiesRowsWhenDependentsCannotBeRecreated(t *testing.T) {
 // A reader of a dependent view sees the old rows or the new, never an
 // error or an empty view, while views are re-created.
 func TestReload_ViewReadersSeeOldOrNew(t *testing.T) {
+	t.Parallel()
 	pool, _, reload := newReload(t)
 	mustExec(t, pool, `CREATE VIEW public.tenures AS SELECT id, origin_time FROM dynamodb.tenure_information`)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -264,6 +272,7 @@ func TestReload_ViewReadersSeeOldOrNew(t *testing.T) {
 }
 
 func TestReload_SameExportIsANoOpUnlessForced(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	l := reconciletest.TenureLayout(t, "")
 	exp := reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, reconciletest.TenureItems(1, 300)).Open()
@@ -294,6 +303,7 @@ func TestReload_SameExportIsANoOpUnlessForced(t *testing.T) {
 }
 
 func TestReload_AnotherSchemaIsRefusedUnlessMoved(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	a, b := reconciletest.TenureLayout(t, "a"), reconciletest.TenureLayout(t, "b")
 	_, err := load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 2, reconciletest.TenureItems(1, 300)).Open(), load.Config{Layout: a, Doc: new(true)})
@@ -332,6 +342,7 @@ func TestReload_AnotherSchemaIsRefusedUnlessMoved(t *testing.T) {
 }
 
 func TestReload_MoveSchemaStillRefusesForeignTable(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	_, err := load.Run(t.Context(), pool, reconciletest.WriteExport(t, tenure.TableName, reconciletest.T0, 1, reconciletest.TenureItems(1, 10)).Open(),
 		load.Config{Layout: reconciletest.TenureLayout(t, "a")})
@@ -346,6 +357,7 @@ func TestReload_MoveSchemaStillRefusesForeignTable(t *testing.T) {
 // The table comment is quoted by PostgreSQL: a table name with a quote
 // in it is no injection.
 func TestLoad_CommentQuotesTheTableName(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	name := "O'Brien's Tenures"
 	l, err := reconcile.NewLayout(name, "", reconciletest.TenureKey)
