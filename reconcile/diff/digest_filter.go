@@ -52,7 +52,10 @@ func (f *digestFilter) MayContain(digest [16]byte) bool { return f.f.Test(digest
 func (d *differ) copyDigestFilter(ctx context.Context) (*digestFilter, error) {
 	start := time.Now()
 	l := d.table.Layout
-	rows, err := store.ItemCount(ctx, d.pool, l)
+	// Sized for the copy's rows, or the export's items if more: the
+	// planner's estimate may be stale or absent, and counting would cost
+	// another read of the copy.
+	rows, err := store.EstimateRows(ctx, d.pool, l)
 	if err != nil {
 		return nil, err
 	}

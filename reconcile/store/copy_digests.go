@@ -44,3 +44,15 @@ func EachCopyDigest(ctx context.Context, q Querier, l Layout, fn func(digest [16
 	}
 	return n, true, nil
 }
+
+// EstimateRows is the planner's estimate of the rows of the copy of l, 0
+// when it has none yet (a copy never analyzed): unlike [ItemCount], it
+// never reads the table.
+func EstimateRows(ctx context.Context, q Querier, l Layout) (int64, error) {
+	var n float64
+	if err := q.QueryRow(ctx, `SELECT coalesce(max(reltuples), 0) FROM pg_class WHERE oid = to_regclass($1)`,
+		l.Ident().Sanitize()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("estimating the copy's rows: %w", err)
+	}
+	return max(int64(n), 0), nil
+}

@@ -15,6 +15,7 @@ import (
 
 // EachCopyDigest gives the stored digest of every row, the one Go computes
 // for its item; a copy that stores none gives none, and says so.
+// EstimateRows is the planner's count once the copy is analyzed.
 func TestEachCopyDigest_GivesEveryStoredDigest(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
@@ -33,6 +34,15 @@ func TestEachCopyDigest_GivesEveryStoredDigest(t *testing.T) {
 		items[it["id"].(*types.AttributeValueMemberS).Value] = it
 	}
 	copyRows(t, pool, l, l.Ident(), items)
+
+	est, err := store.EstimateRows(ctx, pool, l)
+	require.NoError(t, err)
+	require.Zero(t, est, "never analyzed")
+	_, err = pool.Exec(ctx, "ANALYZE "+l.Ident().Sanitize())
+	require.NoError(t, err)
+	est, err = store.EstimateRows(ctx, pool, l)
+	require.NoError(t, err)
+	require.EqualValues(t, len(items), est)
 
 	want := map[[16]byte]bool{}
 	var scratch store.DigestScratch
