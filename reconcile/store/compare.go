@@ -37,8 +37,9 @@ const (
 // export ([DigestColumns]); the copy's are stored beside its items
 // ([ColItemDigest]). So the source costs PostgreSQL a few dozen bytes
 // a row instead of parsing every image, and only the keys that differ
-// need images: a scan's rows keep theirs ([ImageColumns]), and an
-// export's are read again from the export ([Comparison.ImageLines],
+// need images: a scan's rows keep theirs ([ImageColumns]), an export's
+// those the diff knew differ as it read them ([Encoder.KeepImagesNotIn]),
+// and the rest are read again from the export ([Comparison.ImageLines],
 // [Comparison.FillImages]).
 type Comparison struct {
 	Layout   Layout
