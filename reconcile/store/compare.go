@@ -83,9 +83,9 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 	var n CompareCounts
 	l := c.Layout
 	keyCols := l.QuotedKeyColumns()
-	if _, err := pool.Exec(ctx, "ANALYZE "+c.Source.Sanitize()); err != nil {
-		return n, err
-	}
+	// The source goes unanalyzed: the join reads all of it and all of the
+	// copy whatever the statistics, and the planner sizes the source from
+	// its pages (the same plan, without ANALYZE's 0.3 s a 200,000 rows).
 	var sel []string
 	for _, k := range keyCols {
 		sel = append(sel, fmt.Sprintf("coalesce(s.%s, d.%s) AS %s", k, k, k))
