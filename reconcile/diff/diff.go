@@ -457,11 +457,11 @@ func (d *differ) fillSource(ctx context.Context) error {
 			// images of the keys that differ that the filter let by are
 			// read again from there.
 			prov := reconcile.Provenance{Origin: reconcile.OriginExport, Time: d.sum.Instant, File: i}
-			enc := store.NewEncoder(l, store.DigestColumns)
-			if filter != nil {
-				enc.KeepImagesNotIn(filter)
-			}
 			g.Go(func() error {
+				enc := store.NewEncoder(l, store.DigestColumns)
+				if filter != nil {
+					enc.KeepImagesNotIn(filter)
+				}
 				tx, err := d.pool.Begin(gctx)
 				if err != nil {
 					return err

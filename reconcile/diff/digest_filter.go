@@ -27,8 +27,8 @@ const (
 )
 
 // digestFilter is a Bloom filter of item digests: a [store.DigestSet].
-// Add is for one goroutine; once filled, MayContain is safe for
-// concurrent use.
+// It is filled by one goroutine; once filled, MayContain is safe for
+// concurrent use (it only reads).
 type digestFilter struct{ f *bloom.BloomFilter }
 
 // newDigestFilter returns an empty filter for rows digests, of at most
