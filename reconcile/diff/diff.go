@@ -167,6 +167,13 @@ type Config struct {
 	// beforeLiveRepair, when set, runs between the compare and a repair
 	// from a scan (tests: export_test.go).
 	beforeLiveRepair func()
+	// filterMaxBits caps the filter of the copy's digests (0: 64 MB);
+	// tests make it tiny, so that it lets every line by and the images
+	// that differ are read again (export_test.go).
+	filterMaxBits uint
+	// afterFilter, when set, runs between reading the copy's digests and
+	// reading the export (tests: export_test.go).
+	afterFilter func()
 }
 
 func (c *Config) defaults() error {
@@ -209,9 +216,13 @@ func (c *Config) defaults() error {
 // [reconcile.CopyExportFile]; a scan's rows keep their images too), and
 // PostgreSQL does the set work: a full outer join on the key columns
 // comparing each source digest with the digest of the copy's lossless
-// item ([store.Digest]). The images of the keys that differ are then read
-// again from the export, in one pass over the files that hold them.
-// Go holds one finding at a time, so memory does not grow with the table.
+// item ([store.Digest]). An export's rows whose digests the copy certainly
+// lacks (a Bloom filter of the copy's stored digests, read first, of
+// bounded size) keep their images as they are read; the images of the
+// other keys that differ (the filter's false positives, rows changed in
+// the copy since it was read) are read again from the export, in one pass
+// over the files that hold them. Go holds one finding at a time, so
+// memory does not grow with the table.
 //
 // Keys changed at or after I − InFlightWindow are in flight, not inconsistent: copy
 // rows from the stream with such an origin_time, and missing rows whose key
@@ -430,21 +441,33 @@ func (d *differ) fillSource(ctx context.Context) error {
 	if exp := d.cfg.Export; exp != nil {
 		d.log.Info("reading export", slog.String("export_arn", exp.ID()), slog.Int("files", len(exp.Files)),
 			slog.Int64("items", exp.Summary.ItemCount))
+		filter, err := d.copyDigestFilter(ctx)
+		if err != nil {
+			return err
+		}
+		if d.cfg.afterFilter != nil {
+			d.cfg.afterFilter()
+		}
 		d.cfg.ReadStats.FilesTotal.Store(int64(len(exp.Files)))
 		d.cfg.ReadStats.ItemsTotal.Store(exp.Summary.ItemCount)
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(d.cfg.Workers)
 		for i, f := range exp.Files {
 			// Each row says where its image is (file i, its line): the
-			// images of the keys that differ are read again from there.
+			// images of the keys that differ that the filter let by are
+			// read again from there.
 			prov := reconcile.Provenance{Origin: reconcile.OriginExport, Time: d.sum.Instant, File: i}
 			g.Go(func() error {
+				enc := store.NewEncoder(l, store.DigestColumns)
+				if filter != nil {
+					enc.KeepImagesNotIn(filter)
+				}
 				tx, err := d.pool.Begin(gctx)
 				if err != nil {
 					return err
 				}
 				defer tx.Rollback(context.WithoutCancel(gctx))
-				if _, _, err := reconcile.CopyExportFile(gctx, tx, exp, f, d.source, store.NewEncoder(l, store.DigestColumns), prov, d.cfg.ReadStats); err != nil {
+				if _, _, err := reconcile.CopyExportFile(gctx, tx, exp, f, d.source, enc, prov, d.cfg.ReadStats); err != nil {
 					return err
 				}
 				if err := tx.Commit(gctx); err != nil {

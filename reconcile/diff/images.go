@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"golang.org/x/sync/errgroup"
 
@@ -15,7 +16,8 @@ import (
 const linesPerBatch = 10_000
 
 // readImages reads again from the export the images of the findings that
-// have none (an export's source rows hold digests only): Workers data
+// have none (an export's source rows hold digests only, but for those the
+// filter of the copy's digests caught: digest_filter.go): Workers data
 // files at a time, each in one pass, its lines skipped undecoded up to
 // the ones wanted, and gives them to the findings.
 func (d *differ) readImages(ctx context.Context) error {
@@ -24,6 +26,7 @@ func (d *differ) readImages(ctx context.Context) error {
 	if err != nil || len(files) == 0 {
 		return err
 	}
+	d.log.Info("reading images again", slog.Int("files", len(files)))
 	// The readers stop when the COPY fails; the COPY, once they are done
 	// (the errgroup's context ends with them), or when one fails.
 	base, cancel := context.WithCancel(ctx)

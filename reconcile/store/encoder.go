@@ -24,10 +24,12 @@ const (
 	// (which cannot be read twice) and for the export rows found to differ.
 	ImageColumns
 	// DigestColumns are a diff's export rows: the key columns, the key
-	// attributes, the item's [Digest], and where the image is in the
-	// export (the data file's index in the manifest, the line: the
-	// provenance's File and Line). The comparison needs only the digest;
-	// the images of the few rows that differ are read again from there.
+	// attributes, the item's [Digest], where the image is in the export
+	// (the data file's index in the manifest, the line: the provenance's
+	// File and Line), and the lossless item, NULL but for the items an
+	// encoder was told to keep ([Encoder.KeepImagesNotIn]). The comparison
+	// needs only the digest; the images of the few rows that differ are
+	// kept as they are read, or read again from where they are.
 	DigestColumns
 )
 
@@ -45,7 +47,7 @@ func (s ColumnSet) Columns(l Layout) []string {
 	case ImageColumns:
 		return append(slices.Clone(l.KeyColumns), ColSourceKey, ColSourceDigest, ColItem)
 	case DigestColumns:
-		return append(slices.Clone(l.KeyColumns), ColSourceKey, ColSourceDigest, ColSourceFile, ColSourceLine)
+		return append(slices.Clone(l.KeyColumns), ColSourceKey, ColSourceDigest, ColSourceFile, ColSourceLine, ColItem)
 	}
 	return l.Columns()
 }
@@ -65,6 +67,9 @@ type Encoder struct {
 	digest  DigestScratch
 	line    lineScanner
 	image   []byte // scratch copy of an image being scanned
+	// known are the digests whose images a row of [DigestColumns] leaves
+	// out (nil: all of them).
+	known DigestSet
 }
 
 // NewEncoder returns an encoder of set's columns of layout l.
@@ -72,6 +77,17 @@ func NewEncoder(l Layout, set ColumnSet) *Encoder {
 	cols := set.Columns(l)
 	return &Encoder{layout: l, set: set, vals: make([]any, len(cols)), itemIdx: slices.Index(cols, ColItem)}
 }
+
+// KeepImagesNotIn makes the encoder's rows of [DigestColumns] keep the
+// image of every item whose digest known certainly lacks: a diff passes
+// the copy's digests, so that the rows that differ from the copy carry
+// their images and need no second read of the export. Call it before the
+// first row.
+func (e *Encoder) KeepImagesNotIn(known DigestSet) { e.known = known }
+
+// keepImage says whether a row of [DigestColumns] keeps the image of the
+// item with digest sum.
+func (e *Encoder) keepImage(sum [16]byte) bool { return e.known != nil && !e.known.MayContain(sum) }
 
 // Columns are the encoder's columns, in the order of its values.
 func (e *Encoder) Columns() []string { return e.set.Columns(e.layout) }
@@ -141,9 +157,13 @@ func (e *Encoder) sourceRow(key ddbjson.Item, p Provenance) ([]any, error) {
 	e.vals[n+1] = pgtype.UUID{Bytes: sum, Valid: true}
 	if e.set == ImageColumns {
 		e.vals[n+2] = e.item
-	} else {
-		e.vals[n+2] = int32(p.File)
-		e.vals[n+3] = int32(p.Line)
+		return e.vals, nil
+	}
+	e.vals[n+2] = int32(p.File)
+	e.vals[n+3] = int32(p.Line)
+	e.vals[n+4] = nil
+	if e.keepImage(sum) {
+		e.vals[n+4] = e.item
 	}
 	return e.vals, nil
 }

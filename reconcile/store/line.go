@@ -125,6 +125,11 @@ func (e *Encoder) EncodeLine(line []byte, p Provenance) (vals []any, ok bool, er
 		e.vals[n+1] = pgtype.UUID{Bytes: sum, Valid: true}
 		e.vals[n+2] = int32(p.File)
 		e.vals[n+3] = int32(p.Line)
+		// The line's item as it is: the same jsonb as the encoder's own.
+		e.vals[n+4] = nil
+		if e.keepImage(sum) {
+			e.vals[n+4] = item
+		}
 		return e.vals, true, nil
 	}
 	e.vals[n] = item

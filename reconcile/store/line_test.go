@@ -132,10 +132,17 @@ func writeLine(r *rand.Rand, item ddbjson.Item) []byte {
 	return b.Bytes()
 }
 
+// noDigests is a [DigestSet] that holds no digest: an encoder told to keep
+// the images not in it keeps every one.
+type noDigests struct{}
+
+func (noDigests) MayContain([16]byte) bool { return false }
+
 // checkLine encodes line both ways, for each column set the fast path
-// serves: when the fast path takes it, the long way must too, with the
-// same row (the item as the same jsonb, the same digest and key). It
-// returns whether the fast path took it.
+// serves (digests with and without their images): when the fast path
+// takes it, the long way must too, with the same row (the item as the same
+// jsonb, the same digest and key). It returns whether the fast path took
+// it.
 func checkLine(t testing.TB, l Layout, line []byte) bool {
 	t.Helper()
 	var w struct{ Item json.RawMessage }
@@ -143,17 +150,31 @@ func checkLine(t testing.TB, l Layout, line []byte) bool {
 		checkImage(t, l, w.Item)
 	}
 	took := false
-	for _, set := range []ColumnSet{RowColumns, DigestColumns} {
+	for _, v := range []struct {
+		set  ColumnSet
+		keep bool
+	}{{RowColumns, false}, {DigestColumns, false}, {DigestColumns, true}} {
+		set := v.set
+		newEncoder := func() *Encoder {
+			e := NewEncoder(l, set)
+			if v.keep {
+				e.KeepImagesNotIn(noDigests{})
+			}
+			return e
+		}
 		prov := Provenance{Origin: OriginExport, File: 3, Line: 7}
-		fast, ok, err := NewEncoder(l, set).EncodeLine(line, prov)
+		fast, ok, err := newEncoder().EncodeLine(line, prov)
 		require.NoError(t, err)
 		if !ok {
 			continue
 		}
 		took = true
+		if v.keep {
+			require.NotNil(t, fast[len(fast)-1], "the image kept")
+		}
 		item, err := ddbjson.DecodeExportLine(line)
 		require.NoError(t, err, "the fast path took a line the decoder refuses: %s", line)
-		slow, err := NewEncoder(l, set).Encode(item, prov)
+		slow, err := newEncoder().Encode(item, prov)
 		require.NoError(t, err, "the fast path took a line the encoder refuses: %s", line)
 		require.Len(t, fast, len(slow))
 		for i := range slow {

@@ -1,0 +1,67 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
+	"github.com/ddbsync/ddbsync/internal/pgtest"
+	"github.com/ddbsync/ddbsync/internal/tenure"
+	"github.com/ddbsync/ddbsync/reconcile/store"
+)
+
+// EachCopyDigest gives the stored digest of every row, the one Go computes
+// for its item; a copy that stores none gives none, and says so.
+// EstimateRows is the planner's count once the copy is analyzed.
+func TestEachCopyDigest_GivesEveryStoredDigest(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	ctx := t.Context()
+	ks, err := store.ParseKeySchema("id:S")
+	require.NoError(t, err)
+	l, err := store.NewLayout("CopyDigests", "", ks)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{l.Schema}.Sanitize())
+	require.NoError(t, err)
+	require.NoError(t, store.CreateLoadTable(ctx, pool, l, l.Ident()))
+	gen := tenure.NewGenerator(9)
+	items := map[string]ddbjson.Item{}
+	for range 30 {
+		it := gen.Item()
+		items[it["id"].(*types.AttributeValueMemberS).Value] = it
+	}
+	copyRows(t, pool, l, l.Ident(), items)
+
+	est, err := store.EstimateRows(ctx, pool, l)
+	require.NoError(t, err)
+	require.Zero(t, est, "never analyzed")
+	_, err = pool.Exec(ctx, "ANALYZE "+l.Ident().Sanitize())
+	require.NoError(t, err)
+	est, err = store.EstimateRows(ctx, pool, l)
+	require.NoError(t, err)
+	require.EqualValues(t, len(items), est)
+
+	want := map[[16]byte]bool{}
+	var scratch store.DigestScratch
+	for _, it := range items {
+		d, err := store.Digest(it, &scratch)
+		require.NoError(t, err)
+		want[d] = true
+	}
+	got := map[[16]byte]bool{}
+	n, ok, err := store.EachCopyDigest(ctx, pool, l, func(d [16]byte) { got[d] = true })
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.EqualValues(t, len(items), n)
+	require.Equal(t, want, got)
+
+	_, err = pool.Exec(ctx, "ALTER TABLE "+l.Ident().Sanitize()+" DROP COLUMN item_digest")
+	require.NoError(t, err)
+	n, ok, err = store.EachCopyDigest(ctx, pool, l, func([16]byte) { t.Fatal("a digest from a copy that stores none") })
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Zero(t, n)
+}
