@@ -112,7 +112,7 @@ func ChangeFromRecord(shardID string, rec types.Record) (Change, error) {
 
 // Image is the item after an Insert or Modify (nil for Remove), decoding
 // NewImageText when that is how the record came.
-func (c Change) Image() (ddbjson.Item, error) {
+func (c Change) Image() (map[string]ddbtypes.AttributeValue, error) {
 	if c.NewImage != nil || c.NewImageText == "" {
 		return c.NewImage, nil
 	}
