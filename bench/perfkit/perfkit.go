@@ -8,9 +8,10 @@
 //     (what a load cannot beat: the rows are already encoded).
 //   - [ReadExport]: reading and decoding an export alone (what a diff
 //     against that export cannot beat: it must read every item).
-//   - [Upsert]: a set-based upsert of stream rows, page by page (COPY into
-//     a temporary table, INSERT … ON CONFLICT DO UPDATE), without reading a
-//     stream or keeping checkpoints (what follow's apply cannot beat).
+//   - [UpsertRows.Upsert]: a set-based upsert of stream rows encoded in
+//     advance, page by page (COPY into a temporary table, INSERT … ON
+//     CONFLICT DO UPDATE), without reading a stream or keeping checkpoints
+//     (what follow's apply cannot beat, unless its pages repeat keys).
 //
 // It also writes the sample exports they run on ([WriteExport], tenure or
 // small items) and reads a process's peak RSS ([PeakRSS]).
@@ -211,21 +212,54 @@ func ReadExport(ctx context.Context, exp *snapshot.Export, workers int) (int64, 
 	return items.Load(), err
 }
 
-// Upsert writes n stream rows into data table l as a set-based upsert: in
-// pages of pageSize rows, parallel pages at once, each page one transaction
-// that COPYs the page into a temporary table and merges it with one
-// INSERT … ON CONFLICT DO UPDATE (store's own statements, as follow's
+// UpsertRows are the rows of a set-based upsert, encoded in advance (see
+// [PrepareUpsert]), so that the upsert's time is PostgreSQL's alone.
+type UpsertRows struct {
+	layout store.Layout
+	rows   [][]any
+}
+
+// PrepareUpsert encodes n stream rows of layout l, row i holding item(i),
+// as follow's apply encodes them (provenance columns included).
+func PrepareUpsert(l store.Layout, n int, item func(i int) ddbjson.Item) (*UpsertRows, error) {
+	enc := store.NewEncoder(l, store.RowColumns)
+	u := &UpsertRows{layout: l, rows: make([][]any, 0, n)}
+	for i := range n {
+		vals, err := enc.Encode(item(i), store.Provenance{Origin: store.OriginStream, Time: ExportTime,
+			ShardID: "shard-limit", Sequence: strconv.Itoa(i + 1)})
+		if err != nil {
+			return nil, err
+		}
+		// The encoder reuses its buffers from row to row (the item's bytes
+		// among them): each row keeps copies.
+		row := make([]any, len(vals))
+		for j, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				v = bytes.Clone(bs)
+			}
+			row[j] = v
+		}
+		u.rows = append(u.rows, row)
+	}
+	return u, nil
+}
+
+// Upsert writes the prepared rows into their data table as a set-based
+// upsert: pages of pageSize rows, parallel pages at once, each page one
+// transaction that COPYs the page into a temporary table and merges it with
+// one INSERT … ON CONFLICT DO UPDATE (store's own statements, as follow's
 // apply runs them), without reading a stream, tombstones or checkpoints.
-// Row i is item(i); a page must not hold a key twice.
-func Upsert(ctx context.Context, pool *pgxpool.Pool, l store.Layout, n, pageSize, parallel int, item func(i int) ddbjson.Item) error {
+// A page must not hold a key twice.
+func (u *UpsertRows) Upsert(ctx context.Context, pool *pgxpool.Pool, pageSize, parallel int) error {
+	l := u.layout
 	createSQL, mergeSQL := l.CreateStageSQL(), l.UpsertSQL(l.StageTable())
-	pages := make(chan int)
+	pages := make(chan [][]any)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(pages)
-		for start := 0; start < n; start += pageSize {
+		for start := 0; start < len(u.rows); start += pageSize {
 			select {
-			case pages <- start:
+			case pages <- u.rows[start:min(len(u.rows), start+pageSize)]:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -234,26 +268,7 @@ func Upsert(ctx context.Context, pool *pgxpool.Pool, l store.Layout, n, pageSize
 	})
 	for range parallel {
 		g.Go(func() error {
-			enc := store.NewEncoder(l, store.RowColumns)
-			for start := range pages {
-				rows := make([][]any, 0, pageSize)
-				for i := start; i < min(n, start+pageSize); i++ {
-					vals, err := enc.Encode(item(i), store.Provenance{Origin: store.OriginStream, Time: time.Now(),
-						ShardID: "shard-limit", Sequence: strconv.Itoa(i + 1)})
-					if err != nil {
-						return err
-					}
-					// The encoder reuses its buffers from row to row (the
-					// item's bytes among them): the page keeps copies.
-					row := make([]any, len(vals))
-					for j, v := range vals {
-						if bs, ok := v.([]byte); ok {
-							v = bytes.Clone(bs)
-						}
-						row[j] = v
-					}
-					rows = append(rows, row)
-				}
+			for rows := range pages {
 				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 					if _, err := tx.Exec(ctx, createSQL); err != nil {
 						return err
@@ -306,4 +321,73 @@ func (PeakRSS) MB() float64 {
 		return float64(ru.Maxrss) / 1024
 	}
 	return 0
+}
+
+// CPU is CPU time used so far: by this process (in a benchmark, ddbsync
+// and the in-process emulator together), and by the PostgreSQL server's
+// processes that pg_stat_activity lists (backends and background workers).
+// Server is zero when the server's processes cannot be read (another
+// machine, or not Linux): ServerKnown says which.
+type CPU struct {
+	Process, Server time.Duration
+	ServerKnown     bool
+}
+
+// ReadCPU reads [CPU] now. The difference of two readings is the CPU time
+// of what ran between them, of processes that lived through both.
+func ReadCPU(ctx context.Context, pool *pgxpool.Pool) (CPU, error) {
+	var c CPU
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return c, err
+	}
+	c.Process = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	rows, err := pool.Query(ctx, `SELECT pid FROM pg_stat_activity`)
+	if err != nil {
+		return c, err
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return c, err
+	}
+	c.ServerKnown = len(pids) > 0
+	for _, pid := range pids {
+		t, ok := procCPU(pid)
+		if !ok {
+			return CPU{Process: c.Process}, nil
+		}
+		c.Server += t
+	}
+	return c, nil
+}
+
+// Sub is the CPU time used between o and c.
+func (c CPU) Sub(o CPU) CPU {
+	return CPU{Process: c.Process - o.Process, Server: c.Server - o.Server, ServerKnown: c.ServerKnown && o.ServerKnown}
+}
+
+// procCPU reads a process's user and system time from /proc/PID/stat.
+func procCPU(pid int32) (time.Duration, bool) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, field 2, is in parentheses and may hold spaces:
+	// the fields counted are those after its closing parenthesis.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	// utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const ticksPerSecond = 100 // USER_HZ, 100 on every Linux Go runs on
+	return time.Duration(u+s) * time.Second / ticksPerSecond, true
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -100,11 +102,16 @@ func writeChanges(b *testing.B, ddb *dynamodb.Client, n, keys int, item func(id 
 // emulator into PostgreSQL: DDBSYNC_BENCH_CHANGES changes (default
 // 1,000,000) over 4 shards, DDBSYNC_BENCH_KEYS keys (default 250,000),
 // items of ~300 bytes (DDBSYNC_BENCH_ITEM=tenure for tenure-shaped ones),
-// and beside it the limit: the same rows as a set-based upsert
-// (perfkit.Upsert: COPY into a temporary table, INSERT … ON CONFLICT DO
-// UPDATE, page by page). It reports the ratio (apply/upsert).
+// and beside it the limit: the same rows, encoded in advance, as a
+// set-based upsert (perfkit.UpsertRows: COPY into a temporary table,
+// INSERT … ON CONFLICT DO UPDATE, page by page). It reports the rates'
+// ratio (apply/upsert-rate: 1.0 is as fast as the limit) and where the CPU
+// went: this process (the follower and the in-process emulator serving it)
+// and the PostgreSQL server, for the apply and for the limit.
+// DDBSYNC_BENCH_PROFILE=FILE writes a CPU profile of the apply alone (use
+// it instead of -cpuprofile, which also profiles writing the changes).
 //
-//	go test ./reconcile/follow -run '^$' -bench BenchmarkFollowApply -benchtime 1x -timeout 30m
+//	go test ./reconcile/follow -run '^$' -bench 'BenchmarkFollowApply$' -benchtime 1x -timeout 30m
 func BenchmarkFollowApply(b *testing.B) {
 	changes := envInt(b, "DDBSYNC_BENCH_CHANGES", 1_000_000)
 	keys := envInt(b, "DDBSYNC_BENCH_KEYS", 250_000)
@@ -115,8 +122,21 @@ func BenchmarkFollowApply(b *testing.B) {
 	start := time.Now()
 	writeChanges(b, h.DDB, changes, keys, item)
 	b.Logf("wrote %d changes in %s", changes, time.Since(start).Round(time.Millisecond))
+	limitRows, err := perfkit.PrepareUpsert(reconciletest.TenureLayout(b, ""), changes, func(i int) ddbjson.Item {
+		return item(fmt.Sprintf("key-%07d", i%keys), i/keys+1)
+	})
+	require.NoError(b, err)
+	runtime.GC()
 
+	if path := os.Getenv("DDBSYNC_BENCH_PROFILE"); path != "" {
+		f, err := os.Create(path)
+		require.NoError(b, err)
+		require.NoError(b, pprof.StartCPUProfile(f))
+		defer func() { pprof.StopCPUProfile(); require.NoError(b, f.Close()) }()
+	}
 	b.ReportAllocs()
+	cpuBefore, err := perfkit.ReadCPU(b.Context(), h.Pool)
+	require.NoError(b, err)
 	b.ResetTimer()
 	for b.Loop() {
 		cfg := h.FollowConfig()
@@ -130,8 +150,12 @@ func BenchmarkFollowApply(b *testing.B) {
 		require.EqualValues(b, changes, res.Applied)
 	}
 	b.StopTimer()
-	applying := b.Elapsed()
-	b.ReportMetric(float64(changes)*float64(b.N)/applying.Seconds(), "changes/s")
+	pprof.StopCPUProfile()
+	applying := b.Elapsed() / time.Duration(b.N)
+	cpuAfter, err := perfkit.ReadCPU(b.Context(), h.Pool)
+	require.NoError(b, err)
+	applyCPU := cpuAfter.Sub(cpuBefore)
+	b.ReportMetric(float64(changes)/applying.Seconds(), "changes/s")
 	var rows int
 	require.NoError(b, h.Pool.QueryRow(b.Context(), `SELECT count(*) FROM dynamodb.tenure_information`).Scan(&rows))
 	require.Equal(b, min(changes, keys), rows)
@@ -140,14 +164,24 @@ func BenchmarkFollowApply(b *testing.B) {
 	// upsert, pages of 1,000 (GetRecords' most) four at a time (the
 	// shards), into the table emptied again, without a stream to read,
 	// tombstones or checkpoints.
-	_, err := h.Pool.Exec(b.Context(), `TRUNCATE dynamodb.tenure_information`)
+	_, err = h.Pool.Exec(b.Context(), `TRUNCATE dynamodb.tenure_information`)
+	require.NoError(b, err)
+	cpuBefore, err = perfkit.ReadCPU(b.Context(), h.Pool)
 	require.NoError(b, err)
 	start = time.Now()
-	require.NoError(b, perfkit.Upsert(b.Context(), h.Pool, reconciletest.TenureLayout(b, ""), changes, 1000, 4, func(i int) ddbjson.Item {
-		return item(fmt.Sprintf("key-%07d", i%keys), i/keys+1)
-	}))
+	require.NoError(b, limitRows.Upsert(b.Context(), h.Pool, 1000, 4))
 	limit := time.Since(start)
-	b.ReportMetric(applying.Seconds()/float64(b.N)/limit.Seconds(), "apply/upsert")
+	cpuAfter, err = perfkit.ReadCPU(b.Context(), h.Pool)
+	require.NoError(b, err)
+	limitCPU := cpuAfter.Sub(cpuBefore)
+	b.ReportMetric(limit.Seconds()/applying.Seconds(), "apply/upsert-rate")
+	b.ReportMetric(float64(changes)/limit.Seconds(), "upsert-changes/s")
+	b.ReportMetric(applyCPU.Process.Seconds(), "apply-process-cpu-s")
+	b.ReportMetric(limitCPU.Process.Seconds(), "upsert-process-cpu-s")
+	if applyCPU.ServerKnown && limitCPU.ServerKnown {
+		b.ReportMetric(applyCPU.Server.Seconds(), "apply-server-cpu-s")
+		b.ReportMetric(limitCPU.Server.Seconds(), "upsert-server-cpu-s")
+	}
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {

@@ -360,3 +360,38 @@ func TestFollow_OneFollowerPerTable(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// A stream change's item is stored as a load stores it: a tenure item is
+// over the 2 kB TOAST threshold, so both are compressed, with the data
+// table's compression (lz4 where the server has it), not the server's
+// default that a stage table of its own would have used.
+func TestFollow_CompressesItemsAsTheLoadDoes(t *testing.T) {
+	t.Parallel()
+	h := reconciletest.NewHarness(t)
+	h.Insert(10)
+	h.Tick(10 * time.Minute) // past the skew a follow replays from before the export time
+	h.ExportAndLoad(h.Now())
+	h.Tick(time.Minute)
+	h.UpdateAll(h.IDs[:5])
+	h.Tick(time.Minute)
+	_, err := h.Follow()
+	require.NoError(t, err)
+	h.RequireCopyEqualsTable()
+
+	rows, err := h.Pool.Query(t.Context(), `SELECT origin, pg_column_compression(item) FROM dynamodb.tenure_information`)
+	require.NoError(t, err)
+	byOrigin := map[string][]string{}
+	for rows.Next() {
+		var origin string
+		var method *string
+		require.NoError(t, rows.Scan(&origin, &method))
+		require.NotNil(t, method, "a %s row's item is not compressed", origin)
+		byOrigin[origin] = append(byOrigin[origin], *method)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, byOrigin["stream"], 5)
+	require.Len(t, byOrigin["export"], 5)
+	for _, m := range byOrigin["stream"] {
+		require.Equal(t, byOrigin["export"][0], m, "stream rows are compressed as the load's: %v", byOrigin)
+	}
+}

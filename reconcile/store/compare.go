@@ -305,8 +305,8 @@ var repairStage = pgx.Identifier{"ddbsync_repair_stage"}
 // with provenance prov.
 func (c Comparison) StageRepairs(ctx context.Context, q Querier, tx pgx.Tx, prov Provenance) error {
 	l := c.Layout
-	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP",
-		repairStage.Sanitize(), l.Ident().Sanitize())); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (%s) ON COMMIT DROP",
+		repairStage.Sanitize(), l.stageColumns())); err != nil {
 		return err
 	}
 	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT f.source_item FROM %s f
