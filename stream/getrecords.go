@@ -1,11 +1,12 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -43,15 +44,14 @@ type recordPage struct {
 // changes' strings share one copy of it (see [ddbjson.DecodeGetRecords]).
 func fetchRecords(ctx context.Context, api API, shardID string, in *dynamodbstreams.GetRecordsInput) (*recordPage, error) {
 	body := new(rawBody)
-	defer body.release()
 	out, err := api.GetRecords(ctx, in, body.capture)
 	if err != nil {
 		return nil, err
 	}
-	if body.buf == nil {
+	if !body.captured {
 		return typedPage(shardID, out)
 	}
-	return decodePage(shardID, body.buf.Bytes())
+	return decodePage(shardID, body.text)
 }
 
 // typedPage decodes the SDK's typed output.
@@ -68,9 +68,9 @@ func typedPage(shardID string, out *dynamodbstreams.GetRecordsOutput) (*recordPa
 }
 
 // decodePage decodes the body of a successful GetRecords response.
-func decodePage(shardID string, body []byte) (*recordPage, error) {
+func decodePage(shardID string, body string) (*recordPage, error) {
 	p := new(recordPage)
-	next, err := ddbjson.DecodeGetRecords(body, func(i int, rec *ddbjson.StreamRecord) error {
+	next, err := ddbjson.DecodeGetRecordsText(body, func(i int, rec *ddbjson.StreamRecord) error {
 		c, err := changeFromStreamRecord(shardID, rec)
 		if err != nil {
 			return fmt.Errorf("response record %d: %w", i, err)
@@ -130,9 +130,12 @@ func changeFromStreamRecord(shardID string, rec *ddbjson.StreamRecord) (Change, 
 }
 
 // rawBody receives the body of a successful GetRecords response from the
-// SDK client, through the middleware its capture option adds.
+// SDK client, through the middleware its capture option adds. The body is
+// read into a string once: the decoded changes' strings are slices of it,
+// so that a page's images are neither copied nor allocated one by one.
 type rawBody struct {
-	buf *bytes.Buffer // nil until a response is captured
+	text     string
+	captured bool // false until a response is captured
 }
 
 // bodyCaptureID names the middleware in the SDK's stack.
@@ -153,23 +156,16 @@ func (b *rawBody) capture(o *dynamodbstreams.Options) {
 	})
 }
 
-// release returns the captured body's buffer for reuse. The decoded
-// changes do not refer to it: the decoder copies it.
-func (b *rawBody) release() {
-	if b.buf != nil && b.buf.Cap() <= maxPooledBody {
-		bodies.Put(b.buf)
-	}
-	b.buf = nil
-}
+// maxPresizedBody bounds the room made for a body from its Content-Length
+// before reading it. A GetRecords response carries at most 1 MB of
+// records, somewhat more as JSON; a larger body grows as it is read.
+const maxPresizedBody = 8 << 20
 
-// maxPooledBody bounds the buffers kept for reuse. A GetRecords response
-// carries at most 1 MB of records, somewhat more as JSON.
-const maxPooledBody = 8 << 20
-
-var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// copyBuffers are the buffers bodies are read through.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // bodyCapture is the middleware: on a 2xx response it reads the body into
-// a buffer for the caller and leaves the SDK's deserializer an empty body,
+// a string for the caller and leaves the SDK's deserializer an empty body,
 // from which it decodes an empty output at no cost. Other responses, and
 // transport errors, pass through untouched to the SDK's error handling.
 type bodyCapture struct{ into *rawBody }
@@ -179,7 +175,7 @@ func (bodyCapture) ID() string { return bodyCaptureID }
 func (m bodyCapture) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
 	middleware.DeserializeOutput, middleware.Metadata, error,
 ) {
-	m.into.release() // a body from an earlier attempt is no answer to this one
+	m.into.text, m.into.captured = "", false // a body from an earlier attempt is no answer to this one
 	out, md, err := next.HandleDeserialize(ctx, in)
 	if err != nil {
 		return out, md, err
@@ -188,20 +184,22 @@ func (m bodyCapture) HandleDeserialize(ctx context.Context, in middleware.Deseri
 	if !ok || resp.StatusCode < 200 || resp.StatusCode >= 300 || resp.Body == nil {
 		return out, md, err
 	}
-	buf := bodies.Get().(*bytes.Buffer)
-	buf.Reset()
-	if n := resp.ContentLength; n > 0 && n <= maxPooledBody {
-		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead spare to see EOF without growing
+	// A strings.Builder grows without zeroing its memory, and hands its
+	// bytes over as a string without copying them.
+	var text strings.Builder
+	if n := resp.ContentLength; n > 0 && n <= maxPresizedBody {
+		text.Grow(int(n))
 	}
-	_, rerr := buf.ReadFrom(resp.Body)
+	buf := copyBuffers.Get().(*[]byte)
+	_, rerr := io.CopyBuffer(&text, resp.Body, *buf)
+	copyBuffers.Put(buf)
 	_ = resp.Body.Close() // read to EOF: the connection is reusable whatever Close says
 	resp.Body = http.NoBody
 	if rerr != nil {
-		bodies.Put(buf)
 		// As the SDK reports a body it could not read, so that the retry
 		// rules classify it the same.
 		return out, md, &smithy.DeserializationError{Err: rerr}
 	}
-	m.into.buf = buf
+	m.into.text, m.into.captured = text.String(), true
 	return out, md, nil
 }

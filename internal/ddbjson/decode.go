@@ -10,6 +10,7 @@ import (
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -172,9 +173,23 @@ type attr struct {
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
 func newDecoder(data []byte) *decoder {
+	return newTextDecoder(string(data))
+}
+
+// newTextDecoder decodes text itself, without copying it: the decoder
+// reads text's bytes through [TextBytes] and hands out strings, slices of
+// text.
+func newTextDecoder(text string) *decoder {
 	d := decoders.Get().(*decoder)
-	d.data, d.text, d.pos = data, string(data), 0
+	d.data, d.text, d.pos = TextBytes(text), text, 0
 	return d
+}
+
+// TextBytes is s's own bytes, not a copy, for code that scans text held as
+// a string (a GetRecords body, an image cut from it) with functions that
+// take bytes. They must never be written, nor kept past s.
+func TextBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // release returns d to the pool, keeping no reference to the input or to

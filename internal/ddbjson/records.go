@@ -79,7 +79,13 @@ const maxEpochSeconds = 1e11
 // As with [DecodeItem], body is copied once and every string decoded shares
 // that copy, NewImageText too.
 func DecodeGetRecords(body []byte, each func(i int, rec *StreamRecord) error) (next *string, err error) {
-	d := newDecoder(body)
+	return DecodeGetRecordsText(string(body), each)
+}
+
+// DecodeGetRecordsText is [DecodeGetRecords] for a body already held as a
+// string: it is not copied, every string decoded is a slice of it.
+func DecodeGetRecordsText(body string, each func(i int, rec *StreamRecord) error) (next *string, err error) {
+	d := newTextDecoder(body)
 	defer d.release()
 	d.wire = true
 	d.skipSpace()

@@ -332,7 +332,7 @@ func (s *Server) getRecords(body []byte, forceEmpty bool) ([]byte, error) {
 	}
 	s.mu.Unlock()
 
-	b := make([]byte, 0, size+len(page)+len(nextIt)+64) // the records, their commas, the rest
+	b := responseBuffer(size + len(page) + len(nextIt) + 64) // the records, their commas, the rest
 	b = append(b, `{"Records":[`...)
 	for k, d := range page {
 		if k > 0 {

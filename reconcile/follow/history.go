@@ -53,7 +53,12 @@ func (h *historyRecorder) versions(u pageUpdate) ([][]any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
-			item = vals[len(h.layout.KeyColumns)].([]byte)
+			switch v := vals[len(h.layout.KeyColumns)].(type) {
+			case []byte: // the encoder's buffer
+				item = v
+			case string: // the image as it came
+				item = []byte(v)
+			}
 			op = store.HistoryModify
 			if c.EventName == stream.EventInsert {
 				op = store.HistoryInsert

@@ -55,7 +55,8 @@ func (s ColumnSet) Columns(l Layout) []string {
 // Encoder turns items into the values of rows of one [ColumnSet]. Its
 // buffers are reused from row to row: the values it returns are valid until
 // the next call, which is what pgx's CopyFrom needs (it encodes each row
-// before asking for the next).
+// before asking for the next). The item column's value is a []byte, or the
+// image's own string when [Encoder.EncodeImage] takes it as it came.
 type Encoder struct {
 	layout  Layout
 	set     ColumnSet
@@ -66,7 +67,6 @@ type Encoder struct {
 	key     []byte
 	digest  DigestScratch
 	line    lineScanner
-	image   []byte // scratch copy of an image being scanned
 	// known are the digests whose images a row of [DigestColumns] leaves
 	// out (nil: all of them).
 	known DigestSet

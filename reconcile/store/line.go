@@ -145,12 +145,13 @@ func (e *Encoder) EncodeImage(image string, p Provenance) (vals []any, ok bool, 
 	if e.layout.Doc || e.set != RowColumns {
 		return nil, false, nil
 	}
-	e.image = append(e.image[:0], image...)
-	if !e.line.scanImage(e.image, e.layout.Key) || !e.lineKeyValues() {
+	// Scanned where it is, and given to the COPY as the string it is: the
+	// image is not copied.
+	if !e.line.scanImage(ddbjson.TextBytes(image), e.layout.Key) || !e.lineKeyValues() {
 		return nil, false, nil
 	}
 	n := len(e.layout.KeyColumns)
-	e.vals[n] = e.image
+	e.vals[n] = image
 	return e.rowTail(n+1, p)
 }
 
