@@ -369,6 +369,9 @@ func (s *Server) pitrWindowLocked(t *table) (earliest, latest time.Time) {
 	if lim := now.Add(-35 * 24 * time.Hour); earliest.Before(lim) {
 		earliest = lim
 	}
+	if earliest.Before(t.forgotten) {
+		earliest = t.forgotten
+	}
 	return earliest, now
 }
 

@@ -79,6 +79,10 @@ func (s *Server) ExportToDir(ctx context.Context, tableName string, at time.Time
 		s.mu.Unlock()
 		return snapshot.Summary{}, fmt.Errorf("exporting %s: no such table", tableName)
 	}
+	if at.Before(t.forgotten) {
+		s.mu.Unlock()
+		return snapshot.Summary{}, errForgotten(tableName, at, t.forgotten)
+	}
 	arn, items := t.arn, s.itemsAtLocked(t, at)
 	s.mu.Unlock()
 	_, sum, err := s.writeExport(ctx, snapshot.DirSink(dir), snapshot.WriterConfig{TableArn: arn, ExportTime: at}, items)
@@ -334,4 +338,11 @@ func (s *Server) listExports(body []byte) (any, error) {
 		out.ExportSummaries = append(out.ExportSummaries, summary{arn, status, s.exports[arn].exportType})
 	}
 	return out, nil
+}
+
+// errForgotten refuses an export as of at, before the versions the
+// emulator no longer keeps ([WithLatestVersionsOnly]).
+func errForgotten(table string, at, forgotten time.Time) error {
+	return fmt.Errorf("exporting %s as of %s: the emulator keeps only the latest versions, and forgot older ones at %s",
+		table, at.Format(time.RFC3339Nano), forgotten.Format(time.RFC3339Nano))
 }

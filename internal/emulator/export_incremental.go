@@ -229,6 +229,10 @@ func (s *Server) ExportIncrementalToDir(ctx context.Context, tableName string, f
 		s.mu.Unlock()
 		return "", snapshot.Summary{}, fmt.Errorf("exporting %s: no such table", tableName)
 	}
+	if from.Before(t.forgotten) {
+		s.mu.Unlock()
+		return "", snapshot.Summary{}, errForgotten(tableName, from, t.forgotten)
+	}
 	arn, changes := t.arn, s.changesLocked(t, from, to, view)
 	s.mu.Unlock()
 	w, sum, err := s.writeIncrementalExport(ctx, snapshot.DirSink(dir), snapshot.IncrementalWriterConfig{

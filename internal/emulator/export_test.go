@@ -176,3 +176,43 @@ func TestExport_Errors(t *testing.T) {
 	var noExport *types.ExportNotFoundException
 	require.ErrorAs(t, err, &noExport)
 }
+
+// With only the latest versions kept, an export as of an instant whose
+// versions are forgotten is refused, by the API and by ExportToDir, and one
+// as of now still holds every item.
+func TestExport_LatestVersionsOnlyRefusesForgottenInstants(t *testing.T) {
+	t.Parallel()
+	srv := startEmulator(t, emulator.WithLatestVersionsOnly())
+	db, s3c := srv.DynamoDB(), srv.S3()
+	ctx := context.Background()
+	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("exports")})
+	require.NoError(t, err)
+	name := createTable(t, db, false, true)
+	enablePITR(t, db, name)
+	for i := range 3 {
+		put(t, db, name, map[string]types.AttributeValue{"pk": s(fmt.Sprint("k", i)), "v": n("1")})
+	}
+	srv.Clock().Advance(time.Minute)
+	before := srv.Clock().Now()
+	_, err = srv.ExportToDir(ctx, name, before, t.TempDir())
+	require.NoError(t, err, "nothing forgotten yet")
+
+	srv.Clock().Advance(time.Minute)
+	put(t, db, name, map[string]types.AttributeValue{"pk": s("k1"), "v": n("2")})
+	_, err = srv.ExportToDir(ctx, name, before, t.TempDir())
+	require.ErrorContains(t, err, "keeps only the latest versions")
+
+	d, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	require.NoError(t, err)
+	_, err = db.ExportTableToPointInTime(ctx, &dynamodb.ExportTableToPointInTimeInput{
+		TableArn: d.Table.TableArn, S3Bucket: aws.String("exports"), ExportTime: aws.Time(before),
+		ExportFormat: types.ExportFormatDynamodbJson,
+	})
+	var ite *types.InvalidExportTimeException
+	require.ErrorAs(t, err, &ite, "the forgotten instant is outside the PITR window")
+
+	srv.Clock().Advance(time.Second)
+	sum, err := srv.ExportToDir(ctx, name, srv.Clock().Now(), t.TempDir())
+	require.NoError(t, err)
+	require.EqualValues(t, 3, sum.ItemCount)
+}

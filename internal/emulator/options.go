@@ -26,6 +26,7 @@ type config struct {
 	exportFiles    int
 	exportDuration time.Duration
 	seed           uint64
+	latestOnly     bool
 }
 
 func defaultConfig() config {
@@ -142,6 +143,19 @@ func WithExportDuration(d time.Duration) Option {
 func WithSeed(seed uint64) Option {
 	return optionFunc(func(c *config) error {
 		c.seed = seed
+		return nil
+	})
+}
+
+// WithLatestVersionsOnly keeps each item's latest version only, instead of
+// every version (which exports as of any instant need): for benchmarks that
+// write more versions than memory holds. An export as of an instant before
+// a version was forgotten is refused, through the API (the instant is
+// outside the point-in-time recovery window) and through ExportToDir and
+// ExportIncrementalToDir alike.
+func WithLatestVersionsOnly() Option {
+	return optionFunc(func(c *config) error {
+		c.latestOnly = true
 		return nil
 	})
 }

@@ -61,6 +61,8 @@ type Server struct {
 	// backdate is how much earlier than its write the stream records
 	// appended now are dated ([Server.BackdateRecords]).
 	backdate time.Duration
+	// recordScratch is where a stream record is built before it is kept.
+	recordScratch []byte
 }
 
 // New returns a server that is not yet listening.

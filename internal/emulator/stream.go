@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -242,7 +243,9 @@ func (s *Server) appendRecordLocked(st *stream, keyStr string, key, old, item dd
 	}
 	size := itemSize(key) + itemSize(newImage) + itemSize(oldImage)
 
-	b := make([]byte, 0, 256+2*size)
+	// Built in a scratch buffer and kept at its exact size: a stream holds
+	// every record of its retention.
+	b := s.recordScratch[:0]
 	b = append(b, `{"eventID":"`...)
 	b = hex.AppendEncode(b, id[:])
 	b = append(b, `","eventName":"`...)
@@ -272,5 +275,6 @@ func (s *Server) appendRecordLocked(st *stream, keyStr string, key, old, item dd
 		b = append(b, `,"userIdentity":{"PrincipalId":"dynamodb.amazonaws.com","Type":"Service"}`...)
 	}
 	b = append(b, '}')
-	sh.records = append(sh.records, record{off: off, at: now, data: b})
+	s.recordScratch = b
+	sh.records = append(sh.records, record{off: off, at: now, data: bytes.Clone(b)})
 }

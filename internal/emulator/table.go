@@ -30,6 +30,9 @@ type table struct {
 	pitrSince   time.Time
 	ttlAttr     string
 	stream      *stream // the latest stream, enabled or not; nil if never had one
+	// forgotten is the last write that dropped an older version
+	// ([WithLatestVersionsOnly]): the table's history starts there.
+	forgotten time.Time
 }
 
 // version is an item as of a write; item is nil after a delete.
@@ -155,6 +158,10 @@ func (s *Server) writeLocked(t *table, key ddbjson.Item, keyStr string, item ddb
 		t.items[keyStr] = h
 	}
 	now := s.clock.Now()
+	if s.cfg.latestOnly && len(h.versions) > 0 {
+		h.versions = h.versions[:0]
+		t.forgotten = now
+	}
 	h.versions = append(h.versions, version{at: now, item: item})
 	switch {
 	case old == nil && item != nil:
