@@ -212,3 +212,33 @@ func FuzzDecodeGetRecords(f *testing.F) {
 		require.True(t, json.Valid(body), "accepted invalid JSON: %q", body)
 	})
 }
+
+// The old image is skipped without being decoded, but its end is found
+// exactly: brackets and quotes inside its strings, escaped or not, do not
+// end it, and what follows it is decoded as usual.
+func TestDecodeGetRecords_SkipsTheOldImageExactly(t *testing.T) {
+	for _, old := range []string{
+		`{}`,
+		`[]`,
+		`{"a":{"S":"}]"},"b":{"L":[{"S":"[{\"}"},{"M":{"c":{"S":"\\"}}}]}}`,
+		`{"q":{"S":"\\\""},"e":{"S":"\\\\"},"u":{"S":"\u0022}"}}`,
+		`{"k" : { "S" : "spaced" } }`,
+	} {
+		body := `{"Records":[{"eventID":"e","dynamodb":{"Keys":{"id":{"S":"a"}},"OldImage":` + old +
+			`,"SequenceNumber":"200","StreamViewType":"NEW_AND_OLD_IMAGES"}}],"NextShardIterator":"it"}`
+		require.True(t, json.Valid([]byte(body)), "the test's body is JSON: %s", body)
+		recs, next, err := decodeAll(body)
+		require.NoError(t, err, "old image %s", old)
+		require.Len(t, recs, 1)
+		require.Equal(t, "200", recs[0].SequenceNumber, "old image %s", old)
+		require.Equal(t, "NEW_AND_OLD_IMAGES", recs[0].StreamViewType)
+		require.Equal(t, "it", *next)
+	}
+	for _, old := range []string{`{"a":{"S":"unterminated}}]}`, `{"a":{"L":[[[`} {
+		body := `{"Records":[{"eventID":"e","dynamodb":{"OldImage":` + old
+		_, _, err := decodeAll(body)
+		require.Error(t, err, "old image %s", old)
+		_, ok := errors.AsType[*ddbjson.SyntaxError](err)
+		require.True(t, ok, "%v", err)
+	}
+}
