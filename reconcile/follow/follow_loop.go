@@ -116,6 +116,15 @@ func (f *follower) loop(ctx context.Context, desc stream.Description, listedAt t
 			}
 			f.countShards()
 		case <-ticker.C:
+			// The periodic listing is a backstop for shards nothing else
+			// lists, so it never waits for the process's DescribeStream
+			// budget: a tick that finds it spent is skipped. Waiting held
+			// this loop, and with it every reader's next page, for the
+			// limiter's pace on each tick (a whole resumed follow, with a
+			// discover interval shorter than that pace).
+			if f.cfg.DescribeLimiter.Tokens() < 1 {
+				continue
+			}
 			if err := f.rediscover(ctx, events, &wg); err != nil {
 				return err
 			}
