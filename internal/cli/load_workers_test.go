@@ -28,12 +28,20 @@ func TestLoadCmd_WorkersOneKilled(t *testing.T) {
 
 	// Kill the first worker once it has committed a file and status shows
 	// it copying its next one: no chance to clean up, in the middle of a file.
+	// It is stopped first, and killed only if status still shows it copying
+	// once it can do nothing more: a file of 500 items takes milliseconds,
+	// and a worker killed just after it committed its last file was killed
+	// in no file at all.
 	deadline := time.Now().Add(2 * time.Minute)
 	victim := ":" + itoa(workers[0].Process.Pid)
 	for {
 		require.True(t, time.Now().Before(deadline), "status never showed the first worker copying after a file: %s", output(workers[0]))
 		if w, ok := loadWorker(t, db, victim); ok && w.FilesDone >= 1 && w.Copying == 1 {
-			break
+			require.NoError(t, workers[0].Process.Signal(syscall.SIGSTOP))
+			if w, ok := loadWorker(t, db, victim); ok && w.Copying == 1 {
+				break
+			}
+			require.NoError(t, workers[0].Process.Signal(syscall.SIGCONT))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
