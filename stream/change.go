@@ -43,9 +43,10 @@ type Change struct {
 	Keys map[string]ddbtypes.AttributeValue
 	// NewImage is the item after an Insert or Modify; nil for Remove. A
 	// record read from the wire whose image is verbatim (its DynamoDB JSON
-	// already the lossless form: [ddbjson.VerbatimScanner]) is not decoded:
-	// NewImageText holds it, and NewImage is nil. [Change.Image] gives
-	// either. (The old image, which nothing here uses, is not kept.)
+	// already the lossless form: [ddbjson.VerbatimScanner]) and holds Keys
+	// as they are is not decoded: NewImageText holds it, and NewImage is
+	// nil. [Change.Image] gives either. (The old image, which nothing here
+	// uses, is not kept.)
 	NewImage     map[string]ddbtypes.AttributeValue
 	NewImageText string
 	// ApproximateCreationTime is when the change happened, rounded down to

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // StreamRecord is one record of a DynamoDB Streams GetRecords response, as
@@ -26,9 +28,11 @@ type StreamRecord struct {
 	ApproximateCreationDateTime time.Time
 	HasCreationTime             bool
 	// Keys and NewImage are nil when absent. A verbatim new image (see
-	// [VerbatimScanner]) is not decoded: NewImageText holds it as sent, and
-	// NewImage is nil. A follower stores most images as they came, so
-	// decoding them would be wasted.
+	// [VerbatimScanner]) that holds the record's Keys as they are (the same
+	// type and text, Keys coming first in the record, as AWS sends them) is
+	// not decoded: NewImageText holds it as sent, and NewImage is nil. A
+	// follower stores most images as they came, so decoding them would be
+	// wasted, and takes their keys from Keys.
 	Keys, NewImage Item
 	NewImageText   string
 	SequenceNumber string
@@ -191,10 +195,12 @@ func (d *decoder) streamRecord(rec *StreamRecord) error {
 			d.path = d.path[:len(d.path)-1]
 		case "NewImage":
 			d.skipSpace()
-			if end, ok := d.verbatim.Item(d.data, d.pos, [2]string{}); ok {
-				rec.NewImageText = d.text[d.pos:end]
-				d.pos = end
-				break
+			if names, ok := keyNames(rec.Keys); ok {
+				if end, ok := d.verbatim.Item(d.data, d.pos, names); ok && d.verbatimHolds(rec.Keys, names) {
+					rec.NewImageText = d.text[d.pos:end]
+					d.pos = end
+					break
+				}
 			}
 			d.path = append(d.path, pathElem{name: name, index: -1})
 			rec.NewImage, err = d.item(0)
@@ -212,6 +218,48 @@ func (d *decoder) streamRecord(rec *StreamRecord) error {
 		}
 		return err
 	})
+}
+
+// keyNames are the names of a record's key attributes, for the verbatim
+// scan of its new image to note: false when there are none to note (Keys
+// absent, or after the image in the record, or more than two).
+func keyNames(keys Item) (names [2]string, ok bool) {
+	if len(keys) == 0 || len(keys) > 2 {
+		return names, false
+	}
+	i := 0
+	for name := range keys {
+		names[i] = name
+		i++
+	}
+	return names, true
+}
+
+// verbatimHolds reports whether the item the verbatim scanner last scanned
+// holds the key attributes keys, named names, as they are: a string or a
+// number key with the same text (without escapes: then the text is the
+// value). A new image is kept verbatim only then, so that a consumer may
+// take its key from the record's Keys and not scan the image again.
+func (d *decoder) verbatimHolds(keys Item, names [2]string) bool {
+	for i, name := range names {
+		if name == "" {
+			continue
+		}
+		a := d.verbatim.Attr(i)
+		switch v := keys[name].(type) {
+		case *types.AttributeValueMemberS:
+			if a.Tag != 'S' || bytes.IndexByte(a.Value, '\\') >= 0 || string(a.Value) != v.Value {
+				return false
+			}
+		case *types.AttributeValueMemberN:
+			if a.Tag != 'N' || string(a.Value) != v.Value {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // object decodes a JSON object, calling member for each member whose value

@@ -242,3 +242,40 @@ func TestDecodeGetRecords_SkipsTheOldImageExactly(t *testing.T) {
 		require.True(t, ok, "%v", err)
 	}
 }
+
+// A new image is kept verbatim only when it holds the record's Keys as
+// they are; otherwise it is decoded, and its consumer finds what differs.
+func TestDecodeGetRecords_VerbatimImageHoldsTheKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name, keys, image string
+		verbatim          bool
+	}{
+		{"string key", `{"id":{"S":"a"}}`, `{"n":{"N":"1"},"id":{"S":"a"}}`, true},
+		{"two keys", `{"id":{"S":"a"},"v":{"N":"1.50"}}`, `{"v":{"N":"1.50"},"id":{"S":"a"}}`, true},
+		{"key missing", `{"id":{"S":"a"}}`, `{"n":{"N":"1"}}`, false},
+		{"another value", `{"id":{"S":"a"}}`, `{"id":{"S":"b"}}`, false},
+		{"another type", `{"id":{"S":"1"}}`, `{"id":{"N":"1"}}`, false},
+		{"another number text", `{"v":{"N":"1.5"}}`, `{"v":{"N":"1.50"}}`, false},
+		{"escaped key", `{"id":{"S":"a\"b"}}`, `{"id":{"S":"a\"b"}}`, false},
+		{"binary key", `{"id":{"B":"AQI="}}`, `{"id":{"B":"AQI="}}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"Records":[{"dynamodb":{"Keys":` + tc.keys + `,"NewImage":` + tc.image + `,"SequenceNumber":"1"}}]}`
+			recs, _, err := decodeAll(body)
+			require.NoError(t, err)
+			if tc.verbatim {
+				require.Equal(t, tc.image, recs[0].NewImageText)
+				require.Nil(t, recs[0].NewImage)
+				return
+			}
+			require.Empty(t, recs[0].NewImageText)
+			require.NotNil(t, recs[0].NewImage, "decoded instead")
+		})
+	}
+	// Keys after the image: nothing to check the image against when it is
+	// read, so it is decoded.
+	recs, _, err := decodeAll(`{"Records":[{"dynamodb":{"NewImage":{"id":{"S":"a"}},"Keys":{"id":{"S":"a"}}}}]}`)
+	require.NoError(t, err)
+	require.Empty(t, recs[0].NewImageText)
+	require.Equal(t, ddbjson.Item{"id": sAV("a")}, recs[0].NewImage)
+}

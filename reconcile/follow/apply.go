@@ -195,7 +195,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 func encodeChange(l reconcile.Layout, c stream.Change, p reconcile.Provenance) ([]any, error) {
 	enc := store.NewEncoder(l, store.RowColumns)
 	if c.NewImageText != "" {
-		if vals, ok, err := enc.EncodeImage(c.NewImageText, p); ok || err != nil {
+		if vals, ok, err := enc.EncodeImage(c.NewImageText, c.Keys, p); ok || err != nil {
 			return vals, err
 		}
 	}

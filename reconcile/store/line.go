@@ -3,6 +3,8 @@ package store
 import (
 	"slices"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
@@ -14,9 +16,10 @@ import (
 // and [Encoder.EncodeImage] take their bytes as they are, with the same
 // [Digest] as the encoder's own; any other item goes the long way, through
 // the decoder, which also gives the refusals their words. Taken as they
-// are: {"Item": ITEM} lines (whitespace anywhere JSON allows it) and bare
-// images, ITEM verbatim, its key attributes of the layout's types (S or N),
-// not empty.
+// are: {"Item": ITEM} lines (whitespace anywhere JSON allows it), ITEM
+// verbatim, its key attributes of the layout's types (S or N), not empty;
+// and the new images the stream's decoder found verbatim, with their
+// records' keys.
 
 // lineScanner checks a line or an image as described above and finds its
 // item and key attributes. It is reused from item to item.
@@ -61,15 +64,6 @@ func (s *lineScanner) scan(line []byte, key KeySchema) (item []byte, ok bool) {
 		return nil, false
 	}
 	return item, true
-}
-
-// scanImage checks a bare item, a stream record's image.
-func (s *lineScanner) scanImage(image []byte, key KeySchema) bool {
-	if _, ok := s.item(image, 0, key); !ok {
-		return false
-	}
-	s.verbatim.Space()
-	return s.verbatim.Pos() == len(image)
 }
 
 // item checks the verbatim item at src[pos] and its key attributes, and
@@ -136,21 +130,27 @@ func (e *Encoder) EncodeLine(line []byte, p Provenance) (vals []any, ok bool, er
 	return e.rowTail(n+1, p)
 }
 
-// EncodeImage is [Encoder.EncodeLine] for a stream record's new image
-// (DynamoDB JSON as GetRecords sends it, undecoded), for a row of
-// [RowColumns]: when the image is verbatim, the row holds its bytes as they are;
-// otherwise ok is false, and the caller decodes the image and calls
-// [Encoder.Encode].
-func (e *Encoder) EncodeImage(image string, p Provenance) (vals []any, ok bool, err error) {
+// EncodeImage returns the row of a stream record's new image that the
+// stream's decoder found verbatim (stream.Change.NewImageText: DynamoDB
+// JSON as GetRecords sent it, already the lossless form), keys being the
+// record's key attributes (its Keys), for a row of [RowColumns]: the row
+// holds the image as it is, not a copy, and the key columns come from keys,
+// so the image is not scanned again. ok is false where this does not serve
+// (a table with doc, another column set, keys not of the layout's key); the
+// caller then decodes the image and calls [Encoder.Encode], which says
+// what is wrong.
+func (e *Encoder) EncodeImage(image string, keys map[string]types.AttributeValue, p Provenance) (vals []any, ok bool, err error) {
 	if e.layout.Doc || e.set != RowColumns {
 		return nil, false, nil
 	}
-	// Scanned where it is, and given to the COPY as the string it is: the
-	// image is not copied.
-	if !e.line.scanImage(ddbjson.TextBytes(image), e.layout.Key) || !e.lineKeyValues() {
+	key, err := e.layout.Key.KeyOf(keys)
+	if err != nil {
 		return nil, false, nil
 	}
 	n := len(e.layout.KeyColumns)
+	if err := e.layout.KeyValues(key, e.vals[:n]); err != nil {
+		return nil, false, nil
+	}
 	e.vals[n] = image
 	return e.rowTail(n+1, p)
 }
