@@ -176,20 +176,13 @@ func newDecoder(data []byte) *decoder {
 	return newTextDecoder(string(data))
 }
 
-// newTextDecoder decodes text itself, without copying it: the decoder
-// reads text's bytes through [TextBytes] and hands out strings, slices of
-// text.
+// newTextDecoder decodes text itself, without copying it: data is text's
+// own bytes, which the decoder only reads, and what it hands out are
+// strings, slices of text.
 func newTextDecoder(text string) *decoder {
 	d := decoders.Get().(*decoder)
-	d.data, d.text, d.pos = TextBytes(text), text, 0
+	d.data, d.text, d.pos = unsafe.Slice(unsafe.StringData(text), len(text)), text, 0
 	return d
-}
-
-// TextBytes is s's own bytes, not a copy, for code that scans text held as
-// a string (a GetRecords body, an image cut from it) with functions that
-// take bytes. They must never be written, nor kept past s.
-func TextBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // release returns d to the pool, keeping no reference to the input or to

@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ddbsync/ddbsync/internal/ddbjson"
