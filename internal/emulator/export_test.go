@@ -64,13 +64,9 @@ func readExport(t *testing.T, src snapshot.Source) (*snapshot.Export, map[string
 
 func TestExport_IsTableStateAtExportTimeWhileWritesContinue(t *testing.T) {
 	t.Parallel()
-	srv := startEmulator(t, emulator.WithExportDuration(2*time.Minute))
+	srv, name := exportableTable(t, emulator.WithExportDuration(2*time.Minute))
 	db, s3c := srv.DynamoDB(), srv.S3()
 	ctx := context.Background()
-	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("exports")})
-	require.NoError(t, err)
-	name := createTable(t, db, false, true)
-	enablePITR(t, db, name)
 	for i := range 30 {
 		put(t, db, name, map[string]types.AttributeValue{"pk": s(fmt.Sprint("k", i)), "v": n(fmt.Sprint(i)),
 			"tags": &types.AttributeValueMemberSS{Value: []string{"a", "b"}}})
@@ -82,7 +78,7 @@ func TestExport_IsTableStateAtExportTimeWhileWritesContinue(t *testing.T) {
 	// Writes after T: modify, delete, insert. None may show in the export.
 	srv.Clock().Advance(time.Second)
 	put(t, db, name, map[string]types.AttributeValue{"pk": s("k1"), "v": n("100")})
-	_, err = db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(name), Key: map[string]types.AttributeValue{"pk": s("k2")}})
+	_, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(name), Key: map[string]types.AttributeValue{"pk": s("k2")}})
 	require.NoError(t, err)
 	put(t, db, name, map[string]types.AttributeValue{"pk": s("late")})
 
@@ -182,19 +178,15 @@ func TestExport_Errors(t *testing.T) {
 // as of now still holds every item.
 func TestExport_LatestVersionsOnlyRefusesForgottenInstants(t *testing.T) {
 	t.Parallel()
-	srv := startEmulator(t, emulator.WithLatestVersionsOnly())
-	db, s3c := srv.DynamoDB(), srv.S3()
+	srv, name := exportableTable(t, emulator.WithLatestVersionsOnly())
+	db := srv.DynamoDB()
 	ctx := context.Background()
-	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("exports")})
-	require.NoError(t, err)
-	name := createTable(t, db, false, true)
-	enablePITR(t, db, name)
 	for i := range 3 {
 		put(t, db, name, map[string]types.AttributeValue{"pk": s(fmt.Sprint("k", i)), "v": n("1")})
 	}
 	srv.Clock().Advance(time.Minute)
 	before := srv.Clock().Now()
-	_, err = srv.ExportToDir(ctx, name, before, t.TempDir())
+	_, err := srv.ExportToDir(ctx, name, before, t.TempDir())
 	require.NoError(t, err, "nothing forgotten yet")
 
 	srv.Clock().Advance(time.Minute)
@@ -215,4 +207,17 @@ func TestExport_LatestVersionsOnlyRefusesForgottenInstants(t *testing.T) {
 	sum, err := srv.ExportToDir(ctx, name, srv.Clock().Now(), t.TempDir())
 	require.NoError(t, err)
 	require.EqualValues(t, 3, sum.ItemCount)
+}
+
+// exportableTable starts an emulator with opts, with a bucket "exports"
+// and a table with point-in-time recovery on, and returns the table's name.
+func exportableTable(t *testing.T, opts ...emulator.Option) (*emulator.Server, string) {
+	t.Helper()
+	srv := startEmulator(t, opts...)
+	_, err := srv.S3().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("exports")})
+	require.NoError(t, err)
+	db := srv.DynamoDB()
+	name := createTable(t, db, false, true)
+	enablePITR(t, db, name)
+	return srv, name
 }
