@@ -14,7 +14,9 @@
 //     (what follow's apply cannot beat, unless its pages repeat keys).
 //
 // It also writes the sample exports they run on ([WriteExport], tenure or
-// small items) and reads a process's peak RSS ([PeakRSS]).
+// small items), reads a process's peak RSS ([PeakRSS]), and the CPU time of
+// this process and of the PostgreSQL server ([ReadCPU]), so that a figure
+// can say which side its time went to.
 package perfkit
 
 import (
