@@ -21,29 +21,26 @@ import (
 func TestLoadCmd_WorkersOneKilled(t *testing.T) {
 	t.Parallel()
 	db := pgtest.URL(t)
-	const items, files = 12000, 24
+	const items, files = 36000, 24
 	dir := sampleExport(t, items, files)
 	args := []string{"load", "--worker", "--export", dir, "--key", "id", "--database-url", db, "--workers", "1", "--progress", "none"}
 	workers := []*exec.Cmd{child(t, args...), child(t, args...), child(t, args...)}
 
 	// Kill the first worker once it has committed a file and status shows
 	// it copying its next one: no chance to clean up, in the middle of a file.
-	// It is stopped first, and killed only if status still shows it copying
-	// once it can do nothing more: a file of 500 items takes milliseconds,
-	// and a worker killed just after it committed its last file was killed
-	// in no file at all.
+	// Each look at status is taken with the worker stopped, so that what it
+	// shows still holds at the kill (a file takes a few tens of
+	// milliseconds; a look can take longer); between looks it runs on.
 	deadline := time.Now().Add(2 * time.Minute)
 	victim := ":" + itoa(workers[0].Process.Pid)
 	for {
 		require.True(t, time.Now().Before(deadline), "status never showed the first worker copying after a file: %s", output(workers[0]))
+		require.NoError(t, workers[0].Process.Signal(syscall.SIGSTOP))
 		if w, ok := loadWorker(t, db, victim); ok && w.FilesDone >= 1 && w.Copying == 1 {
-			require.NoError(t, workers[0].Process.Signal(syscall.SIGSTOP))
-			if w, ok := loadWorker(t, db, victim); ok && w.Copying == 1 {
-				break
-			}
-			require.NoError(t, workers[0].Process.Signal(syscall.SIGCONT))
+			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		require.NoError(t, workers[0].Process.Signal(syscall.SIGCONT))
+		time.Sleep(20 * time.Millisecond)
 	}
 	require.NoError(t, workers[0].Process.Signal(syscall.SIGKILL))
 	_ = workers[0].Wait()
