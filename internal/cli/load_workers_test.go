@@ -28,19 +28,29 @@ func TestLoadCmd_WorkersOneKilled(t *testing.T) {
 
 	// Kill the first worker once it has committed a file and status shows
 	// it copying its next one: no chance to clean up, in the middle of a file.
-	// Each look at status is taken with the worker stopped, so that what it
-	// shows still holds at the kill (a file takes a few tens of
-	// milliseconds; a look can take longer); between looks it runs on.
+	// Once it has a file in, each look at status is taken with the worker
+	// stopped, so that what it shows still holds at the kill (a file takes
+	// a few tens of milliseconds; a look can take longer); between looks it
+	// runs on. (Not before: stopped while it creates the schema, it would
+	// hold the lock the look's own migration waits for.)
 	deadline := time.Now().Add(2 * time.Minute)
 	victim := ":" + itoa(workers[0].Process.Pid)
-	for {
+	for stopped := false; ; {
 		require.True(t, time.Now().Before(deadline), "status never showed the first worker copying after a file: %s", output(workers[0]))
-		require.NoError(t, workers[0].Process.Signal(syscall.SIGSTOP))
-		if w, ok := loadWorker(t, db, victim); ok && w.FilesDone >= 1 && w.Copying == 1 {
+		w, ok := loadWorker(t, db, victim)
+		if stopped && ok && w.FilesDone >= 1 && w.Copying == 1 {
 			break
 		}
-		require.NoError(t, workers[0].Process.Signal(syscall.SIGCONT))
-		time.Sleep(20 * time.Millisecond)
+		if stopped {
+			require.NoError(t, workers[0].Process.Signal(syscall.SIGCONT))
+			time.Sleep(20 * time.Millisecond)
+		}
+		stopped = ok && w.FilesDone >= 1
+		if stopped {
+			require.NoError(t, workers[0].Process.Signal(syscall.SIGSTOP))
+		} else {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	require.NoError(t, workers[0].Process.Signal(syscall.SIGKILL))
 	_ = workers[0].Wait()
