@@ -5,10 +5,14 @@ package migrations
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -34,7 +38,7 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	defer db.Close()
 	// The version table lives beside the bookkeeping tables, so the schema
 	// must exist before goose looks for it, and so before goose's lock.
-	if err := createSchema(ctx, pool); err != nil {
+	if err := createSchema(ctx, pool, schemaLockWait); err != nil {
 		return fmt.Errorf("migrating: creating schema ddbsync: %w", err)
 	}
 	// goose polls its lock every 5 s by default: processes that start
@@ -55,16 +59,30 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	return nil
 }
 
+// schemaLockWait bounds the wait for another process creating the schema,
+// as goose's lock is bounded: a process stuck while it holds the lock (stopped, or
+// cut off without its session ending) must not hang every other one.
+const schemaLockWait = 5 * time.Minute
+
 // createSchema creates schema ddbsync if it is missing. IF NOT EXISTS alone
 // does not make concurrent callers safe: two that both see no schema both
 // insert it, and one fails on pg_namespace's unique index (SQLSTATE 23505).
-// The advisory lock makes the second wait for the first to commit.
-func createSchema(ctx context.Context, pool *pgxpool.Pool) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+// The advisory lock makes the second wait for the first to commit, for
+// wait at most.
+func createSchema(ctx context.Context, pool *pgxpool.Pool, wait time.Duration) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", strconv.FormatInt(wait.Milliseconds(), 10)); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", schemaLockKey); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS ddbsync")
 		return err
 	})
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "55P03" { // lock_not_available
+		return fmt.Errorf("another session has held the lock on creating it for %s (advisory lock %d in pg_locks): "+
+			"if that ddbsync process is stuck, end its session with pg_terminate_backend(pid), then run again: %w", wait, schemaLockKey, err)
+	}
+	return err
 }
