@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -220,6 +221,12 @@ func (r *ShardReader) accept(records []Change) ([]Change, int, error) {
 			continue
 		}
 		changes = append(changes, c)
+	}
+	if lastSeq != r.lastSeq {
+		// A copy: the record's own string is a slice of its page's body,
+		// which the reader would otherwise keep alive, a megabyte a shard,
+		// for as long as the shard stays quiet.
+		lastSeq = strings.Clone(lastSeq)
 	}
 	r.lastSeq, r.lastTime, r.firstTime, r.oldestTime, r.latestTime = lastSeq, lastTime, first, oldest, latest
 	r.rewind = rewind
