@@ -115,3 +115,30 @@ func TestUp_Idempotent(t *testing.T) {
 	require.NoError(t, pool.QueryRow(t.Context(), "SELECT count(*) FROM ddbsync.goose_db_version").Scan(&n))
 	require.Positive(t, n)
 }
+
+// A session that holds the schema lock and never lets go (a stuck process)
+// makes creating the schema fail after the wait, saying what to do, instead
+// of hanging.
+func TestCreateSchema_WaitsForAStuckHolderBoundedly(t *testing.T) {
+	dbURL := emptyDatabase(t, serverURL(t))
+	holder, err := pgx.Connect(t.Context(), dbURL)
+	require.NoError(t, err)
+	defer holder.Close(t.Context())
+	tx, err := holder.Begin(t.Context())
+	require.NoError(t, err)
+	defer tx.Rollback(t.Context())
+	_, err = tx.Exec(t.Context(), "SELECT pg_advisory_xact_lock($1)", migrations.SchemaLockKey)
+	require.NoError(t, err)
+
+	pool, err := pgxpool.New(t.Context(), dbURL)
+	require.NoError(t, err)
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang fails, not waits for the test timeout
+	defer cancel()
+	err = migrations.CreateSchema(ctx, pool, 200*time.Millisecond)
+	require.ErrorContains(t, err, "pg_terminate_backend")
+	require.ErrorContains(t, err, "held the lock on creating it for 200ms")
+
+	require.NoError(t, tx.Rollback(t.Context()))
+	require.NoError(t, migrations.CreateSchema(t.Context(), pool, 200*time.Millisecond), "once the holder lets go")
+}
