@@ -57,11 +57,16 @@ func TestLock_WaitsForAHolderThatLetsGo(t *testing.T) {
 	url := pgtest.URL(t)
 	pool := poolOn(t, url)
 	other := otherSession(t, url, LockFollow, "T")
+	letGo := make(chan struct{})
 	go func() {
+		defer close(letGo)
 		time.Sleep(200 * time.Millisecond)
 		_, _ = other.Exec(t.Context(), "SELECT pg_advisory_unlock_all()")
 	}()
 	l, err := LockTable(t.Context(), pool, time.Minute, LockFollow, "T")
+	// The other session's connection is closed at cleanup, and a pgx
+	// connection is not for two goroutines: its Exec must have returned.
+	<-letGo
 	require.NoError(t, err, "the lock is taken once the other process lets go, within the timeout")
 	l.Release(t.Context())
 }
