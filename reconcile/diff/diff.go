@@ -459,9 +459,7 @@ func (d *differ) fillSource(ctx context.Context) error {
 			prov := reconcile.Provenance{Origin: reconcile.OriginExport, Time: d.sum.Instant, File: i}
 			g.Go(func() error {
 				enc := store.NewEncoder(l, store.DigestColumns)
-				if filter != nil {
-					enc.KeepImagesNotIn(filter)
-				}
+				enc.KeepImagesNotIn(filter)
 				tx, err := d.pool.Begin(gctx)
 				if err != nil {
 					return err

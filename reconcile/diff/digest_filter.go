@@ -46,9 +46,7 @@ func (f *digestFilter) add(digest [16]byte) { f.f.Add(digest[:]) }
 // MayContain says whether digest may have been added: false is certain.
 func (f *digestFilter) MayContain(digest [16]byte) bool { return f.f.Test(digest[:]) }
 
-// copyDigestFilter reads the copy's stored digests into a filter. It
-// returns nil when the copy stores none: every image that differs is then
-// read again from the export.
+// copyDigestFilter reads the copy's stored digests into a filter.
 func (d *differ) copyDigestFilter(ctx context.Context) (*digestFilter, error) {
 	start := time.Now()
 	l := d.table.Layout
@@ -64,8 +62,8 @@ func (d *differ) copyDigestFilter(ctx context.Context) (*digestFilter, error) {
 		maxBits = defaultFilterMaxBits
 	}
 	f := newDigestFilter(max(rows, d.cfg.Export.Summary.ItemCount), maxBits)
-	n, ok, err := store.EachCopyDigest(ctx, d.pool, l, f.add)
-	if err != nil || !ok {
+	n, err := store.EachCopyDigest(ctx, d.pool, l, f.add)
+	if err != nil {
 		return nil, err
 	}
 	d.log.Info("copy digests read", slog.Int64("rows", n), slog.Uint64("filter_bytes", uint64(f.f.Cap()/8)),

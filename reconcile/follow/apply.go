@@ -1,9 +1,11 @@
 package follow
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -72,6 +74,7 @@ type pageUpdate struct {
 func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (applied, ttl int64, err error) {
 	ks := a.layout.Key
 	changes := coalesce(ks, u.changes)
+	enc := store.NewEncoder(a.layout, store.RowColumns)
 	batch := &pgx.Batch{}
 	var upserts [][]any
 	for _, c := range changes {
@@ -96,7 +99,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 			}
 			continue
 		}
-		vals, err := encodeChange(a.layout, c, reconcile.Provenance{Origin: reconcile.OriginStream, Time: c.ApproximateCreationTime,
+		vals, err := encodeChange(enc, c, reconcile.Provenance{Origin: reconcile.OriginStream, Time: c.ApproximateCreationTime,
 			ShardID: u.shardID, Sequence: c.SequenceNumber})
 		if err != nil {
 			return 0, 0, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
@@ -190,20 +193,30 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 }
 
 // encodeChange returns the data table row of an Insert or Modify: the new
-// image's own bytes when it came verbatim, else its encoding. A fresh
-// encoder each time: the rows are kept until the COPY.
-func encodeChange(l reconcile.Layout, c stream.Change, p reconcile.Provenance) ([]any, error) {
-	enc := store.NewEncoder(l, store.RowColumns)
+// image's own bytes when it came verbatim, else its encoding. The rows are
+// kept until the COPY, so each is copied out of the encoder's buffers,
+// which one encoder (and its digest's scratch) reuses from row to row.
+func encodeChange(enc *store.Encoder, c stream.Change, p reconcile.Provenance) ([]any, error) {
 	if c.NewImageText != "" {
 		if vals, ok, err := enc.EncodeImage(c.NewImageText, c.Keys, p); ok || err != nil {
-			return vals, err
+			return slices.Clone(vals), err
 		}
 	}
 	img, err := c.Image()
 	if err != nil {
 		return nil, err
 	}
-	return enc.Encode(img, p)
+	vals, err := enc.Encode(img, p)
+	if err != nil {
+		return nil, err
+	}
+	row := slices.Clone(vals)
+	for i, v := range row {
+		if b, ok := v.([]byte); ok { // the item, or doc: the encoder's buffers
+			row[i] = bytes.Clone(b)
+		}
+	}
+	return row, nil
 }
 
 // errCheckpointMoved means another process advanced a shard's checkpoint.

@@ -38,6 +38,7 @@ func newHistoryRecorder(l reconcile.Layout, from time.Time) *historyRecorder {
 // (a shard's order is its sequence order).
 func (h *historyRecorder) versions(u pageUpdate) ([][]any, error) {
 	rows := make([][]any, 0, len(u.changes))
+	enc := store.NewEncoder(h.layout, store.RowColumns)
 	for i, c := range u.changes {
 		key, err := h.layout.Key.KeyOf(c.Keys)
 		if err != nil {
@@ -49,12 +50,12 @@ func (h *historyRecorder) versions(u pageUpdate) ([][]any, error) {
 		case c.EventName != stream.EventRemove:
 			// The data table's own encoding, so a version and the row it
 			// became compare equal.
-			vals, err := encodeChange(h.layout, c, reconcile.Provenance{Origin: reconcile.OriginStream})
+			vals, err := encodeChange(enc, c, reconcile.Provenance{Origin: reconcile.OriginStream})
 			if err != nil {
 				return nil, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
 			}
 			switch v := vals[len(h.layout.KeyColumns)].(type) {
-			case []byte: // the encoder's buffer
+			case []byte: // a copy of the encoder's buffer
 				item = v
 			case string: // the image as it came
 				item = []byte(v)

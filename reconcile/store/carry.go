@@ -19,8 +19,9 @@ type CarryPlan struct {
 	restore   []string // run once the new table holds the old one's name
 	// tableRestore is the table's part of restore, without its views'.
 	tableRestore []string
-	// Foreign lists dependents the plan does not re-create (triggers,
-	// foreign keys, materialized views, user columns…): when there are any,
+	// Foreign lists dependents the plan does not re-create (triggers but
+	// those the load table has too, foreign keys, materialized views, user
+	// columns…): when there are any,
 	// the rows must be copied into the existing table instead.
 	Foreign []string
 }
@@ -161,6 +162,10 @@ AND NOT CASE d.classid
 	WHEN 'pg_constraint'::regclass THEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid AND k.conrelid = $2
 		AND (k.contype, pg_get_constraintdef(k.oid)) IN (
 			SELECT contype, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $3))
+	WHEN 'pg_trigger'::regclass THEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.oid = d.objid AND g.tgrelid = $2
+		AND (g.tgname, g.tgenabled, replace(pg_get_triggerdef(g.oid), ' ON ' || g.tgrelid::regclass::text || ' ', ' ')) IN (
+			SELECT tgname, tgenabled, replace(pg_get_triggerdef(oid), ' ON ' || tgrelid::regclass::text || ' ', ' ')
+			FROM pg_trigger WHERE tgrelid = $3))
 	ELSE false END
 UNION ALL
 SELECT 'a relation kind other than a view: ' || c.oid::regclass::text FROM pg_class c

@@ -173,6 +173,8 @@ func (l Layout) columnType(i int) string {
 		return "timestamptz"
 	case ColSequence:
 		return "numeric"
+	case ColItemDigest:
+		return "uuid"
 	}
 	return "text"
 }

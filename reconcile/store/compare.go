@@ -106,15 +106,7 @@ func (c Comparison) Build(ctx context.Context, pool *pgxpool.Pool, since, instan
 			return n, err
 		}
 	}
-	// A copy loaded before the stored digest existed, and not loaded
-	// since, has none: its digests are computed here, as PostgreSQL would
-	// have stored them.
-	copyDigest := DigestSQL(ColItem)
-	if stored, err := hasColumn(ctx, tx, l.Ident(), ColItemDigest); err != nil {
-		return n, err
-	} else if stored {
-		copyDigest = pgx.Identifier{ColItemDigest}.Sanitize()
-	}
+	copyDigest := storedDigestSQL()
 	// The join reads the copy directly: a copy of its digests into a
 	// table first (and its ANALYZE) cost more than they saved.
 	copyDigests := fmt.Sprintf("(SELECT %s, %s AS digest FROM %s)", strings.Join(keyCols, ", "), copyDigest, l.Ident().Sanitize())

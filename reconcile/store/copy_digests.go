@@ -15,34 +15,33 @@ type DigestSet interface {
 	MayContain(digest [16]byte) bool
 }
 
-// EachCopyDigest calls fn with the stored digest ([ColItemDigest]) of each
-// row of the copy of l, in one sequential read, and returns how many it
-// read. ok is false, and fn not called, for a copy that stores no digests
-// (loaded before [ColItemDigest] existed, and not since).
-func EachCopyDigest(ctx context.Context, q Querier, l Layout, fn func(digest [16]byte)) (n int64, ok bool, err error) {
-	if ok, err := hasColumn(ctx, q, l.Ident(), ColItemDigest); err != nil || !ok {
-		return 0, false, err
-	}
-	rows, err := q.Query(ctx, fmt.Sprintf("SELECT %s FROM %s",
-		pgx.Identifier{ColItemDigest}.Sanitize(), l.Ident().Sanitize()))
+// EachCopyDigest calls fn with the digest ([ColItemDigest]) of each row of
+// the copy of l, in one sequential read, and returns how many it read.
+func EachCopyDigest(ctx context.Context, q Querier, l Layout, fn func(digest [16]byte)) (n int64, err error) {
+	rows, err := q.Query(ctx, fmt.Sprintf("SELECT %s FROM %s", storedDigestSQL(), l.Ident().Sanitize()))
 	if err != nil {
-		return 0, false, fmt.Errorf("reading the copy's digests: %w", err)
+		return 0, fmt.Errorf("reading the copy's digests: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var d pgtype.UUID
 		if err := rows.Scan(&d); err != nil {
-			return n, false, fmt.Errorf("reading the copy's digests: %w", err)
+			return n, fmt.Errorf("reading the copy's digests: %w", err)
 		}
 		n++
-		if d.Valid {
-			fn(d.Bytes)
-		}
+		fn(d.Bytes)
 	}
 	if err := rows.Err(); err != nil {
-		return n, false, fmt.Errorf("reading the copy's digests: %w", err)
+		return n, fmt.Errorf("reading the copy's digests: %w", err)
 	}
-	return n, true, nil
+	return n, nil
+}
+
+// storedDigestSQL is a copy's row's digest: the stored one, or for a row
+// written before the copy stored digests (migration 00013 added the column
+// to such copies, empty), the digest computed as the triggers would have.
+func storedDigestSQL() string {
+	return "coalesce(" + pgx.Identifier{ColItemDigest}.Sanitize() + ", " + DigestSQL(ColItem) + ")"
 }
 
 // EstimateRows is the planner's estimate of the rows of the copy of l, 0

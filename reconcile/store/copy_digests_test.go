@@ -14,7 +14,7 @@ import (
 )
 
 // EachCopyDigest gives the stored digest of every row, the one Go computes
-// for its item; a copy that stores none gives none, and says so.
+// for its item, or for a row stored without one, the digest computed.
 // EstimateRows is the planner's count once the copy is analyzed.
 func TestEachCopyDigest_GivesEveryStoredDigest(t *testing.T) {
 	t.Parallel()
@@ -52,16 +52,20 @@ func TestEachCopyDigest_GivesEveryStoredDigest(t *testing.T) {
 		want[d] = true
 	}
 	got := map[[16]byte]bool{}
-	n, ok, err := store.EachCopyDigest(ctx, pool, l, func(d [16]byte) { got[d] = true })
+	n, err := store.EachCopyDigest(ctx, pool, l, func(d [16]byte) { got[d] = true })
 	require.NoError(t, err)
-	require.True(t, ok)
 	require.EqualValues(t, len(items), n)
 	require.Equal(t, want, got)
 
-	_, err = pool.Exec(ctx, "ALTER TABLE "+l.Ident().Sanitize()+" DROP COLUMN item_digest")
+	// Rows of a copy loaded before it stored digests have none (the
+	// migration that added the column left it empty): theirs are computed.
+	_, err = pool.Exec(ctx, "ALTER TABLE "+l.Ident().Sanitize()+" DISABLE TRIGGER USER")
 	require.NoError(t, err)
-	n, ok, err = store.EachCopyDigest(ctx, pool, l, func([16]byte) { t.Fatal("a digest from a copy that stores none") })
+	_, err = pool.Exec(ctx, "UPDATE "+l.Ident().Sanitize()+" SET item_digest = NULL")
 	require.NoError(t, err)
-	require.False(t, ok)
-	require.Zero(t, n)
+	clear(got)
+	n, err = store.EachCopyDigest(ctx, pool, l, func(d [16]byte) { got[d] = true })
+	require.NoError(t, err)
+	require.EqualValues(t, len(items), n)
+	require.Equal(t, want, got)
 }

@@ -13,8 +13,10 @@ import (
 // CreateLoadTable creates table ident with layout l and no primary key, for
 // a bulk load to fill.
 func CreateLoadTable(ctx context.Context, q Querier, l Layout, ident pgx.Identifier) error {
-	if _, err := q.Exec(ctx, l.createTableSQL(ident)); err != nil {
-		return fmt.Errorf("creating the load table: %w", err)
+	for _, stmt := range append([]string{l.createTableSQL(ident)}, DigestTriggersSQL(ident)...) {
+		if _, err := q.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("creating the load table: %w", err)
+		}
 	}
 	// Rows over the 2 kB TOAST threshold (long items; most rows of a table
 	// with doc) are compressed: lz4 does it several times faster than the

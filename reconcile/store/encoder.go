@@ -121,12 +121,17 @@ func (e *Encoder) Encode(item map[string]types.AttributeValue, p Provenance) ([]
 		e.vals[n] = e.doc
 		n++
 	}
-	vals, _, err := e.rowTail(n, p)
-	return vals, err
+	return e.rowTail(n, e.item, p)
 }
 
-// rowTail fills a data table row's provenance columns, from value n on.
-func (e *Encoder) rowTail(n int, p Provenance) ([]any, bool, error) {
+// rowTail fills a data table row's provenance columns, from value n on,
+// and its digest, of item (the item column's value).
+func (e *Encoder) rowTail(n int, item []byte, p Provenance) ([]any, error) {
+	sum, err := e.digest.Sum(item)
+	if err != nil {
+		return nil, fmt.Errorf("the item's digest: %w", err)
+	}
+	e.vals[n+4] = pgtype.UUID{Bytes: sum, Valid: true}
 	e.vals[n] = string(p.Origin)
 	e.vals[n+1] = NullTime(p.Time)
 	e.vals[n+2] = nullString(p.ShardID)
@@ -134,11 +139,11 @@ func (e *Encoder) rowTail(n int, p Provenance) ([]any, bool, error) {
 	if p.Sequence != "" {
 		var seq pgtype.Numeric
 		if err := seq.Scan(p.Sequence); err != nil {
-			return nil, false, fmt.Errorf("sequence number %q: %w", p.Sequence, err)
+			return nil, fmt.Errorf("sequence number %q: %w", p.Sequence, err)
 		}
 		e.vals[n+3] = seq
 	}
-	return e.vals, true, nil
+	return e.vals, nil
 }
 
 // sourceRow fills the values of a diff's source row past the key columns,

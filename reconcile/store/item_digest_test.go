@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -67,7 +68,7 @@ func detach(vals []any) []any {
 // The stored digest, which a diff compares with the source's, is the one
 // ddbsync computes in Go for the item, whichever way the row was written: a
 // load's COPY, the upsert stream apply and repairs write through, and a
-// reload into a copy from before the column existed, which gains it.
+// reload that copies the rows into the existing table.
 func TestItemDigest_StoredByEveryWriter(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
@@ -122,9 +123,7 @@ func TestItemDigest_StoredByEveryWriter(t *testing.T) {
 	conn.Release()
 	storedDigests(t, pool, l.Ident(), items)
 
-	// A copy from before the column: a reload copying into it adds it.
-	_, err = pool.Exec(ctx, "ALTER TABLE "+l.Ident().Sanitize()+" DROP COLUMN item_digest")
-	require.NoError(t, err)
+	// A reload that copies the rows into the table keeps theirs.
 	loadTable := pgx.Identifier{l.Schema, "digests_load"}
 	require.NoError(t, store.CreateLoadTable(ctx, pool, l, loadTable))
 	copyRows(t, pool, l, loadTable, items)
@@ -132,4 +131,67 @@ func TestItemDigest_StoredByEveryWriter(t *testing.T) {
 		return store.CopyInto(ctx, tx, l, loadTable)
 	}))
 	storedDigests(t, pool, l.Ident(), items)
+}
+
+// Rows written by anyone else (an analyst's INSERT, COPY or UPDATE, which
+// send no digest) get theirs from the table's digest triggers, so a diff
+// sees their change; a row that comes with its digest keeps it.
+func TestItemDigest_TriggersDigestOthersWrites(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	ctx := t.Context()
+	ks, err := store.ParseKeySchema("id:S")
+	require.NoError(t, err)
+	l, err := store.NewLayout("ByHand", "", ks)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{l.Schema}.Sanitize())
+	require.NoError(t, err)
+	require.NoError(t, store.CreateLoadTable(ctx, pool, l, l.Ident()))
+	gen := tenure.NewGenerator(6)
+	items := map[string]ddbjson.Item{}
+	for range 4 {
+		it := gen.Item()
+		items[it["id"].(*types.AttributeValueMemberS).Value] = it
+	}
+	copyRows(t, pool, l, l.Ident(), items)
+	table := l.Ident().Sanitize()
+	var ids []string
+	for id := range items {
+		ids = append(ids, id)
+	}
+
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		_, err := pool.Exec(ctx, sql, args...)
+		require.NoError(t, err)
+	}
+	exec("UPDATE "+table+` SET item = jsonb_set(item, '{status}', '{"S": "by hand"}') WHERE id = $1`, ids[0])
+	exec("UPDATE "+table+" SET item_digest = NULL WHERE id = $1", ids[1])
+	exec("INSERT INTO " + table + ` (id, item, origin) VALUES ('hand', '{"id": {"S": "hand"}}', 'export')`)
+	_, err = pool.CopyFrom(ctx, l.Ident(), []string{"id", "item", "origin"},
+		pgx.CopyFromRows([][]any{{"copied", `{"id": {"S": "copied"}, "n": {"N": "1"}}`, "export"}}))
+	require.NoError(t, err)
+	// A digest that comes with the row is the writer's: ddbsync's are.
+	exec("UPDATE "+table+` SET item = jsonb_set(item, '{status}', '{"S": "stated"}'), item_digest = '00000000-0000-0000-0000-000000000001' WHERE id = $1`, ids[2])
+
+	rows, err := pool.Query(ctx, "SELECT id, item::text, item_digest FROM "+table)
+	require.NoError(t, err)
+	var scratch store.DigestScratch
+	seen := 0
+	for rows.Next() {
+		var id, text string
+		var stored pgtype.UUID
+		require.NoError(t, rows.Scan(&id, &text, &stored))
+		seen++
+		if id == ids[2] {
+			require.Equal(t, [16]byte{15: 1}, stored.Bytes, "the digest the UPDATE gave")
+			continue
+		}
+		want, err := scratch.Sum([]byte(text))
+		require.NoError(t, err)
+		require.True(t, stored.Valid, "row %s has no digest", id)
+		require.Equal(t, want, stored.Bytes, "item_digest of %s", id)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, 6, seen)
 }

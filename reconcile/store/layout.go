@@ -24,18 +24,12 @@ const (
 	ColShardID    = "shard_id"        // stream rows: the shard the change came from
 	ColSequence   = "sequence_number" // stream rows: the change's sequence number
 	ColSyncedAt   = "synced_at"       // when ddbsync wrote the row
-	// ColItemDigest is the item's [Digest], stored: PostgreSQL computes it
-	// from item ([itemDigestDef]) whoever writes the row, so a diff compares
-	// it with the source's without reading an image.
+	// ColItemDigest is the item's [Digest], stored, so a diff compares it
+	// with the source's without reading an image. ddbsync's writers compute
+	// it ([Encoder]); the table's digest triggers ([DigestTriggersSQL])
+	// compute it for anyone else's rows.
 	ColItemDigest = "item_digest"
 )
-
-// itemDigestDef defines [ColItemDigest]: a generated column, so that no
-// writer (a load's COPY, stream apply, a repair, an incremental export, an
-// analyst's UPDATE) can leave it disagreeing with item.
-func itemDigestDef() string {
-	return ColItemDigest + " uuid GENERATED ALWAYS AS (" + DigestSQL(ColItem) + ") STORED"
-}
 
 // Origin is where a row's image came from: the origin column.
 type Origin string
@@ -128,7 +122,7 @@ func (l Layout) Columns() []string {
 	if l.Doc {
 		cols = append(cols, ColDoc)
 	}
-	return append(cols, ColOrigin, ColOriginTime, ColShardID, ColSequence)
+	return append(cols, ColOrigin, ColOriginTime, ColShardID, ColSequence, ColItemDigest)
 }
 
 func pgType(t ddbjson.ScalarType) string {
@@ -163,7 +157,7 @@ func (l Layout) createTableSQL(ident pgx.Identifier) string {
 	}
 	b.WriteString(`origin text NOT NULL ` + originCheck(createdOrigins) + `, ` +
 		`origin_time timestamptz, shard_id text, sequence_number numeric, synced_at timestamptz NOT NULL DEFAULT now(), ` +
-		itemDigestDef() + `)`)
+		ColItemDigest + ` uuid)`)
 	return b.String()
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -126,7 +127,9 @@ func (e *Encoder) EncodeLine(line []byte, p Provenance) (vals []any, ok bool, er
 		return e.vals, true, nil
 	}
 	e.vals[n] = item
-	return e.rowTail(n+1, p)
+	// Whatever the row's tail refuses, the long way refuses in its words.
+	vals, err = e.rowTail(n+1, item, p)
+	return vals, err == nil, nil
 }
 
 // EncodeImage returns the row of a stream record's new image that the
@@ -151,7 +154,10 @@ func (e *Encoder) EncodeImage(image string, keys map[string]types.AttributeValue
 		return nil, false, nil
 	}
 	e.vals[n] = image
-	return e.rowTail(n+1, p)
+	// The digest only reads the image: its bytes are lent, not copied.
+	// Whatever the row's tail refuses, the long way refuses in its words.
+	vals, err = e.rowTail(n+1, unsafe.Slice(unsafe.StringData(image), len(image)), p)
+	return vals, err == nil, nil
 }
 
 // lineKeyValues fills the key columns from the item scanned last; false

@@ -94,15 +94,12 @@ func DropTableIfExists(ctx context.Context, q Querier, ident pgx.Identifier) err
 
 // CopyInto replaces the rows of the data table of layout l with those of
 // load table load, then drops load. It rewrites every row but keeps
-// whatever depends on the data table; its row triggers fire. A data
-// table created before [ColItemDigest] gains it here, while it is empty:
-// adding it to a full table would rewrite every row under an exclusive lock.
+// whatever depends on the data table; its row triggers fire.
 func CopyInto(ctx context.Context, tx pgx.Tx, l Layout, load pgx.Identifier) error {
 	collist := strings.Join(quoteAll(append(l.Columns(), ColSyncedAt)), ", ")
 	ident := l.Ident().Sanitize()
 	stmts := []string{
 		"TRUNCATE " + ident,
-		"ALTER TABLE " + ident + " ADD COLUMN IF NOT EXISTS " + itemDigestDef(),
 		"INSERT INTO " + ident + " (" + collist + ") SELECT " + collist + " FROM " + load.Sanitize(),
 		"DROP TABLE " + load.Sanitize(),
 	}
