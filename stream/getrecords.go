@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/smithy-go"
@@ -35,6 +37,29 @@ type recordPage struct {
 	Records []Change
 	// NextShardIterator is nil when the shard is closed and read to its end.
 	NextShardIterator *string
+	// body holds the response the records' strings are slices of; nil for
+	// records decoded by the SDK.
+	body *pageBody
+}
+
+// pageBody is the memory of a GetRecords response body, reused from page
+// to page once released ([Page.Release]): reading each body into fresh
+// memory cost a follower more than decoding it (the kernel maps and zeroes
+// a megabyte for every page).
+type pageBody struct {
+	buf      []byte
+	released atomic.Bool
+}
+
+// pageBodies are the bodies released, for the pages to come.
+var pageBodies = sync.Pool{New: func() any { return new(pageBody) }}
+
+// release gives b back for reuse, once: a page copied and released twice
+// must not hand one body to two pages.
+func (b *pageBody) release() {
+	if b != nil && b.released.CompareAndSwap(false, true) {
+		pageBodies.Put(b)
+	}
 }
 
 // fetchRecords makes one GetRecords call and decodes its records. A record
@@ -46,12 +71,20 @@ func fetchRecords(ctx context.Context, api API, shardID string, in *dynamodbstre
 	body := new(rawBody)
 	out, err := api.GetRecords(ctx, in, body.capture)
 	if err != nil {
+		body.into.release()
 		return nil, err
 	}
 	if !body.captured {
+		body.into.release()
 		return typedPage(shardID, out)
 	}
-	return decodePage(shardID, body.text)
+	p, err := decodePage(shardID, body.text)
+	if err != nil {
+		body.into.release()
+		return nil, err
+	}
+	p.body = body.into
+	return p, nil
 }
 
 // typedPage decodes the SDK's typed output.
@@ -86,6 +119,11 @@ func decodePage(shardID string, body string) (*recordPage, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if next != nil {
+		// The reader keeps the iterator past the page, whose body is reused.
+		it := strings.Clone(*next)
+		next = &it
 	}
 	p.NextShardIterator = next
 	return p, nil
@@ -131,11 +169,13 @@ func changeFromStreamRecord(shardID string, rec *ddbjson.StreamRecord) (Change, 
 
 // rawBody receives the body of a successful GetRecords response from the
 // SDK client, through the middleware its capture option adds. The body is
-// read into a string once: the decoded changes' strings are slices of it,
-// so that a page's images are neither copied nor allocated one by one.
+// read once, into a [pageBody] (into) taken for it, and seen as a string:
+// the decoded changes' strings are slices of it, so that a page's images
+// are neither copied nor allocated one by one.
 type rawBody struct {
 	text     string
-	captured bool // false until a response is captured
+	captured bool      // false until a response is captured
+	into     *pageBody // the memory text is in; nil until a response is read
 }
 
 // bodyCaptureID names the middleware in the SDK's stack.
@@ -161,9 +201,6 @@ func (b *rawBody) capture(o *dynamodbstreams.Options) {
 // records, somewhat more as JSON; a larger body grows as it is read.
 const maxPresizedBody = 8 << 20
 
-// copyBuffers are the buffers bodies are read through.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // bodyCapture is the middleware: on a 2xx response it reads the body into
 // a string for the caller and leaves the SDK's deserializer an empty body,
 // from which it decodes an empty output at no cost. Other responses, and
@@ -175,7 +212,10 @@ func (bodyCapture) ID() string { return bodyCaptureID }
 func (m bodyCapture) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
 	middleware.DeserializeOutput, middleware.Metadata, error,
 ) {
-	m.into.text, m.into.captured = "", false // a body from an earlier attempt is no answer to this one
+	// A body from an earlier attempt is no answer to this one.
+	m.into.text, m.into.captured = "", false
+	m.into.into.release()
+	m.into.into = nil
 	out, md, err := next.HandleDeserialize(ctx, in)
 	if err != nil {
 		return out, md, err
@@ -184,22 +224,39 @@ func (m bodyCapture) HandleDeserialize(ctx context.Context, in middleware.Deseri
 	if !ok || resp.StatusCode < 200 || resp.StatusCode >= 300 || resp.Body == nil {
 		return out, md, err
 	}
-	// A strings.Builder grows without zeroing its memory, and hands its
-	// bytes over as a string without copying them.
-	var text strings.Builder
-	if n := resp.ContentLength; n > 0 && n <= maxPresizedBody {
-		text.Grow(int(n))
+	body := pageBodies.Get().(*pageBody)
+	body.released.Store(false)
+	buf := body.buf[:0]
+	if n := resp.ContentLength; n > 0 && n <= maxPresizedBody && int(n) > cap(buf) {
+		buf = make([]byte, 0, n)
 	}
-	buf := copyBuffers.Get().(*[]byte)
-	_, rerr := io.CopyBuffer(&text, resp.Body, *buf)
-	copyBuffers.Put(buf)
+	buf, rerr := readAll(buf, resp.Body)
 	_ = resp.Body.Close() // read to EOF: the connection is reusable whatever Close says
 	resp.Body = http.NoBody
+	body.buf = buf
 	if rerr != nil {
+		body.release()
 		// As the SDK reports a body it could not read, so that the retry
 		// rules classify it the same.
 		return out, md, &smithy.DeserializationError{Err: rerr}
 	}
-	m.into.text, m.into.captured = text.String(), true
+	m.into.text, m.into.captured, m.into.into = unsafe.String(unsafe.SliceData(buf), len(buf)), true, body
 	return out, md, nil
+}
+
+// readAll appends r's bytes to buf up to EOF, growing it as needed.
+func readAll(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -476,9 +475,15 @@ func TestGetRecords_ErrorsAsSDK(t *testing.T) {
 // path gives them.
 func decodedPages(t *testing.T, pages []stream.Page) []stream.Page {
 	t.Helper()
-	out := slices.Clone(pages)
-	for i := range out {
-		out[i].Changes = decodedChanges(t, out[i].Changes)
+	if pages == nil {
+		return nil
+	}
+	out := make([]stream.Page, len(pages))
+	for i, p := range pages {
+		// What the page says, without the memory its strings are in.
+		out[i] = stream.Page{Changes: decodedChanges(t, p.Changes), Skipped: p.Skipped, Finished: p.Finished,
+			CaughtUp: p.CaughtUp, CaughtUpAt: p.CaughtUpAt, Position: p.Position, FirstRecordTime: p.FirstRecordTime,
+			OldestRecordTime: p.OldestRecordTime, State: p.State}
 	}
 	return out
 }

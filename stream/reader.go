@@ -54,7 +54,18 @@ type Page struct {
 	// State is the shard's contribution to the watermark once this page is
 	// applied; pass it to [Tracker.Read].
 	State ShardState
+
+	body *pageBody // the response the changes' strings are slices of
 }
+
+// Release lets the reader reuse the page's memory for a later page. The
+// strings of the page's Changes (images, keys, sequence numbers, event ids)
+// are slices of the GetRecords response they came in, which is not copied:
+// call Release once the changes are applied and nothing keeps any of those
+// strings (copy what must outlive the page). A page never released is
+// garbage-collected as any other; releasing a page (or a copy of it) more
+// than once does nothing more.
+func (p Page) Release() { p.body.release() }
 
 // ShardReader reads one shard of a stream, page by page, from a start
 // [Position]. It renews iterators (expired, or older than
@@ -160,6 +171,12 @@ func (r *ShardReader) Next(ctx context.Context) (Page, error) {
 	}
 	now := r.cfg.now()
 	changes, skipped, err := r.accept(out.Records)
+	if len(changes) == 0 {
+		// Nothing outlives the response: the reader keeps copies of the
+		// iterator and the last sequence number.
+		out.body.release()
+		out.body = nil
+	}
 	if gap, ok := errors.AsType[*GapError](err); ok {
 		return Page{}, gap
 	}
@@ -184,7 +201,9 @@ func (r *ShardReader) Next(ctx context.Context) (Page, error) {
 		r.pollFirst = true
 		r.empties = append(r.empties, askedAt)
 	}
-	return r.page(changes, skipped), nil
+	p := r.page(changes, skipped)
+	p.body = out.body
+	return p, nil
 }
 
 // accept filters records and advances the read position past them. It

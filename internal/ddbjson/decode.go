@@ -1,6 +1,7 @@
 package ddbjson
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -721,4 +722,60 @@ func containsNul(s string) bool {
 		}
 	}
 	return false
+}
+
+// CloneItem returns a copy of item that shares no memory with it: strings
+// decoded from a GetRecords response are slices of it, which the reader
+// reuses once its page is released (stream.Page.Release).
+func CloneItem(item Item) Item {
+	if item == nil {
+		return nil
+	}
+	out := make(Item, len(item))
+	for name, v := range item {
+		out[strings.Clone(name)] = cloneValue(v)
+	}
+	return out
+}
+
+func cloneValue(v types.AttributeValue) types.AttributeValue {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return &types.AttributeValueMemberS{Value: strings.Clone(v.Value)}
+	case *types.AttributeValueMemberN:
+		return &types.AttributeValueMemberN{Value: strings.Clone(v.Value)}
+	case *types.AttributeValueMemberB:
+		return &types.AttributeValueMemberB{Value: bytes.Clone(v.Value)}
+	case *types.AttributeValueMemberSS:
+		return &types.AttributeValueMemberSS{Value: cloneStrings(v.Value)}
+	case *types.AttributeValueMemberNS:
+		return &types.AttributeValueMemberNS{Value: cloneStrings(v.Value)}
+	case *types.AttributeValueMemberBS:
+		bs := make([][]byte, len(v.Value))
+		for i, b := range v.Value {
+			bs[i] = bytes.Clone(b)
+		}
+		return &types.AttributeValueMemberBS{Value: bs}
+	case *types.AttributeValueMemberL:
+		l := make([]types.AttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			l[i] = cloneValue(e)
+		}
+		return &types.AttributeValueMemberL{Value: l}
+	case *types.AttributeValueMemberM:
+		return &types.AttributeValueMemberM{Value: CloneItem(v.Value)}
+	case *types.AttributeValueMemberBOOL:
+		return &types.AttributeValueMemberBOOL{Value: v.Value}
+	case *types.AttributeValueMemberNULL:
+		return &types.AttributeValueMemberNULL{Value: v.Value}
+	}
+	return v // no strings of its own
+}
+
+func cloneStrings(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.Clone(s)
+	}
+	return out
 }

@@ -312,6 +312,9 @@ func (f *follower) readShard(ctx context.Context, id, parent string, start strea
 			}
 			ahead.done(batch)
 			for _, p := range batch {
+				p.Release() // applied: nothing keeps its changes' strings
+			}
+			for _, p := range batch {
 				if !send(shardEvent{id: id, state: p.State}) || p.Finished {
 					return
 				}

@@ -154,7 +154,8 @@ func (v *verifier) observe(changes []stream.Change) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, c := range changes {
-		v.recent[v.next%len(v.recent)] = c.Keys
+		// A copy: the change's strings are its page's, reused once applied.
+		v.recent[v.next%len(v.recent)] = ddbjson.CloneItem(c.Keys)
 		v.next++
 	}
 }
