@@ -146,8 +146,15 @@ func changeFromStreamRecord(shardID string, rec *ddbjson.StreamRecord) (Change, 
 		EventID:        rec.EventID,
 		TTL:            rec.UserIdentity.Type == ttlIdentityType && rec.UserIdentity.PrincipalID == ttlPrincipal,
 	}
+	// The constants, not the body's bytes: a page's strings are reused
+	// once it is released.
 	switch c.EventName {
-	case EventInsert, EventModify, EventRemove:
+	case EventInsert:
+		c.EventName = EventInsert
+	case EventModify:
+		c.EventName = EventModify
+	case EventRemove:
+		c.EventName = EventRemove
 	default:
 		return Change{}, fmt.Errorf("%w: shard %s seq %s has event name %q", ErrBadRecord, shardID, seq, rec.EventName)
 	}

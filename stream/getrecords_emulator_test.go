@@ -1,6 +1,7 @@
 package stream_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -79,4 +80,33 @@ func TestGetRecords_EmulatorAsSDK(t *testing.T) {
 	require.Len(t, direct, want)
 	require.True(t, direct[want-1].TTL)
 	require.Equal(t, stream.EventRemove, direct[want-1].EventName)
+
+	// Pages released as soon as they are read (their memory reused for the
+	// next) give the same changes: the reader keeps nothing of a released
+	// page (its iterator, its position), and a page's changes are whole
+	// until it is released.
+	r, err := stream.NewShardReader(st, *d.Table.LatestStreamArn, shardID, stream.TrimHorizon(), stream.WithLimit(7))
+	require.NoError(t, err)
+	var released []stream.Change
+	for len(released) < want {
+		p, err := r.Next(ctx)
+		require.NoError(t, err)
+		released = append(released, decodedChanges(t, cloneChanges(p.Changes))...)
+		p.Release()
+		p.Release() // once is what counts
+	}
+	require.Equal(t, typed, released)
+}
+
+// cloneChanges copies changes out of their page's memory.
+func cloneChanges(changes []stream.Change) []stream.Change {
+	out := make([]stream.Change, len(changes))
+	for i, c := range changes {
+		c.SequenceNumber, c.EventID = strings.Clone(c.SequenceNumber), strings.Clone(c.EventID)
+		c.EventName = stream.EventName(strings.Clone(string(c.EventName)))
+		c.NewImageText = strings.Clone(c.NewImageText)
+		c.Keys, c.NewImage = ddbjson.CloneItem(c.Keys), ddbjson.CloneItem(c.NewImage)
+		out[i] = c
+	}
+	return out
 }
