@@ -121,7 +121,7 @@ type jsonbFormatter struct {
 }
 
 // member is an object member: its decoded key (keys[k0:k1]) and its
-// printed value (out[v0:v1]).
+// printed text, key and value (out[v0:v1]).
 type member struct{ k0, k1, v0, v1 int }
 
 func (f *jsonbFormatter) format(dst, doc []byte) ([]byte, error) {
@@ -249,12 +249,16 @@ func (f *jsonbFormatter) object(depth int) error {
 	f.pos++ // '{'
 	base, keyBase, outBase := len(f.members), len(f.keys), len(f.out)
 	defer func() { f.members, f.keys = f.members[:base], f.keys[:keyBase] }()
+	f.out = append(f.out, '{')
 	f.space()
 	if f.pos < len(f.src) && f.src[f.pos] == '}' {
 		f.pos++
-		f.out = append(f.out, '{', '}')
+		f.out = append(f.out, '}')
 		return nil
 	}
+	// Members are printed as they come, each with its key; most objects
+	// (every attribute value's {"S": …}, and many maps) are in jsonb's order
+	// already and are done then. Others are put in order after.
 	for {
 		if f.pos >= len(f.src) || f.src[f.pos] != '"' {
 			return f.errorf("want a key")
@@ -270,11 +274,16 @@ func (f *jsonbFormatter) object(depth int) error {
 		}
 		f.pos++
 		f.space()
-		v0 := len(f.out)
+		if len(f.members) > base {
+			f.out = append(f.out, ',', ' ')
+		}
+		m0 := len(f.out)
+		f.out = appendJSONBString(f.out, f.keys[k0:])
+		f.out = append(f.out, ':', ' ')
 		if err := f.value(depth + 1); err != nil {
 			return err
 		}
-		f.members = append(f.members, member{k0, len(f.keys), v0, len(f.out)})
+		f.members = append(f.members, member{k0, len(f.keys), m0, len(f.out)})
 		f.space()
 		if f.pos >= len(f.src) {
 			return f.errorf("unexpected end in an object")
@@ -296,6 +305,14 @@ func (f *jsonbFormatter) object(depth int) error {
 		}
 		return bytes.Compare(keys[a.k0:a.k1], keys[b.k0:b.k1]) < 0
 	}
+	ordered := true
+	for i := 1; i < len(ms) && ordered; i++ {
+		ordered = less(ms[i-1], ms[i]) // strictly: no key twice either
+	}
+	if ordered {
+		f.out = append(f.out, '}')
+		return nil
+	}
 	if len(ms) <= 64 {
 		// Insertion sort: stable, and the fastest for an item's few attributes.
 		for i := 1; i < len(ms); i++ {
@@ -314,22 +331,19 @@ func (f *jsonbFormatter) object(depth int) error {
 			return 0
 		})
 	}
-	// The members' values are in f.out in the order given: put the object
-	// together in f.tmp, then in their place. (Objects inside are done.)
+	// The members are in f.out in the order given: put the object together
+	// in f.tmp, then in their place. (Objects inside are done.)
 	f.tmp = append(f.tmp[:0], '{')
 	first := true
 	for i, m := range ms {
-		key := keys[m.k0:m.k1]
 		// Of equal keys the last one given wins (the sort is stable).
-		if i+1 < len(ms) && bytes.Equal(key, keys[ms[i+1].k0:ms[i+1].k1]) {
+		if i+1 < len(ms) && bytes.Equal(keys[m.k0:m.k1], keys[ms[i+1].k0:ms[i+1].k1]) {
 			continue
 		}
 		if !first {
 			f.tmp = append(f.tmp, ',', ' ')
 		}
 		first = false
-		f.tmp = appendJSONBString(f.tmp, key)
-		f.tmp = append(f.tmp, ':', ' ')
 		f.tmp = append(f.tmp, f.out[m.v0:m.v1]...)
 	}
 	f.tmp = append(f.tmp, '}')
