@@ -75,7 +75,13 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 	ks := a.layout.Key
 	changes := coalesce(ks, u.changes)
 	enc := store.NewEncoder(a.layout, store.RowColumns)
+	// One round trip for the rest once the new images are staged: they are
+	// merged first (before the removes, as coalesce expects), then the
+	// removes and tombstones, the versions, and the checkpoint.
 	batch := &pgx.Batch{}
+	if slices.ContainsFunc(changes, func(c stream.Change) bool { return c.EventName != stream.EventRemove }) {
+		batch.Queue(a.mergeSQL)
+	}
 	var upserts [][]any
 	for _, c := range changes {
 		if c.EventName == stream.EventRemove {
@@ -134,11 +140,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		if _, err := tx.CopyFrom(ctx, a.stage, a.layout.Columns(), pgx.CopyFromRows(upserts)); err != nil {
 			return 0, 0, err
 		}
-		if _, err := tx.Exec(ctx, a.mergeSQL); err != nil {
-			return 0, 0, err
-		}
-	}
-	if len(upserts) == 0 && len(changes) > 0 {
+	} else if len(changes) > 0 {
 		if _, err := tx.Exec(ctx, a.lockSQL); err != nil {
 			return 0, 0, err
 		}
