@@ -122,7 +122,16 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 	store.Shards.QueueAdvance(batch, store.Advance{Table: u.table, ShardID: u.shardID, Position: u.position, Finished: u.finished,
 		Changes: int64(len(u.changes)), TTL: ttl, First: u.first, Last: u.last})
 
-	tx, err := pool.Begin(ctx)
+	// The transaction begins in the round trip that takes the lock and
+	// makes the stage (no parameters: one simple query).
+	var begin string
+	switch {
+	case len(upserts) > 0:
+		begin = "BEGIN; " + a.lockSQL + "; " + a.createSQL
+	case len(changes) > 0:
+		begin = "BEGIN; " + a.lockSQL
+	}
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -133,15 +142,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 		}
 	}
 	if len(upserts) > 0 {
-		// One round trip: the lock and the stage (no parameters: one simple query).
-		if _, err := tx.Exec(ctx, a.lockSQL+"; "+a.createSQL); err != nil {
-			return 0, 0, err
-		}
 		if _, err := tx.CopyFrom(ctx, a.stage, a.layout.Columns(), pgx.CopyFromRows(upserts)); err != nil {
-			return 0, 0, err
-		}
-	} else if len(changes) > 0 {
-		if _, err := tx.Exec(ctx, a.lockSQL); err != nil {
 			return 0, 0, err
 		}
 	}
