@@ -1,12 +1,8 @@
 package migrations_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/migrations"
@@ -16,18 +12,8 @@ import (
 // incremental exports existed accepts origin 'incremental' after the
 // migration, and keeps accepting what it accepted ('scan' after a repair).
 func TestUp_WidensTheOriginCheckOfExistingTables(t *testing.T) {
-	pool, err := pgxpool.New(t.Context(), emptyDatabase(t, serverURL(t)))
-	require.NoError(t, err)
-	defer pool.Close()
-	_, err = pool.Exec(t.Context(), "CREATE SCHEMA ddbsync")
-	require.NoError(t, err)
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("."), goose.WithTableName("ddbsync.goose_db_version"))
-	require.NoError(t, err)
-	_, err = p.UpTo(t.Context(), 4)
-	require.NoError(t, err)
-	_, err = pool.Exec(t.Context(), `CREATE SCHEMA dynamodb;
+	pool := migratedTo(t, 4)
+	_, err := pool.Exec(t.Context(), `CREATE SCHEMA dynamodb;
 		CREATE TABLE dynamodb.tenure_information (id text NOT NULL, item jsonb NOT NULL, doc jsonb NOT NULL,
 			origin text NOT NULL CHECK (origin IN ('export', 'stream')), origin_time timestamptz, shard_id text,
 			sequence_number numeric, synced_at timestamptz NOT NULL DEFAULT now());

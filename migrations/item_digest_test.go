@@ -1,12 +1,8 @@
 package migrations_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/migrations"
@@ -19,19 +15,9 @@ import (
 // that is not ddbsync's keeps its generated column.
 func TestUp_ItemDigestWrittenByItsWriters(t *testing.T) {
 	ctx := t.Context()
-	pool, err := pgxpool.New(ctx, emptyDatabase(t, serverURL(t)))
-	require.NoError(t, err)
-	defer pool.Close()
-	_, err = pool.Exec(ctx, "CREATE SCHEMA ddbsync")
-	require.NoError(t, err)
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("."), goose.WithTableName("ddbsync.goose_db_version"))
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 12)
-	require.NoError(t, err)
+	pool := migratedTo(t, 12)
 	const generated = `item_digest uuid GENERATED ALWAYS AS (md5((item)::text)::uuid) STORED`
-	_, err = pool.Exec(ctx, `CREATE SCHEMA dynamodb;
+	_, err := pool.Exec(ctx, `CREATE SCHEMA dynamodb;
 		CREATE TABLE dynamodb.tenure_information (id text PRIMARY KEY, item jsonb NOT NULL, origin text NOT NULL, `+generated+`);
 		CREATE TABLE dynamodb.older (id text PRIMARY KEY, item jsonb NOT NULL, origin text NOT NULL);
 		CREATE TABLE ddbsync.load_7 (id text NOT NULL, item jsonb NOT NULL, origin text NOT NULL, `+generated+`);

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/pgcluster"
@@ -141,4 +143,22 @@ func TestCreateSchema_WaitsForAStuckHolderBoundedly(t *testing.T) {
 
 	require.NoError(t, tx.Rollback(t.Context()))
 	require.NoError(t, migrations.CreateSchema(t.Context(), pool, 200*time.Millisecond), "once the holder lets go")
+}
+
+// migratedTo is a fresh database with the migrations up to version applied,
+// as an earlier ddbsync left it.
+func migratedTo(t *testing.T, version int64) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(t.Context(), emptyDatabase(t, serverURL(t)))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = pool.Exec(t.Context(), "CREATE SCHEMA ddbsync")
+	require.NoError(t, err)
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("."), goose.WithTableName("ddbsync.goose_db_version"))
+	require.NoError(t, err)
+	_, err = p.UpTo(t.Context(), version)
+	require.NoError(t, err)
+	return pool
 }

@@ -3,13 +3,8 @@ package store_test
 import (
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddbjson"
-	"github.com/ddbsync/ddbsync/internal/pgtest"
-	"github.com/ddbsync/ddbsync/internal/tenure"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
@@ -18,21 +13,8 @@ import (
 // EstimateRows is the planner's count once the copy is analyzed.
 func TestEachCopyDigest_GivesEveryStoredDigest(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.New(t)
+	pool, l, items := tenureTable(t, "CopyDigests", 9, 30)
 	ctx := t.Context()
-	ks, err := store.ParseKeySchema("id:S")
-	require.NoError(t, err)
-	l, err := store.NewLayout("CopyDigests", "", ks)
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{l.Schema}.Sanitize())
-	require.NoError(t, err)
-	require.NoError(t, store.CreateLoadTable(ctx, pool, l, l.Ident()))
-	gen := tenure.NewGenerator(9)
-	items := map[string]ddbjson.Item{}
-	for range 30 {
-		it := gen.Item()
-		items[it["id"].(*types.AttributeValueMemberS).Value] = it
-	}
 	copyRows(t, pool, l, l.Ident(), items)
 
 	est, err := store.EstimateRows(ctx, pool, l)

@@ -65,30 +65,37 @@ func detach(vals []any) []any {
 	return out
 }
 
+// tenureTable creates data table name (key id:S) in a fresh database, and
+// n tenure items, by id, generated from seed.
+func tenureTable(t *testing.T, name string, seed uint64, n int) (*pgxpool.Pool, store.Layout, map[string]ddbjson.Item) {
+	t.Helper()
+	pool := pgtest.New(t)
+	ks, err := store.ParseKeySchema("id:S")
+	require.NoError(t, err)
+	l, err := store.NewLayout(name, "", ks)
+	require.NoError(t, err)
+	_, err = pool.Exec(t.Context(), "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{l.Schema}.Sanitize())
+	require.NoError(t, err)
+	require.NoError(t, store.CreateLoadTable(t.Context(), pool, l, l.Ident()))
+	gen := tenure.NewGenerator(seed)
+	items := map[string]ddbjson.Item{}
+	for range n {
+		it := gen.Item()
+		items[it["id"].(*types.AttributeValueMemberS).Value] = it
+	}
+	return pool, l, items
+}
+
 // The stored digest, which a diff compares with the source's, is the one
 // ddbsync computes in Go for the item, whichever way the row was written: a
 // load's COPY, the upsert stream apply and repairs write through, and a
 // reload that copies the rows into the existing table.
 func TestItemDigest_StoredByEveryWriter(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.New(t)
+	pool, l, items := tenureTable(t, "Digests", 5, 40)
 	ctx := t.Context()
-	ks, err := store.ParseKeySchema("id:S")
+	_, err := pool.Exec(ctx, l.PrimaryKeySQL(l.Ident(), "digests_pkey"))
 	require.NoError(t, err)
-	l, err := store.NewLayout("Digests", "", ks)
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{l.Schema}.Sanitize())
-	require.NoError(t, err)
-	require.NoError(t, store.CreateLoadTable(ctx, pool, l, l.Ident()))
-	_, err = pool.Exec(ctx, l.PrimaryKeySQL(l.Ident(), "digests_pkey"))
-	require.NoError(t, err)
-
-	gen := tenure.NewGenerator(5)
-	items := map[string]ddbjson.Item{}
-	for range 40 {
-		it := gen.Item()
-		items[it["id"].(*types.AttributeValueMemberS).Value] = it
-	}
 	copyRows(t, pool, l, l.Ident(), items)
 	storedDigests(t, pool, l.Ident(), items)
 
@@ -138,21 +145,8 @@ func TestItemDigest_StoredByEveryWriter(t *testing.T) {
 // sees their change; a row that comes with its digest keeps it.
 func TestItemDigest_TriggersDigestOthersWrites(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.New(t)
+	pool, l, items := tenureTable(t, "ByHand", 6, 4)
 	ctx := t.Context()
-	ks, err := store.ParseKeySchema("id:S")
-	require.NoError(t, err)
-	l, err := store.NewLayout("ByHand", "", ks)
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{l.Schema}.Sanitize())
-	require.NoError(t, err)
-	require.NoError(t, store.CreateLoadTable(ctx, pool, l, l.Ident()))
-	gen := tenure.NewGenerator(6)
-	items := map[string]ddbjson.Item{}
-	for range 4 {
-		it := gen.Item()
-		items[it["id"].(*types.AttributeValueMemberS).Value] = it
-	}
 	copyRows(t, pool, l, l.Ident(), items)
 	table := l.Ident().Sanitize()
 	var ids []string
@@ -168,7 +162,7 @@ func TestItemDigest_TriggersDigestOthersWrites(t *testing.T) {
 	exec("UPDATE "+table+` SET item = jsonb_set(item, '{status}', '{"S": "by hand"}') WHERE id = $1`, ids[0])
 	exec("UPDATE "+table+" SET item_digest = NULL WHERE id = $1", ids[1])
 	exec("INSERT INTO " + table + ` (id, item, origin) VALUES ('hand', '{"id": {"S": "hand"}}', 'export')`)
-	_, err = pool.CopyFrom(ctx, l.Ident(), []string{"id", "item", "origin"},
+	_, err := pool.CopyFrom(ctx, l.Ident(), []string{"id", "item", "origin"},
 		pgx.CopyFromRows([][]any{{"copied", `{"id": {"S": "copied"}, "n": {"N": "1"}}`, "export"}}))
 	require.NoError(t, err)
 	// A digest that comes with the row is the writer's: ddbsync's are.
