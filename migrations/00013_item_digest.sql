@@ -53,4 +53,6 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
+-- The triggers go with their function; the columns stay plain (making them
+-- generated again would rewrite every table).
 DROP FUNCTION ddbsync.item_digest() CASCADE;

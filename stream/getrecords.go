@@ -80,7 +80,7 @@ func fetchRecords(ctx context.Context, api API, shardID string, in *dynamodbstre
 	}
 	p, err := decodePage(shardID, body.text)
 	if err != nil {
-		body.into.release()
+		// Not released: the error may hold slices of the body.
 		return nil, err
 	}
 	p.body = body.into
