@@ -37,9 +37,9 @@ type recordPage struct {
 	Records []Change
 	// NextShardIterator is nil when the shard is closed and read to its end.
 	NextShardIterator *string
-	// body holds the response the records' strings are slices of; nil for
-	// records decoded by the SDK.
-	body *pageBody
+	// body holds the response the records' strings are slices of; none
+	// for records decoded by the SDK.
+	body bodyRef
 }
 
 // pageBody is the memory of a GetRecords response body, reused from page
@@ -47,19 +47,39 @@ type recordPage struct {
 // memory cost a follower more than decoding it (the kernel maps and zeroes
 // a megabyte for every page).
 type pageBody struct {
-	buf      []byte
-	released atomic.Bool
+	buf []byte
+	// uses counts the times the body was taken and given back: odd while
+	// a page holds it.
+	uses atomic.Uint64
 }
 
 // pageBodies are the bodies released, for the pages to come.
 var pageBodies = sync.Pool{New: func() any { return new(pageBody) }}
 
-// release gives b back for reuse, once: a page copied and released twice
-// must not hand one body to two pages.
-func (b *pageBody) release() {
-	if b != nil && b.released.CompareAndSwap(false, true) {
-		pageBodies.Put(b)
+// bodyRef is one use of a body: the page that holds it, and its copies.
+type bodyRef struct {
+	body *pageBody
+	use  uint64 // body.uses while this use lasts
+}
+
+// takeBody takes a body for a new page.
+func takeBody() bodyRef {
+	b := pageBodies.Get().(*pageBody)
+	return bodyRef{body: b, use: b.uses.Add(1)}
+}
+
+// release gives the body back for reuse, once.
+func (r bodyRef) release() {
+	if r.end() {
+		pageBodies.Put(r.body)
 	}
+}
+
+// end ends this use of the body, and reports whether it did: releasing a
+// page again, or a copy of it, even after the body went on to another
+// page, must not give the body back a second time.
+func (r bodyRef) end() bool {
+	return r.body != nil && r.body.uses.CompareAndSwap(r.use, r.use+1)
 }
 
 // fetchRecords makes one GetRecords call and decodes its records. A record
@@ -181,8 +201,8 @@ func changeFromStreamRecord(shardID string, rec *ddbjson.StreamRecord) (Change, 
 // are neither copied nor allocated one by one.
 type rawBody struct {
 	text     string
-	captured bool      // false until a response is captured
-	into     *pageBody // the memory text is in; nil until a response is read
+	captured bool    // false until a response is captured
+	into     bodyRef // the memory text is in; none until a response is read
 }
 
 // bodyCaptureID names the middleware in the SDK's stack.
@@ -222,7 +242,7 @@ func (m bodyCapture) HandleDeserialize(ctx context.Context, in middleware.Deseri
 	// A body from an earlier attempt is no answer to this one.
 	m.into.text, m.into.captured = "", false
 	m.into.into.release()
-	m.into.into = nil
+	m.into.into = bodyRef{}
 	out, md, err := next.HandleDeserialize(ctx, in)
 	if err != nil {
 		return out, md, err
@@ -231,16 +251,15 @@ func (m bodyCapture) HandleDeserialize(ctx context.Context, in middleware.Deseri
 	if !ok || resp.StatusCode < 200 || resp.StatusCode >= 300 || resp.Body == nil {
 		return out, md, err
 	}
-	body := pageBodies.Get().(*pageBody)
-	body.released.Store(false)
-	buf := body.buf[:0]
+	body := takeBody()
+	buf := body.body.buf[:0]
 	if n := resp.ContentLength; n > 0 && n <= maxPresizedBody && int(n) > cap(buf) {
 		buf = make([]byte, 0, n)
 	}
 	buf, rerr := readAll(buf, resp.Body)
 	_ = resp.Body.Close() // read to EOF: the connection is reusable whatever Close says
 	resp.Body = http.NoBody
-	body.buf = buf
+	body.body.buf = buf
 	if rerr != nil {
 		body.release()
 		// As the SDK reports a body it could not read, so that the retry

@@ -55,7 +55,7 @@ type Page struct {
 	// applied; pass it to [Tracker.Read].
 	State ShardState
 
-	body *pageBody // the response the changes' strings are slices of
+	body bodyRef // the response the changes' strings are slices of
 }
 
 // Release lets the reader reuse the page's memory for a later page. The
@@ -175,7 +175,7 @@ func (r *ShardReader) Next(ctx context.Context) (Page, error) {
 		// Nothing outlives the response: the reader keeps copies of the
 		// iterator and the last sequence number.
 		out.body.release()
-		out.body = nil
+		out.body = bodyRef{}
 	}
 	if gap, ok := errors.AsType[*GapError](err); ok {
 		return Page{}, gap
