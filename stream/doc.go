@@ -71,6 +71,7 @@
 //		for {
 //			page, err := r.Next(ctx)       // a *GapError stops the follower
 //			// apply page.Changes and checkpoint page.Position in one transaction
+//			page.Release()                 // its changes' strings are its memory's: copy what must outlive it
 //			tracker.Read(page.State)
 //			if w := tracker.Watermark(now()); w.Time.After(published) { publish w.Time }
 //			if tracker.ListingDue() { list() }  // paced: at most one listing a second per table

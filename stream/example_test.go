@@ -75,7 +75,9 @@ func Example() {
 			for _, c := range page.Changes {
 				fmt.Println(id, c.EventName, c.Keys["id"].(*ddbtypes.AttributeValueMemberS).Value)
 			}
-			// Apply page.Changes and checkpoint page.Position in one transaction.
+			// Apply page.Changes and checkpoint page.Position in one transaction,
+			// then let the reader reuse the page's memory.
+			page.Release()
 			tracker.Read(page.State)
 			if page.Finished {
 				finished[id] = true
