@@ -232,6 +232,7 @@ func coalesce(key reconcile.KeySchema, changes []stream.Change) []stream.Change 
 	if len(changes) < 2 {
 		return changes
 	}
+	keys := make([]string, len(changes))
 	last := make(map[string]int, len(changes))
 	for i, c := range changes {
 		k, err := keyString(key, c.Keys)
@@ -239,6 +240,7 @@ func coalesce(key reconcile.KeySchema, changes []stream.Change) []stream.Change 
 			// Undecodable key: keep the change; apply reports the error.
 			k = fmt.Sprintf("\x00%d", i)
 		}
+		keys[i] = k
 		last[k] = i
 	}
 	if len(last) == len(changes) {
@@ -246,11 +248,7 @@ func coalesce(key reconcile.KeySchema, changes []stream.Change) []stream.Change 
 	}
 	out := make([]stream.Change, 0, len(last))
 	for i, c := range changes {
-		k, err := keyString(key, c.Keys)
-		if err != nil {
-			k = fmt.Sprintf("\x00%d", i)
-		}
-		if last[k] == i {
+		if last[keys[i]] == i {
 			out = append(out, c)
 		}
 	}

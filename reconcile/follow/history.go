@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ddbsync/ddbsync/internal/ddbjson"
 	"github.com/ddbsync/ddbsync/reconcile"
 	"github.com/ddbsync/ddbsync/reconcile/store"
 	"github.com/ddbsync/ddbsync/stream"
@@ -38,7 +39,6 @@ func newHistoryRecorder(l reconcile.Layout, from time.Time) *historyRecorder {
 // (a shard's order is its sequence order).
 func (h *historyRecorder) versions(u pageUpdate) ([][]any, error) {
 	rows := make([][]any, 0, len(u.changes))
-	enc := store.NewEncoder(h.layout, store.RowColumns)
 	for i, c := range u.changes {
 		key, err := h.layout.Key.KeyOf(c.Keys)
 		if err != nil {
@@ -48,17 +48,8 @@ func (h *historyRecorder) versions(u pageUpdate) ([][]any, error) {
 		op := store.HistoryRemove
 		switch {
 		case c.EventName != stream.EventRemove:
-			// The data table's own encoding, so a version and the row it
-			// became compare equal.
-			vals, err := encodeChange(enc, c, reconcile.Provenance{Origin: reconcile.OriginStream})
-			if err != nil {
+			if item, err = losslessItem(c); err != nil {
 				return nil, fmt.Errorf("shard %s seq %s: %w", u.shardID, c.SequenceNumber, err)
-			}
-			switch v := vals[len(h.layout.KeyColumns)].(type) {
-			case []byte: // a copy of the encoder's buffer
-				item = v
-			case string: // the image as it came
-				item = []byte(v)
 			}
 			op = store.HistoryModify
 			if c.EventName == stream.EventInsert {
@@ -139,4 +130,20 @@ func (f *follower) pruneHistory(ctx context.Context) error {
 		f.log.Info("history pruned", slog.Int64("versions", n))
 	}
 	return nil
+}
+
+// losslessItem is a change's new image in the lossless form the data table
+// stores, so that a version and the row it became compare equal: the text
+// as it came when the decoder found it verbatim (that form already), else
+// its encoding. (Not the data table's row: that would compute a digest the
+// history has no use for.)
+func losslessItem(c stream.Change) ([]byte, error) {
+	if c.NewImageText != "" {
+		return []byte(c.NewImageText), nil
+	}
+	img, err := c.Image()
+	if err != nil {
+		return nil, err
+	}
+	return ddbjson.EncodeItem(img)
 }
