@@ -235,15 +235,8 @@ func PrepareUpsert(l store.Layout, n int, item func(i int) ddbjson.Item) (*Upser
 		if err != nil {
 			return nil, err
 		}
-		// The encoder reuses its buffers from row to row (the item's bytes
-		// among them): each row keeps copies.
-		row := make([]any, len(vals))
-		for j, v := range vals {
-			if bs, ok := v.([]byte); ok {
-				v = bytes.Clone(bs)
-			}
-			row[j] = v
-		}
+		// The encoder reuses its buffers from row to row: each row keeps copies.
+		row := store.CopyRow(vals)
 		u.rows = append(u.rows, row)
 	}
 	return u, nil

@@ -1,7 +1,6 @@
 package follow
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -202,7 +201,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 func encodeChange(enc *store.Encoder, c stream.Change, p reconcile.Provenance) ([]any, error) {
 	if c.NewImageText != "" {
 		if vals, ok, err := enc.EncodeImage(c.NewImageText, c.Keys, p); ok || err != nil {
-			return slices.Clone(vals), err
+			return store.CopyRow(vals), err
 		}
 	}
 	img, err := c.Image()
@@ -213,13 +212,7 @@ func encodeChange(enc *store.Encoder, c stream.Change, p reconcile.Provenance) (
 	if err != nil {
 		return nil, err
 	}
-	row := slices.Clone(vals)
-	for i, v := range row {
-		if b, ok := v.([]byte); ok { // the item, or doc: the encoder's buffers
-			row[i] = bytes.Clone(b)
-		}
-	}
-	return row, nil
+	return store.CopyRow(vals), nil
 }
 
 // errCheckpointMoved means another process advanced a shard's checkpoint.

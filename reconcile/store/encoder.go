@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -122,6 +123,19 @@ func (e *Encoder) Encode(item map[string]types.AttributeValue, p Provenance) ([]
 		n++
 	}
 	return e.rowTail(n, e.item, p)
+}
+
+// CopyRow returns a copy of a row an encoder returned that shares none of
+// the encoder's buffers (the item's and doc's bytes), for a caller that
+// keeps rows past the encoder's next call.
+func CopyRow(vals []any) []any {
+	row := slices.Clone(vals)
+	for i, v := range row {
+		if b, ok := v.([]byte); ok {
+			row[i] = bytes.Clone(b)
+		}
+	}
+	return row
 }
 
 // rowTail fills a data table row's provenance columns, from value n on,

@@ -47,22 +47,10 @@ func copyRows(t *testing.T, pool *pgxpool.Pool, l store.Layout, ident pgx.Identi
 	for _, it := range items {
 		vals, err := enc.Encode(it, store.Provenance{Origin: store.OriginExport})
 		require.NoError(t, err)
-		rows = append(rows, detach(vals))
+		rows = append(rows, store.CopyRow(vals))
 	}
 	_, err := pool.CopyFrom(t.Context(), ident, l.Columns(), pgx.CopyFromRows(rows))
 	require.NoError(t, err)
-}
-
-// detach copies an encoder's row out of the buffers it reuses.
-func detach(vals []any) []any {
-	out := make([]any, len(vals))
-	for i, v := range vals {
-		if b, ok := v.([]byte); ok {
-			v = append([]byte{}, b...)
-		}
-		out[i] = v
-	}
-	return out
 }
 
 // tenureTable creates data table name (key id:S) in a fresh database, and
@@ -120,7 +108,7 @@ func TestItemDigest_StoredByEveryWriter(t *testing.T) {
 	for _, it := range changed {
 		vals, err := enc.Encode(it, store.Provenance{Origin: store.OriginStream})
 		require.NoError(t, err)
-		rows = append(rows, detach(vals))
+		rows = append(rows, store.CopyRow(vals))
 	}
 	_, err = tx.CopyFrom(ctx, l.StageTable(), l.Columns(), pgx.CopyFromRows(rows))
 	require.NoError(t, err)
