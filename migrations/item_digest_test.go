@@ -3,9 +3,11 @@ package migrations_test
 import (
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/migrations"
+	"github.com/ddbsync/ddbsync/reconcile/store"
 )
 
 // TestUp_ItemDigestWrittenByItsWriters: the data tables and unpublished load
@@ -62,4 +64,24 @@ func TestUp_ItemDigestWrittenByItsWriters(t *testing.T) {
 	var stored *string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT item_digest::text FROM dynamodb.older WHERE id = 'a'`).Scan(&stored))
 	require.Nil(t, stored, "a row from before the column has no digest (a diff computes it)")
+
+	// The triggers are those a table ddbsync creates now has: a reload
+	// keeps the triggers only where the new table has the same, and swaps
+	// tables only then.
+	ks, err := store.ParseKeySchema("id:S")
+	require.NoError(t, err)
+	l, err := store.NewLayout("TenureInformation", "", ks)
+	require.NoError(t, err)
+	fresh := pgx.Identifier{"dynamodb", "fresh"}
+	require.NoError(t, store.CreateLoadTable(ctx, pool, l, fresh))
+	triggers := func(table string) []string {
+		rows, err := pool.Query(ctx, `SELECT replace(pg_get_triggerdef(oid), ' ON ' || tgrelid::regclass::text || ' ', ' ')
+			FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`, table)
+		require.NoError(t, err)
+		defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return defs
+	}
+	require.Len(t, triggers("dynamodb.fresh"), 2)
+	require.Equal(t, triggers("dynamodb.fresh"), triggers("dynamodb.tenure_information"))
 }

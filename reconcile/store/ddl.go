@@ -13,7 +13,7 @@ import (
 // CreateLoadTable creates table ident with layout l and no primary key, for
 // a bulk load to fill.
 func CreateLoadTable(ctx context.Context, q Querier, l Layout, ident pgx.Identifier) error {
-	for _, stmt := range append([]string{l.createTableSQL(ident)}, DigestTriggersSQL(ident)...) {
+	for _, stmt := range append([]string{l.createTableSQL(ident)}, digestTriggersSQL(ident)...) {
 		if _, err := q.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("creating the load table: %w", err)
 		}

@@ -38,22 +38,21 @@ const (
 	digestUpdateTrigger = "item_digest_on_update"
 )
 
-// DigestTriggersSQL gives table ident its digest triggers: a row that comes
+// digestTriggersSQL gives table ident its digest triggers: a row that comes
 // without its digest (an analyst's INSERT or COPY), or whose item an UPDATE
 // changes and leaves the digest as it was, gets it computed by PostgreSQL,
 // so nobody's write leaves [ColItemDigest] disagreeing with item and a diff
 // blind to it. ddbsync's writers send the digest ([Encoder]): for them the
 // triggers' WHEN is false and costs next to nothing. (The column used to be
 // generated: PostgreSQL printed and hashed each item, twice in an upsert,
-// which was about half the server's time of stream apply.) Both statements
-// drop a trigger of the same name first, so they also repair a table's.
-func DigestTriggersSQL(ident pgx.Identifier) []string {
+// which was about half the server's time of stream apply.) Migration 00013
+// gives existing tables the same triggers, so that a reload, which keeps a
+// table's triggers only where the new table has the same, swaps tables.
+func digestTriggersSQL(ident pgx.Identifier) []string {
 	t := ident.Sanitize()
 	return []string{
-		"DROP TRIGGER IF EXISTS " + digestInsertTrigger + " ON " + t,
 		"CREATE TRIGGER " + digestInsertTrigger + " BEFORE INSERT ON " + t +
 			" FOR EACH ROW WHEN (NEW.item_digest IS NULL) EXECUTE FUNCTION " + digestFunction,
-		"DROP TRIGGER IF EXISTS " + digestUpdateTrigger + " ON " + t,
 		"CREATE TRIGGER " + digestUpdateTrigger + " BEFORE UPDATE OF item, item_digest ON " + t +
 			" FOR EACH ROW WHEN (NEW.item_digest IS NULL OR NEW.item_digest = OLD.item_digest) EXECUTE FUNCTION " + digestFunction,
 	}

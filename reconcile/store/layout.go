@@ -26,7 +26,7 @@ const (
 	ColSyncedAt   = "synced_at"       // when ddbsync wrote the row
 	// ColItemDigest is the item's [Digest], stored, so a diff compares it
 	// with the source's without reading an image. ddbsync's writers compute
-	// it ([Encoder]); the table's digest triggers ([DigestTriggersSQL])
+	// it ([Encoder]); the table's digest triggers ([digestTriggersSQL])
 	// compute it for anyone else's rows.
 	ColItemDigest = "item_digest"
 )
