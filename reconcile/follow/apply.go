@@ -78,7 +78,8 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 	// merged first (before the removes, as coalesce expects), then the
 	// removes and tombstones, the versions, and the checkpoint.
 	batch := &pgx.Batch{}
-	if slices.ContainsFunc(changes, func(c stream.Change) bool { return c.EventName != stream.EventRemove }) {
+	merges := slices.ContainsFunc(changes, func(c stream.Change) bool { return c.EventName != stream.EventRemove })
+	if merges {
 		batch.Queue(a.mergeSQL)
 	}
 	var upserts [][]any
@@ -125,7 +126,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 	// makes the stage (no parameters: one simple query).
 	var begin string
 	switch {
-	case len(upserts) > 0:
+	case merges:
 		begin = "BEGIN; " + a.lockSQL + "; " + a.createSQL
 	case len(changes) > 0:
 		begin = "BEGIN; " + a.lockSQL
@@ -140,7 +141,7 @@ func (a *applier) apply(ctx context.Context, pool *pgxpool.Pool, u pageUpdate) (
 			return 0, 0, err
 		}
 	}
-	if len(upserts) > 0 {
+	if merges {
 		if _, err := tx.CopyFrom(ctx, a.stage, a.layout.Columns(), pgx.CopyFromRows(upserts)); err != nil {
 			return 0, 0, err
 		}
