@@ -106,6 +106,7 @@ func (s *Server) describeLocked(t *table, status string) tableDescription {
 		CreationDateTime:     epochPtr(t.created),
 		AttributeDefinitions: t.attrDefs,
 		ItemCount:            int64(t.live),
+		TableSizeBytes:       t.size,
 	}
 	d.KeySchema = append(d.KeySchema, keySchemaElement{t.keys.Hash.Name, "HASH"})
 	if t.keys.Range.Name != "" {
@@ -118,11 +119,6 @@ func (s *Server) describeLocked(t *table, status string) tableDescription {
 	} else {
 		d.ProvisionedThroughput.ReadCapacityUnits = 5
 		d.ProvisionedThroughput.WriteCapacityUnits = 5
-	}
-	for _, h := range t.items {
-		if it := h.current(); it != nil {
-			d.TableSizeBytes += itemSize(it)
-		}
 	}
 	if st := t.stream; st != nil {
 		d.LatestStreamArn, d.LatestStreamLabel = st.arn, st.label

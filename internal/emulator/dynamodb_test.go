@@ -232,3 +232,44 @@ func TestTable_ItemCountAndNumberNormalization(t *testing.T) {
 	require.True(t, errors.As(err, &apiErr))
 	require.Equal(t, "ValidationException", apiErr.ErrorCode())
 }
+
+// The table's size is kept as items are written, not summed over the table
+// when it is described: each case's size is DynamoDB's reckoning of the
+// items that exist then (attribute names and S values by their bytes).
+func TestTable_SizeBytesFollowsWritesAndDeletes(t *testing.T) {
+	t.Parallel()
+	srv := startEmulator(t)
+	db := srv.DynamoDB()
+	ctx := context.Background()
+	name := createTable(t, db, false, false)
+	size := func() int64 {
+		t.Helper()
+		d, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		require.NoError(t, err)
+		return aws.ToInt64(d.Table.TableSizeBytes)
+	}
+	put := func(pk, v string) {
+		t.Helper()
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(name),
+			Item: map[string]types.AttributeValue{"pk": s(pk), "v": s(v)}})
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 0, size())
+	put("a", "1234") // pk a, v 1234: 2+1 + 1+4
+	require.EqualValues(t, 8, size())
+	put("bb", "12") // 2+2 + 1+2
+	require.EqualValues(t, 8+7, size())
+	put("a", "123456789") // a grows by 5
+	require.EqualValues(t, 13+7, size())
+	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(name),
+		Key: map[string]types.AttributeValue{"pk": s("bb")}, UpdateExpression: aws.String("SET w = :w"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":w": s("xyz")}})
+	require.NoError(t, err)
+	require.EqualValues(t, 13+7+4, size())
+	_, err = db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(name), Key: map[string]types.AttributeValue{"pk": s("a")}})
+	require.NoError(t, err)
+	require.EqualValues(t, 11, size())
+	_, err = db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(name), Key: map[string]types.AttributeValue{"pk": s("bb")}})
+	require.NoError(t, err)
+	require.EqualValues(t, 0, size())
+}

@@ -25,6 +25,7 @@ type table struct {
 	billingMode string
 	items       map[string]*history // by keyString
 	live        int                 // items that currently exist
+	size        int64               // their itemSize total: DescribeTable's TableSizeBytes without a scan of every item under the lock
 	sorted      []string            // keyStrings of live items, sorted; nil when stale
 	pitr        bool
 	pitrSince   time.Time
@@ -163,6 +164,7 @@ func (s *Server) writeLocked(t *table, key ddbjson.Item, keyStr string, item ddb
 		t.forgotten = now
 	}
 	h.versions = append(h.versions, version{at: now, item: item})
+	t.size += itemSize(item) - itemSize(old)
 	switch {
 	case old == nil && item != nil:
 		t.live++
