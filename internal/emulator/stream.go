@@ -211,8 +211,9 @@ func (s *Server) trimLocked(st *stream) {
 	}
 }
 
-// appendRecordLocked adds the stream record of one write to the key's shard.
-func (s *Server) appendRecordLocked(st *stream, keyStr string, key, old, item ddbjson.Item, op writeOp, now time.Time) {
+// appendRecordLocked adds the stream record of one write to the key's shard;
+// newSize and oldSize are the items' itemSize, which the write computed already.
+func (s *Server) appendRecordLocked(st *stream, keyStr string, key, old, item ddbjson.Item, newSize, oldSize int64, op writeOp, now time.Time) {
 	sh := st.shardFor(keyHash(keyStr))
 	if sh == nil {
 		return // every shard closed by hand: nowhere to write, as when disabled
@@ -233,15 +234,15 @@ func (s *Server) appendRecordLocked(st *stream, keyStr string, key, old, item dd
 		name = "MODIFY"
 	}
 	var newImage, oldImage ddbjson.Item
+	size := itemSize(key)
 	switch st.viewType {
 	case "NEW_IMAGE":
-		newImage = item
+		newImage, size = item, size+newSize
 	case "OLD_IMAGE":
-		oldImage = old
+		oldImage, size = old, size+oldSize
 	case "NEW_AND_OLD_IMAGES":
-		newImage, oldImage = item, old
+		newImage, oldImage, size = item, old, size+newSize+oldSize
 	}
-	size := itemSize(key) + itemSize(newImage) + itemSize(oldImage)
 
 	// Built in a scratch buffer and kept at its exact size: a stream holds
 	// every record of its retention.

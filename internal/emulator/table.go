@@ -164,7 +164,8 @@ func (s *Server) writeLocked(t *table, key ddbjson.Item, keyStr string, item ddb
 		t.forgotten = now
 	}
 	h.versions = append(h.versions, version{at: now, item: item})
-	t.size += itemSize(item) - itemSize(old)
+	newSize, oldSize := itemSize(item), itemSize(old)
+	t.size += newSize - oldSize
 	switch {
 	case old == nil && item != nil:
 		t.live++
@@ -174,7 +175,7 @@ func (s *Server) writeLocked(t *table, key ddbjson.Item, keyStr string, item ddb
 		t.sorted = nil
 	}
 	if st := t.stream; st != nil && st.enabled {
-		s.appendRecordLocked(st, keyStr, key, old, item, op, now)
+		s.appendRecordLocked(st, keyStr, key, old, item, newSize, oldSize, op, now)
 	}
 	return old
 }
